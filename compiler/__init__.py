@@ -1,0 +1,1 @@
+"""Lowers a validated spec into placed, verified per-core local update graphs."""

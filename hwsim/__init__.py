@@ -1,0 +1,1 @@
+"""Event-driven hardware simulator for compiled neuropc artifacts."""

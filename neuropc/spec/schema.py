@@ -1,0 +1,196 @@
+"""The network spec: what a user writes in ``net.yaml``.
+
+Every model forbids unknown keys, so a typo is an error rather than a silently ignored
+setting. Cross-field checks (sizes that must agree with the task, rule settings that only
+some rules accept) live in validators here so that every consumer (reference, compiler,
+simulator) can trust a ``NetworkSpec`` once it exists.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+PositiveInt = Annotated[int, Field(gt=0)]
+
+
+class FieldError(ValueError):
+    """A cross-field check that failed, with the path (relative to the model) it is about.
+
+    pydantic keeps the raised exception in the error context, so the loader can point at
+    the offending field and its YAML line instead of at the model as a whole.
+    """
+
+    def __init__(self, path: str, message: str) -> None:
+        super().__init__(message)
+        self.path = tuple(path.split("."))
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class InputSpec(_Strict):
+    """What enters the recurrent block each step."""
+
+    encoding: Literal["onehot", "real"] = "onehot"
+    size: PositiveInt = Field(description="vocabulary size (onehot) or vector dimension (real)")
+
+
+class RecurrentSpec(_Strict):
+    """A Linear Recurrent Unit (diagonal recurrence), real or complex."""
+
+    type: Literal["lru"] = "lru"
+    complex: bool = True
+    size: PositiveInt
+    radius: tuple[float, float] = Field(
+        (0.9, 0.999), description="range of |lambda| at initialisation (uniform on |lambda|^2)"
+    )
+    max_phase: float = Field(
+        0.6283185307179586, gt=0.0, le=6.283185307179586,
+        description="phases of lambda start uniform in (0, max_phase]; complex LRU only",
+    )
+    gamma: Literal["fixed", "learned"] = Field(
+        "fixed", description="input normalisation sqrt(1-|lambda|^2): held at its initial value or learned"
+    )
+
+    @model_validator(mode="after")
+    def _radius_in_unit_interval(self) -> RecurrentSpec:
+        low, high = self.radius
+        if not 0.0 < low <= high < 1.0:
+            raise FieldError(
+                "radius",
+                f"radius must satisfy 0 < min <= max < 1 for a stable LRU, got [{low}, {high}]"
+            )
+        return self
+
+
+class ReadoutSpec(_Strict):
+    """Dense layers from the LRU features ([Re h, Im h]) to the output."""
+
+    hidden: list[PositiveInt] = Field(default_factory=list)
+    activation: Literal["tanh", "relu", "gelu", "identity"] = "gelu"
+    output: PositiveInt
+
+
+class InferenceSpec(_Strict):
+    """Predictive-coding inference inside one time step."""
+
+    iterations: Annotated[int, Field(ge=0, le=10_000)] = 2
+    step: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    fixed_prediction: bool = True
+
+
+class OptimizerSpec(_Strict):
+    name: Literal["sgd", "adam"] = "adam"
+    lr: Annotated[float, Field(gt=0.0, le=10.0)] = 3e-3
+
+
+RuleName = Literal["bptt", "tpc", "tpc-rtrl", "spatial-bp"]
+
+
+class RuleSpec(_Strict):
+    """The learning rule and its settings (ALGORITHM.md sections 2 to 4)."""
+
+    name: RuleName = "tpc-rtrl"
+    inference: InferenceSpec = Field(default_factory=InferenceSpec)
+    carry: Literal["prediction", "inferred"] = "prediction"
+    update: Literal["online", "sequence"] = "sequence"
+    optimizer: OptimizerSpec = Field(default_factory=OptimizerSpec)
+
+    @model_validator(mode="after")
+    def _settings_fit_rule(self) -> RuleSpec:
+        if self.name in ("bptt", "spatial-bp"):
+            if self.carry != "prediction":
+                raise FieldError("carry", f"carry 'inferred' needs PC inference; rule '{self.name}' has none")
+        if self.name == "bptt" and self.update != "sequence":
+            raise FieldError("update", "rule 'bptt' needs the whole sequence: update must be 'sequence'")
+        return self
+
+    @property
+    def uses_inference(self) -> bool:
+        return self.name in ("tpc", "tpc-rtrl")
+
+
+class CopyTaskSpec(_Strict):
+    """Remember `length` digits, wait `delay` steps, recall them (ALGORITHM.md section 7)."""
+
+    name: Literal["copy"] = "copy"
+    length: Annotated[int, Field(gt=0, le=10_000)] = 10
+    delay: Annotated[int, Field(gt=0, le=100_000)] = 10
+    vocab: Annotated[int, Field(ge=2, le=1_000)] = 9
+
+    @property
+    def input_size(self) -> int:
+        return self.vocab + 2  # blank, digits, go marker
+
+    @property
+    def output_size(self) -> int:
+        return self.vocab
+
+
+TaskSpec = CopyTaskSpec
+
+
+class RunSpec(_Strict):
+    steps: Annotated[int, Field(ge=0)] = 2000
+    batch: PositiveInt = 64
+    seed: Annotated[int, Field(ge=0)] = 0
+    eval_every: PositiveInt = 100
+    eval_sequences: PositiveInt = 512
+
+
+class HardwareSpec(_Strict):
+    """Which chip the compiler targets; filled in by the compiler and simulator issues."""
+
+    target: str = "loihi2"
+    event_threshold: Annotated[float, Field(ge=0.0)] = 0.0
+    overrides: dict[str, float | int] = Field(default_factory=dict)
+
+
+class NetworkSpec(_Strict):
+    name: str = "net"
+    input: InputSpec
+    recurrent: RecurrentSpec
+    readout: ReadoutSpec
+    loss: Literal["cross_entropy", "squared_error"] = "cross_entropy"
+    rule: RuleSpec = Field(default_factory=RuleSpec)
+    task: TaskSpec
+    run: RunSpec = Field(default_factory=RunSpec)
+    hardware: HardwareSpec | None = None
+
+    @model_validator(mode="after")
+    def _sizes_fit_task(self) -> NetworkSpec:
+        if self.input.size != self.task.input_size:
+            raise FieldError(
+                "input.size",
+                f"input.size is {self.input.size} but the {self.task.name} task feeds "
+                f"{self.task.input_size} symbols"
+            )
+        if self.readout.output != self.task.output_size:
+            raise FieldError(
+                "readout.output",
+                f"readout.output is {self.readout.output} but the {self.task.name} task has "
+                f"{self.task.output_size} classes"
+            )
+        if self.task.name == "copy" and (self.input.encoding != "onehot" or self.loss != "cross_entropy"):
+            raise FieldError("task.name", "the copy task needs input.encoding 'onehot' and loss 'cross_entropy'")
+        return self
+
+    @property
+    def features(self) -> int:
+        """Width of the LRU output seen by the readout ([Re h, Im h] for a complex LRU)."""
+        return 2 * self.recurrent.size if self.recurrent.complex else self.recurrent.size
+
+    def with_overrides(self, overrides: Mapping[str, object]) -> NetworkSpec:
+        """A copy with dotted-path fields replaced (``{"rule.name": "bptt"}``), re-validated."""
+        data = self.model_dump(mode="python")
+        for path, value in overrides.items():
+            node = data
+            keys = path.split(".")
+            for key in keys[:-1]:
+                node = node[key]
+            node[keys[-1]] = value
+        return NetworkSpec.model_validate(data)
