@@ -1,0 +1,128 @@
+"""Errors of one time step's layers: by predictive-coding inference, or by exact backprop.
+
+Both return the same ``StepErrors`` so the learning rules do not care which produced them.
+Sign convention (ALGORITHM.md section 2): at equilibrium ``eps[l] = -dL_t/dx^l``, so an
+update ``eps * activity`` is a descent direction, never a gradient.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuropc.reference import activations, losses
+from neuropc.reference.network import (
+    Architecture,
+    Params,
+    features_adjoint,
+    layer_activity,
+    readout_forward,
+)
+
+
+@dataclass
+class StepErrors:
+    """One step's error nodes and what the weight updates need."""
+
+    eps: list[np.ndarray]  # eps[0] state (batch, N), eps[1..L-1] hidden, eps[L] output
+    activity: list[np.ndarray]  # f_l(x^l), presynaptic activity of readout layer l
+    state: np.ndarray  # x^0 after inference (equals mu^0 when there is no inference)
+    output: np.ndarray  # feed-forward output prediction mu^L
+    loss: np.ndarray  # masked per-sequence loss at the feed-forward prediction
+
+
+def _output_error(arch: Architecture, output: np.ndarray, target: np.ndarray,
+                  mask: np.ndarray) -> np.ndarray:
+    return -losses.gradient(arch.loss, output, target) * mask[:, None]
+
+
+def _send_down(arch: Architecture, params: Params, layer: int, error_above: np.ndarray,
+               point: np.ndarray) -> np.ndarray:
+    """f_l'(point) * W_l^T eps^{l+1}: the error a value node receives through feedback synapses."""
+    back = error_above @ params[f"W{layer}"]
+    if layer == 0:
+        return features_adjoint(arch, back)
+    return activations.derivative(arch.activation, point) * back
+
+
+def backprop_errors(arch: Architecture, params: Params, mu0: np.ndarray, target: np.ndarray,
+                    mask: np.ndarray,
+                    readout: tuple[list[np.ndarray], np.ndarray] | None = None) -> StepErrors:
+    """Exact per-step errors (spatial backprop through the readout).
+
+    ``readout`` passes a forward pass already made (BPTT keeps it in its history).
+    """
+    hidden_pre, output = readout if readout is not None else readout_forward(arch, params, mu0)
+    points = [mu0, *hidden_pre]
+    top = arch.value_layers
+    eps: list[np.ndarray] = [np.empty(0)] * (top + 1)
+    eps[top] = _output_error(arch, output, target, mask)
+    for layer in range(top - 1, -1, -1):
+        eps[layer] = _send_down(arch, params, layer, eps[layer + 1], points[layer])
+    return StepErrors(
+        eps=eps,
+        activity=[layer_activity(arch, layer, points[layer]) for layer in range(top)],
+        state=mu0,
+        output=output,
+        loss=losses.value(arch.loss, output, target) * mask,
+    )
+
+
+def pc_inference(arch: Architecture, params: Params, mu0: np.ndarray, target: np.ndarray,
+                 mask: np.ndarray, iterations: int, step: float,
+                 fixed_prediction: bool) -> StepErrors:
+    """K iterations of gradient descent on the step's energy F_t (ALGORITHM.md section 2).
+
+    Value nodes start at their feed-forward predictions, so only the output error is non-zero
+    at first. Updates are synchronous (every node reads the errors of the previous
+    iteration), as on hardware where all cores run an iteration in parallel.
+    """
+    hidden_pre, output = readout_forward(arch, params, mu0)
+    top = arch.value_layers
+    predictions = [mu0, *hidden_pre]
+    values = [p.copy() for p in predictions]
+    output_error = _output_error(arch, output, target, mask)
+
+    def errors() -> list[np.ndarray]:
+        nonlocal predictions, output_error
+        if not fixed_prediction:
+            pre, out = _predictions_from_values(arch, params, values)
+            predictions = [mu0, *pre]
+            output_error = _output_error(arch, out, target, mask)
+        return [values[layer] - predictions[layer] for layer in range(top)] + [output_error]
+
+    for _ in range(iterations):
+        eps = errors()
+        for layer in range(top):
+            point = predictions[layer] if fixed_prediction else values[layer]
+            drive = eps[layer] - _send_down(arch, params, layer, eps[layer + 1], point)
+            values[layer] = values[layer] - step * drive
+    eps = errors()
+    active = predictions if fixed_prediction else values
+    return StepErrors(
+        eps=eps,
+        activity=[layer_activity(arch, layer, active[layer]) for layer in range(top)],
+        state=values[0],
+        output=output,
+        loss=losses.value(arch.loss, output, target) * mask,
+    )
+
+
+def _predictions_from_values(arch: Architecture, params: Params,
+                             values: list[np.ndarray]) -> tuple[list[np.ndarray], np.ndarray]:
+    """mu^{l+1} = W_l f_l(x^l) + b_l for the current values (no fixed-prediction assumption)."""
+    predictions = []
+    for layer in range(arch.readout_layers):
+        act = layer_activity(arch, layer, values[layer])
+        predictions.append(act @ params[f"W{layer}"].T + params[f"b{layer}"])
+    return predictions[:-1], predictions[-1]
+
+
+def readout_updates(arch: Architecture, errors: StepErrors) -> dict[str, np.ndarray]:
+    """dW_l = eps^{l+1} f_l(x^l)^T, db_l = eps^{l+1}, summed over the batch."""
+    updates = {}
+    for layer in range(arch.readout_layers):
+        updates[f"W{layer}"] = errors.eps[layer + 1].T @ errors.activity[layer]
+        updates[f"b{layer}"] = errors.eps[layer + 1].sum(axis=0)
+    return updates

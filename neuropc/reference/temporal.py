@@ -1,0 +1,66 @@
+"""The online rules (tpc-rtrl, tpc, spatial-bp), one time step at a time.
+
+This is the ground truth the hardware simulator is held against step by step, so its state
+(carried LRU state and eligibility traces) is public and changes only in ``step``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from neuropc.reference import recurrent_credit
+from neuropc.reference.network import Architecture, Params, lru_coefficients, lru_drive
+from neuropc.reference.recurrent_credit import Sensitivities
+from neuropc.reference.step_errors import (
+    StepErrors,
+    backprop_errors,
+    pc_inference,
+    readout_updates,
+)
+from neuropc.spec.schema import RuleSpec
+
+ONLINE_RULES = ("tpc-rtrl", "tpc", "spatial-bp")
+
+
+@dataclass
+class StepResult:
+    errors: StepErrors
+    updates: dict[str, np.ndarray]  # descent directions summed over the batch (not normalised)
+    prediction: np.ndarray  # mu^0, the feed-forward LRU state of this step
+
+
+class TemporalLearner:
+    """Carries the LRU state and, for tPC-RTRL, one eligibility trace per parameter."""
+
+    def __init__(self, arch: Architecture, rule: RuleSpec, batch: int) -> None:
+        if rule.name not in ONLINE_RULES:
+            raise ValueError(f"rule {rule.name!r} is not an online rule")
+        self.arch = arch
+        self.rule = rule
+        self.state = np.zeros((batch, arch.state), arch.dtype)
+        self.traces = Sensitivities.zeros(arch, batch) if rule.name == "tpc-rtrl" else None
+
+    def step(self, params: Params, u: np.ndarray, target: np.ndarray,
+             mask: np.ndarray) -> StepResult:
+        arch, rule = self.arch, self.rule
+        coef = lru_coefficients(arch, params)
+        drive = lru_drive(coef, u)
+        prediction = coef.lam * self.state + coef.gam * drive
+        if rule.uses_inference:
+            inference = rule.inference
+            errors = pc_inference(arch, params, prediction, target, mask, inference.iterations,
+                                  inference.step, inference.fixed_prediction)
+        else:
+            errors = backprop_errors(arch, params, prediction, target, mask)
+        direct = recurrent_credit.immediate(coef, self.state, u, drive)
+        if self.traces is not None:
+            recurrent_credit.advance_traces(self.traces, coef, direct)
+            sensitivities = self.traces
+        else:
+            sensitivities = direct
+        updates = readout_updates(arch, errors)
+        updates.update(recurrent_credit.recurrent_updates(arch, coef, errors.eps[0], sensitivities))
+        self.state = errors.state if rule.carry == "inferred" else prediction
+        return StepResult(errors, updates, prediction)
