@@ -13,7 +13,7 @@ def value(name: str, x: np.ndarray) -> np.ndarray:
     if name == "relu":
         return np.maximum(x, 0.0)
     if name == "gelu":  # tanh approximation (Hendrycks & Gimpel), cheap on a core
-        return 0.5 * x * (1.0 + np.tanh(_GELU_C * (x + 0.044715 * x**3)))
+        return 0.5 * x * (1.0 + np.tanh(_GELU_C * (x + 0.044715 * x * x * x)))
     if name == "identity":
         return x
     raise ValueError(f"unknown activation {name!r}")
@@ -21,13 +21,14 @@ def value(name: str, x: np.ndarray) -> np.ndarray:
 
 def derivative(name: str, x: np.ndarray) -> np.ndarray:
     if name == "tanh":
-        return 1.0 - np.tanh(x) ** 2
+        t = np.tanh(x)
+        return 1.0 - t * t
     if name == "relu":
         return (x > 0.0).astype(x.dtype)
     if name == "gelu":
-        inner = _GELU_C * (x + 0.044715 * x**3)
-        t = np.tanh(inner)
-        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t**2) * _GELU_C * (1.0 + 3 * 0.044715 * x**2)
+        square = x * x
+        t = np.tanh(_GELU_C * x * (1.0 + 0.044715 * square))
+        return 0.5 * (1.0 + t) + 0.5 * x * (1.0 - t * t) * _GELU_C * (1.0 + 3 * 0.044715 * square)
     if name == "identity":
         return np.ones_like(x)
     raise ValueError(f"unknown activation {name!r}")

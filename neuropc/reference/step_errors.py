@@ -37,13 +37,16 @@ def _output_error(arch: Architecture, output: np.ndarray, target: np.ndarray,
     return -losses.gradient(arch.loss, output, target) * mask[:, None]
 
 
+def _slope(arch: Architecture, layer: int, point: np.ndarray) -> np.ndarray | None:
+    """f_l'(point); None for the LRU features, whose map is linear."""
+    return None if layer == 0 else activations.derivative(arch.activation, point)
+
+
 def _send_down(arch: Architecture, params: Params, layer: int, error_above: np.ndarray,
-               point: np.ndarray) -> np.ndarray:
-    """f_l'(point) * W_l^T eps^{l+1}: the error a value node receives through feedback synapses."""
+               slope: np.ndarray | None) -> np.ndarray:
+    """f_l'(x^l) * W_l^T eps^{l+1}: the error a value node receives through feedback synapses."""
     back = error_above @ params[f"W{layer}"]
-    if layer == 0:
-        return features_adjoint(arch, back)
-    return activations.derivative(arch.activation, point) * back
+    return features_adjoint(arch, back) if slope is None else slope * back
 
 
 def backprop_errors(arch: Architecture, params: Params, mu0: np.ndarray, target: np.ndarray,
@@ -59,7 +62,8 @@ def backprop_errors(arch: Architecture, params: Params, mu0: np.ndarray, target:
     eps: list[np.ndarray] = [np.empty(0)] * (top + 1)
     eps[top] = _output_error(arch, output, target, mask)
     for layer in range(top - 1, -1, -1):
-        eps[layer] = _send_down(arch, params, layer, eps[layer + 1], points[layer])
+        eps[layer] = _send_down(arch, params, layer, eps[layer + 1],
+                                _slope(arch, layer, points[layer]))
     return StepErrors(
         eps=eps,
         activity=[layer_activity(arch, layer, points[layer]) for layer in range(top)],
@@ -92,11 +96,12 @@ def pc_inference(arch: Architecture, params: Params, mu0: np.ndarray, target: np
             output_error = _output_error(arch, out, target, mask)
         return [values[layer] - predictions[layer] for layer in range(top)] + [output_error]
 
+    fixed_slopes = [_slope(arch, layer, predictions[layer]) for layer in range(top)]
     for _ in range(iterations):
         eps = errors()
         for layer in range(top):
-            point = predictions[layer] if fixed_prediction else values[layer]
-            drive = eps[layer] - _send_down(arch, params, layer, eps[layer + 1], point)
+            slope = fixed_slopes[layer] if fixed_prediction else _slope(arch, layer, values[layer])
+            drive = eps[layer] - _send_down(arch, params, layer, eps[layer + 1], slope)
             values[layer] = values[layer] - step * drive
     eps = errors()
     active = predictions if fixed_prediction else values

@@ -1,0 +1,38 @@
+"""A terminal progress bar for training, showing the running loss and the last evaluation."""
+
+from __future__ import annotations
+
+from types import TracebackType
+
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+
+class TrainingProgress:
+    def __init__(self, total: int, description: str = "training") -> None:
+        self._progress = Progress(
+            TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[evaluation]}"),
+            TimeRemainingColumn(),
+        )
+        self._task = self._progress.add_task(description, total=total, loss="-", evaluation="")
+        self._running: float | None = None
+
+    def __enter__(self) -> TrainingProgress:
+        self._progress.start()
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._progress.stop()
+
+    def update(self, step: int, loss: float, evaluation: dict | None) -> None:
+        """Exponential running mean of the batch loss; the latest held-out numbers."""
+        fields: dict[str, str] = {}
+        if loss == loss:  # not NaN
+            self._running = loss if self._running is None else 0.95 * self._running + 0.05 * loss
+            fields["loss"] = f"{self._running:.4f}"
+        if evaluation is not None:
+            acc = evaluation.get("eval_accuracy")
+            text = f"held-out loss {evaluation['eval_loss']:.3f}"
+            fields["evaluation"] = text + (f" acc {acc:.3f}" if acc is not None else "")
+        self._progress.update(self._task, completed=step, **fields)

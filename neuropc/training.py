@@ -1,0 +1,131 @@
+"""Train a spec with the numpy reference: the loop behind ``neuropc train``.
+
+Evaluation uses a held-out batch drawn from its own random stream, so training batches never
+repeat it by construction of the seed, and the same spec and seed give the same run.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from neuropc.reference.forward import evaluate
+from neuropc.reference.network import Architecture, Params, params_from_spec
+from neuropc.reference.optim import Optimizer
+from neuropc.reference.rules import train_on_batch
+from neuropc.run_files import RunDirectory
+from neuropc.spec.schema import NetworkSpec
+from neuropc.tasks import task_from_spec
+
+TRAIN_STREAM, EVAL_STREAM = 1, 2
+
+
+@dataclass
+class TrainResult:
+    params: Params
+    metrics: list[dict] = field(default_factory=list)
+    wall_time: float = 0.0
+
+    @property
+    def final(self) -> dict:
+        return self.metrics[-1]
+
+
+ProgressCallback = Callable[[int, float, dict | None], None]
+
+
+def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
+          on_step: ProgressCallback | None = None) -> TrainResult:
+    """Train for ``spec.run.steps`` batches, evaluating every ``eval_every`` and at the end.
+
+    ``on_step(step, loss, evaluation_or_None)`` lets the CLI draw progress without this
+    module knowing about terminals.
+    """
+    arch = Architecture.from_spec(spec)
+    task = task_from_spec(spec.task)
+    params = params_from_spec(spec)
+    optimizer = Optimizer(spec.rule.optimizer)
+    train_rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
+    held_out = task.sample(np.random.default_rng([spec.run.seed, EVAL_STREAM]),
+                           spec.run.eval_sequences)
+    result = TrainResult(params)
+    if run_dir is not None:
+        run_dir.write_spec(spec)
+    started = time.perf_counter()
+    interval_losses: list[float] = []
+
+    def record(step: int) -> dict:
+        evaluation = evaluate(arch, params, held_out)
+        row = {
+            "step": step,
+            "train_loss": float(np.mean(interval_losses)) if interval_losses else None,
+            "eval_loss": evaluation.loss,
+            "eval_accuracy": evaluation.accuracy,
+            "elapsed_s": round(time.perf_counter() - started, 3),
+        }
+        interval_losses.clear()
+        result.metrics.append(row)
+        if run_dir is not None:
+            run_dir.append_metrics(row)
+        return row
+
+    first = record(0)
+    if on_step is not None:
+        on_step(0, float("nan"), first)
+    for step in range(1, spec.run.steps + 1):
+        batch = task.sample(train_rng, spec.run.batch)
+        loss = train_on_batch(arch, spec.rule, params, batch, optimizer)
+        if not np.isfinite(loss):
+            raise FloatingPointError(f"training loss became {loss} at step {step}")
+        interval_losses.append(loss)
+        row = None
+        if step % spec.run.eval_every == 0 or step == spec.run.steps:
+            row = record(step)
+        if on_step is not None:
+            on_step(step, loss, row)
+    result.wall_time = time.perf_counter() - started
+    if run_dir is not None:
+        run_dir.write_checkpoint(spec, params, optimizer, spec.run.steps)
+        run_dir.write_curve(result.metrics, chance=task.chance_accuracy())
+        run_dir.write_summary({"wall_time_s": round(result.wall_time, 3), **result.final})
+    return result
+
+
+def describe(spec: NetworkSpec) -> str:
+    """The summary ``neuropc check`` prints: layers with parameter counts, rule, task."""
+    arch = Architecture.from_spec(spec)
+    counts = arch.parameter_count()
+    kind = "complex" if arch.complex else "real"
+    lines = [f"spec '{spec.name}' is valid", "", "layer        shape                          parameters"]
+    shapes = {"lru": f"LRU {kind}, {arch.inputs} -> {arch.state} (gamma {spec.recurrent.gamma})"}
+    sizes = arch.readout_sizes
+    for layer in range(arch.readout_layers):
+        act = spec.readout.activation if layer < arch.readout_layers - 1 else "output"
+        shapes[f"readout{layer}"] = f"dense {sizes[layer]} -> {sizes[layer + 1]} ({act})"
+    for name, count in counts.items():
+        lines.append(f"{name:<12} {shapes[name]:<30} {count:>10,}")
+    lines.append(f"{'total':<12} {'':<30} {sum(counts.values()):>10,}")
+    rule = spec.rule
+    lines += ["", f"rule: {rule.name}, update {rule.update}, optimizer {rule.optimizer.name} "
+                  f"(lr {rule.optimizer.lr})"]
+    if rule.uses_inference:
+        inf = rule.inference
+        lines.append(f"      inference K={inf.iterations}, step {inf.step}, fixed prediction "
+                     f"{'on' if inf.fixed_prediction else 'off'}, carry {rule.carry}")
+    task = spec.task
+    seq = 2 * task.length + task.delay
+    lines.append(f"task: copy {task.length} digits (1..{task.vocab}), delay {task.delay}, "
+                 f"{seq} steps per sequence")
+    lines.append(f"run:  {spec.run.steps} steps, batch {spec.run.batch}, seed {spec.run.seed}")
+    if spec.hardware is not None:
+        lines.append(f"hardware: target {spec.hardware.target}")
+    return "\n".join(lines)
+
+
+def load_metrics(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
