@@ -69,7 +69,7 @@ class RunDirectory:
         fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
         train = [(row["step"], row["train_loss"]) for row in metrics if row["train_loss"] is not None]
         if train:
-            loss_ax.plot(*zip(*train), label="train (interval mean)")
+            loss_ax.plot(*zip(*train, strict=True), label="train (interval mean)")
         loss_ax.plot(steps, [row["eval_loss"] for row in metrics], label="held-out")
         loss_ax.set_xlabel("training step")
         loss_ax.set_ylabel("loss")

@@ -112,9 +112,9 @@ def test_each_trace_term_is_needed(copy_spec, monkeypatch, term):
 def truncated_loss(arch: Architecture, params: Params, reference: Params, batch) -> float:
     """Loss with every carried state h_{t-1} frozen at its value under ``reference``:
     only the immediate dependence of each step on the parameters remains."""
+    from neuropc.reference import losses
     from neuropc.reference.forward import forward_sequence
     from neuropc.reference.network import lru_coefficients, lru_drive, readout_forward
-    from neuropc.reference import losses
 
     frozen = forward_sequence(arch, reference, batch).states
     coef = lru_coefficients(arch, params)

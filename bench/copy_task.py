@@ -1,0 +1,150 @@
+"""Train all four learning rules on the copy task and write docs/results/copy_task.md.
+
+Each rule runs as its own `neuropc train` process (one BLAS thread each, `--jobs` at a time),
+exactly as a user would run it; the table is built from the metrics those runs wrote.
+
+    python bench/copy_task.py                      # the recorded setting (about 25 min, 2 cores)
+    python bench/copy_task.py --steps 200 --out /tmp/copy.md   # a quick look
+    python bench/copy_task.py --paper              # 30 digits, N=256 (the paper's task; slow)
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+from neuropc.spec import dump_spec, load_spec
+
+ROOT = Path(__file__).resolve().parents[1]
+
+RULES = ("tpc-rtrl", "bptt", "tpc", "spatial-bp")
+
+
+def run_rule(spec_path: Path, rule: str, out: Path) -> float:
+    env = {**os.environ, "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    started = time.perf_counter()
+    completed = subprocess.run(
+        [sys.executable, "-m", "neuropc", "train", str(spec_path), "--rule", rule, "--out", str(out),
+         "--force"], env=env, capture_output=True, text=True,
+    )
+    if completed.returncode != 0:
+        raise SystemExit(f"{rule} failed:\n{completed.stderr}")
+    return time.perf_counter() - started
+
+
+def summarise(rule: str, out: Path, wall: float, target: float) -> dict:
+    rows = [json.loads(line) for line in (out / "metrics.jsonl").read_text().splitlines()]
+    reached = next((row["step"] for row in rows if row["eval_accuracy"] >= target), None)
+    return {
+        "rule": rule,
+        "final": rows[-1]["eval_accuracy"],
+        "best": max(row["eval_accuracy"] for row in rows),
+        "reached": reached,
+        "train_s": json.loads((out / "summary.json").read_text())["wall_time_s"],
+        "wall_s": wall,
+        "curve": [(row["step"], row["eval_accuracy"]) for row in rows],
+    }
+
+
+def plot(results: list[dict], chance: float, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    for result in results:
+        ax.plot(*zip(*result["curve"], strict=True), label=result["rule"])
+    ax.axhline(chance, color="grey", linestyle=":", label="chance")
+    ax.set_xlabel("training step (batches)")
+    ax.set_ylabel("held-out recall accuracy")
+    ax.set_ylim(0, 1.02)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--spec", type=Path, default=ROOT / "examples" / "copy.yaml")
+    parser.add_argument("--steps", type=int, default=3000)
+    parser.add_argument("--length", type=int, help="digits to remember (default: the spec's)")
+    parser.add_argument("--delay", type=int, help="delay steps (default: the spec's)")
+    parser.add_argument("--paper", action="store_true", help="30 digits, delay 10, N=256")
+    parser.add_argument("--jobs", type=int, default=2, help="rules trained at once")
+    parser.add_argument("--rules", default=",".join(RULES))
+    parser.add_argument("--target", type=float, default=0.99)
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "copy_task.md")
+    parser.add_argument("--runs", type=Path, default=ROOT / "runs" / "bench-copy")
+    args = parser.parse_args()
+
+    spec = load_spec(args.spec)
+    overrides: dict[str, object] = {"run.steps": args.steps}
+    if args.paper:
+        overrides.update({"task.length": 30, "task.delay": 10, "recurrent.size": 256,
+                          "readout.hidden": [256]})
+    if args.length is not None:
+        overrides["task.length"] = args.length
+    if args.delay is not None:
+        overrides["task.delay"] = args.delay
+    spec = spec.with_overrides(overrides)
+    args.runs.mkdir(parents=True, exist_ok=True)
+    spec_path = args.runs / "spec.yaml"
+    spec_path.write_text(dump_spec(spec))
+    rules = args.rules.split(",")
+    print(f"training {', '.join(rules)} for {args.steps} steps, {args.jobs} at a time ...", flush=True)
+    started = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=args.jobs) as pool:
+        walls = dict(zip(rules, pool.map(lambda r: run_rule(spec_path, r, args.runs / r), rules), strict=True))
+    total = time.perf_counter() - started
+    results = [summarise(rule, args.runs / rule, walls[rule], args.target) for rule in rules]
+
+    chance = 1.0 / spec.task.vocab
+    figure = args.out.with_suffix(".png")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    plot(results, chance, figure)
+    task, rec, rule = spec.task, spec.recurrent, spec.rule
+    lines = [
+        "# Copy task: four learning rules",
+        "",
+        f"Generated by `python bench/copy_task.py {' '.join(sys.argv[1:])}`".rstrip() + f" in {total / 60:.1f} min "
+        f"({args.jobs} rules at a time, one BLAS thread each) on {platform.machine()}, "
+        f"{os.cpu_count()} cores, Python {platform.python_version()}.",
+        "",
+        "## Setting",
+        f"- task: copy {task.length} digits from 1..{task.vocab}, delay {task.delay} "
+        f"({task.delay - 1} blanks and a go marker), {task.length} recall steps; "
+        f"{2 * task.length + task.delay} steps per sequence; accuracy counted on recall steps only",
+        f"- network: {'complex' if rec.complex else 'real'} LRU, N = {rec.size}, |lambda| in "
+        f"{list(rec.radius)}, gamma {rec.gamma}; readout {spec.features} -> "
+        f"{' -> '.join(map(str, spec.readout.hidden))} ({spec.readout.activation}) -> {spec.readout.output}",
+        f"- training: {rule.optimizer.name} lr {rule.optimizer.lr}, batch {spec.run.batch}, "
+        f"{spec.run.steps} steps, seed {spec.run.seed}, update mode '{rule.update}'",
+        f"- PC inference (tpc, tpc-rtrl): K = {rule.inference.iterations}, step {rule.inference.step}, "
+        f"fixed prediction {'on' if rule.inference.fixed_prediction else 'off'}, carry '{rule.carry}'",
+        f"- evaluation: {spec.run.eval_sequences} held-out sequences every {spec.run.eval_every} steps; "
+        f"chance = {chance:.3f}",
+        "",
+        "## Results",
+        "",
+        f"| rule | final recall accuracy | best | first step >= {args.target} | train time (s) |",
+        "|---|---|---|---|---|",
+    ]
+    for r in results:
+        reached = str(r["reached"]) if r["reached"] is not None else "never"
+        lines.append(f"| {r['rule']} | {r['final']:.4f} | {r['best']:.4f} | {reached} | {r['train_s']:.0f} |")
+    lines += ["", f"![learning curves]({figure.name})", ""]
+    args.out.write_text("\n".join(lines))
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
