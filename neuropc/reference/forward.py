@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -30,7 +31,13 @@ class ForwardHistory:
     losses: np.ndarray  # (T, B), masked
 
 
-def forward_sequence(arch: Architecture, params: Params, batch: SequenceBatch) -> ForwardHistory:
+def forward_sequence(arch: Architecture, params: Params, batch: SequenceBatch,
+                     counter: Any = None) -> ForwardHistory:
+    """The forward pass of every step, keeping what BPTT needs.
+
+    ``counter`` (optional, e.g. ``hwsim.bptt_work.BPTTCounter``) is told about every
+    operation and every history array as it happens; it never changes the results.
+    """
     coef = lru_coefficients(arch, params)
     steps, size = batch.length, batch.size
     states = np.zeros((steps + 1, size, arch.state), dtype=arch.dtype)
@@ -38,13 +45,48 @@ def forward_sequence(arch: Architecture, params: Params, batch: SequenceBatch) -
     outputs = np.zeros((steps, size, arch.outputs))
     step_losses = np.zeros((steps, size))
     hidden_pre = []
+    if counter is not None:
+        counter.write_history("state", states[0], 0)
     for t in range(steps):
         drives[t] = lru_drive(coef, batch.inputs[t])
         states[t + 1] = coef.lam * states[t] + coef.gam * drives[t]
         pre, outputs[t] = readout_forward(arch, params, states[t + 1])
         hidden_pre.append(pre)
         step_losses[t] = losses.value(arch.loss, outputs[t], batch.targets[t]) * batch.mask[t]
+        if counter is not None:
+            _count_step(counter, arch, params, coef, batch, t, states, drives, pre, outputs[t],
+                        step_losses[t])
     return ForwardHistory(coef, states, drives, hidden_pre, outputs, step_losses)
+
+
+def _count_step(counter: Any, arch: Architecture, params: Params, coef: LRUCoefficients,
+                batch: SequenceBatch, t: int, states: np.ndarray, drives: np.ndarray,
+                pre: list[np.ndarray], output: np.ndarray, loss: np.ndarray) -> None:
+    """Report one forward step to ``counter``: the operations above, then what it stored.
+
+    History slot ``t + 1`` holds what step t produced or consumed (slot 0: the initial state),
+    so that ``states[k]`` lives in slot k.
+    """
+    counter.read_weight("B", coef.B)
+    counter.read_weight("lambda", coef.lam)
+    counter.read_weight("gamma", coef.gam)
+    counter.matmul("forward", batch.inputs[t], coef.B.T)  # B u_t
+    counter.product("forward", coef.lam, states[t])  # lambda * h_{t-1}
+    counter.product("forward", coef.gam, drives[t])  # + gamma * B u_t
+    for layer, out in enumerate([*pre, output]):
+        counter.read_weight(f"W{layer}", params[f"W{layer}"])
+        counter.read_weight(f"b{layer}", params[f"b{layer}"])
+        counter.dense("forward", params[f"W{layer}"], out)
+    for value in pre:
+        counter.elementwise(value)  # activation f(pre)
+    counter.elementwise(output)  # masked loss over the output
+    slot = t + 1
+    stored = [("input", batch.inputs[t]), ("target", batch.targets[t]), ("mask", batch.mask[t]),
+              ("drive", drives[t]), ("state", states[t + 1]),
+              *((f"hidden{i}", value) for i, value in enumerate(pre)),
+              ("output", output), ("loss", loss)]
+    for name, array in stored:
+        counter.write_history(name, array, slot)
 
 
 @dataclass(frozen=True)

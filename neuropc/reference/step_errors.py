@@ -8,6 +8,7 @@ update ``eps * activity`` is a descent direction, never a gradient.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -43,18 +44,27 @@ def _slope(arch: Architecture, layer: int, point: np.ndarray) -> np.ndarray | No
 
 
 def _send_down(arch: Architecture, params: Params, layer: int, error_above: np.ndarray,
-               slope: np.ndarray | None) -> np.ndarray:
+               slope: np.ndarray | None, counter: Any = None) -> np.ndarray:
     """f_l'(x^l) * W_l^T eps^{l+1}: the error a value node receives through feedback synapses."""
     back = error_above @ params[f"W{layer}"]
+    if counter is not None:
+        counter.read_weight(f"W{layer}", params[f"W{layer}"])
+        counter.matmul("backward", error_above, params[f"W{layer}"])
+        if slope is not None:
+            counter.elementwise(slope)  # f'(x): the derivative itself
+            counter.elementwise(back)  # times the error sent down
     return features_adjoint(arch, back) if slope is None else slope * back
 
 
 def backprop_errors(arch: Architecture, params: Params, mu0: np.ndarray, target: np.ndarray,
                     mask: np.ndarray,
-                    readout: tuple[list[np.ndarray], np.ndarray] | None = None) -> StepErrors:
+                    readout: tuple[list[np.ndarray], np.ndarray] | None = None,
+                    counter: Any = None) -> StepErrors:
     """Exact per-step errors (spatial backprop through the readout).
 
     ``readout`` passes a forward pass already made (BPTT keeps it in its history).
+    ``counter`` (optional) is told about every operation after the readout's forward pass
+    (BPTT counts that in ``forward_sequence``); it never changes the results.
     """
     hidden_pre, output = readout if readout is not None else readout_forward(arch, params, mu0)
     points = [mu0, *hidden_pre]
@@ -63,14 +73,15 @@ def backprop_errors(arch: Architecture, params: Params, mu0: np.ndarray, target:
     eps[top] = _output_error(arch, output, target, mask)
     for layer in range(top - 1, -1, -1):
         eps[layer] = _send_down(arch, params, layer, eps[layer + 1],
-                                _slope(arch, layer, points[layer]))
-    return StepErrors(
-        eps=eps,
-        activity=[layer_activity(arch, layer, points[layer]) for layer in range(top)],
-        state=mu0,
-        output=output,
-        loss=losses.value(arch.loss, output, target) * mask,
-    )
+                                _slope(arch, layer, points[layer]), counter)
+    activity = [layer_activity(arch, layer, points[layer]) for layer in range(top)]
+    loss = losses.value(arch.loss, output, target) * mask
+    if counter is not None:
+        counter.elementwise(eps[top])  # output error: loss gradient times mask
+        for value in activity[1:]:
+            counter.elementwise(value)  # f(x) recomputed for the weight updates
+        counter.elementwise(output)  # masked loss over the output
+    return StepErrors(eps=eps, activity=activity, state=mu0, output=output, loss=loss)
 
 
 def pc_inference(arch: Architecture, params: Params, mu0: np.ndarray, target: np.ndarray,
@@ -124,10 +135,13 @@ def _predictions_from_values(arch: Architecture, params: Params,
     return predictions[:-1], predictions[-1]
 
 
-def readout_updates(arch: Architecture, errors: StepErrors) -> dict[str, np.ndarray]:
+def readout_updates(arch: Architecture, errors: StepErrors, counter: Any = None) -> dict[str, np.ndarray]:
     """dW_l = eps^{l+1} f_l(x^l)^T, db_l = eps^{l+1}, summed over the batch."""
     updates = {}
     for layer in range(arch.readout_layers):
         updates[f"W{layer}"] = errors.eps[layer + 1].T @ errors.activity[layer]
         updates[f"b{layer}"] = errors.eps[layer + 1].sum(axis=0)
+        if counter is not None:
+            counter.matmul("weight_gradient", errors.eps[layer + 1].T, errors.activity[layer])
+            counter.reduce("weight_gradient", errors.eps[layer + 1])
     return updates

@@ -1,0 +1,379 @@
+"""Cost profiles: the energy constants of one piece of hardware, loaded from a YAML data file.
+
+Every constant carries its value, unit, source and a provenance flag (COSTS.md): `measured`
+on silicon, `simulated` before silicon, `derived` by arithmetic from a datasheet or paper, or
+`assumed`. Reports print the flag next to the number, because the most-cited figure in the
+field is a pre-silicon simulation that is often quoted as a measurement.
+
+Shipped profiles live in ``hwsim/profiles/<name>.yaml``. A user profile names a base and
+overrides or adds constants::
+
+    base: loihi                 # a shipped profile name, or a path relative to this file
+    name: loihi-my-board        # optional
+    constants:
+      synaptic_op: {value: 20.0, unit: pJ, source: "our bench, 2025", provenance: measured}
+
+Every problem (malformed YAML, unknown key, unknown unit or provenance, missing source,
+negative energy, a unit that does not fit the constant) is a ``NeuropcError`` naming the file,
+the line and the key.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from neuropc.errors import NeuropcError
+from neuropc.spec.loading import _line_index, _UniqueKeyLoader
+
+Provenance = Literal["measured", "simulated", "derived", "assumed"]
+PROVENANCES: tuple[str, ...] = ("measured", "simulated", "derived", "assumed")
+Kind = Literal["neuromorphic", "conventional"]
+Dimension = Literal["energy", "energy_per_data", "capacity", "ratio"]
+
+# ---------------------------------------------------------------------------------------------
+# Units. An energy unit without a denominator is energy per counted event (one synaptic op,
+# one MAC, one message, ...); "/bit", "/byte" and "/64bit" make it energy per unit of data.
+
+_ENERGY = {"fJ": 1e-15, "pJ": 1e-12, "nJ": 1e-9, "uJ": 1e-6, "mJ": 1e-3, "J": 1.0}
+_DATA_BYTES = {"bit": 0.125, "byte": 1.0, "64bit": 8.0}
+_CAPACITY = {"B": 1, "kB": 10**3, "MB": 10**6, "GB": 10**9, "KiB": 2**10, "MiB": 2**20, "GiB": 2**30}
+
+UNITS: tuple[str, ...] = (
+    *_ENERGY,
+    *(f"{e}/{d}" for e in _ENERGY for d in _DATA_BYTES),
+    *_CAPACITY,
+    "1",
+)
+
+_DIMENSION_TEXT = {
+    "energy": "energy per event (e.g. pJ)",
+    "energy_per_data": "energy per unit of data (e.g. pJ/bit, pJ/byte, nJ/64bit)",
+    "capacity": "a memory capacity (e.g. MiB)",
+    "ratio": "a plain number (unit '1')",
+}
+
+
+def parse_unit(unit: str) -> tuple[Dimension, float]:
+    """(dimension, factor to SI): joules, joules per byte, bytes, or 1."""
+    if unit in _ENERGY:
+        return "energy", _ENERGY[unit]
+    if unit in _CAPACITY:
+        return "capacity", float(_CAPACITY[unit])
+    if unit == "1":
+        return "ratio", 1.0
+    energy, _, per = unit.partition("/")
+    if energy in _ENERGY and per in _DATA_BYTES:
+        return "energy_per_data", _ENERGY[energy] / _DATA_BYTES[per]
+    raise ValueError(f"unknown unit {unit!r} (expected one of: {', '.join(UNITS)})")
+
+
+# ---------------------------------------------------------------------------------------------
+# The constants the energy arithmetic needs, per kind of hardware.
+
+NEUROMORPHIC_CONSTANTS: dict[str, tuple[Dimension, str]] = {
+    "synaptic_op": ("energy", "one effective synaptic operation (event x nonzero weight)"),
+    "neuron_update": ("energy", "one neuron (compartment) update"),
+    "learning_weight_update": ("energy", "one weight update by the learning engine"),
+    "learning_trace_update": ("energy", "one per-synapse eligibility-trace update"),
+    "message": ("energy", "one message (graded spike) leaving a core into its router"),
+    "hop": ("energy", "one message crossing one link of the network-on-chip"),
+    "memory_read": ("energy", "one core-local memory word read not part of the ops above"),
+    "memory_write": ("energy", "one core-local memory word write not part of the ops above"),
+}
+
+CONVENTIONAL_CONSTANTS: dict[str, tuple[Dimension, str]] = {
+    "mac": ("energy", "one fp32 multiply-accumulate"),
+    "elementwise_op": ("energy", "one fp32 elementwise operation (activation, derivative, loss, add)"),
+    "optimizer_update": ("energy", "one optimizer (Adam) update of one scalar parameter"),
+    "onchip_access": ("energy_per_data", "on-chip memory (SRAM, cache) traffic"),
+    "offchip_access": ("energy_per_data", "off-chip memory (DRAM, HBM) traffic"),
+    "onchip_capacity": ("capacity", "on-chip memory that can hold weights and activation history"),
+}
+
+REQUIRED: dict[str, dict[str, tuple[Dimension, str]]] = {
+    "neuromorphic": NEUROMORPHIC_CONSTANTS,
+    "conventional": CONVENTIONAL_CONSTANTS,
+}
+
+PROFILE_DIR = "profiles"
+
+
+# ---------------------------------------------------------------------------------------------
+# The file format (pydantic), then the resolved profile.
+
+class Constant(BaseModel):
+    """One number and where it comes from."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    value: float
+    unit: str
+    source: str = Field(min_length=1)
+    provenance: Provenance
+    note: str | None = None
+
+    @field_validator("value", mode="before")
+    @classmethod
+    def _number(cls, value: Any) -> Any:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            hint = " (YAML reads 1e-12 as text: write 1.0e-12)" if isinstance(value, str) else ""
+            raise ValueError(f"value must be a number, got {value!r}{hint}")
+        if not math.isfinite(value):
+            raise ValueError(f"value must be finite, got {value!r}")
+        return value
+
+    @field_validator("unit")
+    @classmethod
+    def _known_unit(cls, unit: str) -> str:
+        parse_unit(unit)
+        return unit
+
+    @field_validator("source")
+    @classmethod
+    def _source_not_blank(cls, source: str) -> str:
+        if not source.strip():
+            raise ValueError("source must say where the number comes from (it is blank)")
+        return source
+
+    @property
+    def dimension(self) -> Dimension:
+        return parse_unit(self.unit)[0]
+
+    @property
+    def si(self) -> float:
+        """The value in joules, joules per byte, bytes, or as a plain number."""
+        return self.value * parse_unit(self.unit)[1]
+
+    def describe(self) -> str:
+        return f"{self.value:g} {self.unit} ({self.provenance}; {self.source})"
+
+
+class _ProfileFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str | None = Field(default=None, min_length=1)
+    base: str | None = Field(default=None, min_length=1)
+    kind: Kind | None = None
+    description: str | None = None
+    constants: dict[str, Constant] = Field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class CostProfile:
+    """A validated, resolved profile: every constant the energy arithmetic needs is present."""
+
+    name: str
+    kind: Kind
+    description: str
+    constants: Mapping[str, Constant]
+    files: tuple[str, ...]  # the files it was built from, base first
+    overridden: frozenset[str] = field(default_factory=frozenset)  # keys a user file set
+
+    def constant(self, key: str) -> Constant:
+        try:
+            return self.constants[key]
+        except KeyError:
+            raise KeyError(f"profile {self.name!r} has no constant {key!r}") from None
+
+    def joules(self, key: str) -> float:
+        """Energy per event in joules (for constants in an energy unit)."""
+        return self._si(key, "energy")
+
+    def joules_per_byte(self, key: str) -> float:
+        return self._si(key, "energy_per_data")
+
+    def capacity_bytes(self, key: str) -> int:
+        return int(round(self._si(key, "capacity")))
+
+    @property
+    def onchip_capacity_bytes(self) -> int:
+        return self.capacity_bytes("onchip_capacity")
+
+    def _si(self, key: str, dimension: Dimension) -> float:
+        constant = self.constant(key)
+        if constant.dimension != dimension:
+            raise ValueError(f"{self.name}: {key} is in {constant.unit}, not {_DIMENSION_TEXT[dimension]}")
+        return constant.si
+
+
+# ---------------------------------------------------------------------------------------------
+# Loading.
+
+def shipped_profiles() -> list[str]:
+    """Names of the profiles that ship with neuropc."""
+    folder = resources.files("hwsim").joinpath(PROFILE_DIR)
+    return sorted(item.name[: -len(".yaml")] for item in folder.iterdir() if item.name.endswith(".yaml"))
+
+
+def _shipped_path(name: str) -> Path | None:
+    candidate = resources.files("hwsim").joinpath(PROFILE_DIR, f"{name}.yaml")
+    return Path(str(candidate)) if candidate.is_file() else None
+
+
+def load_profile(name_or_path: str | Path) -> CostProfile:
+    """A shipped profile by name (``loihi``) or a profile file by path (``my.yaml``)."""
+    text = str(name_or_path)
+    shipped = _shipped_path(text) if isinstance(name_or_path, str) and "/" not in text else None
+    if shipped is not None:
+        return _resolve(shipped, chain=())
+    path = Path(name_or_path)
+    if path.suffix in (".yaml", ".yml") or path.exists() or "/" in text:
+        return _resolve(path, chain=())
+    raise NeuropcError(
+        f"unknown cost profile {text!r}: not a shipped profile ({', '.join(shipped_profiles())}) "
+        f"and no such file"
+    )
+
+
+def parse_profile(text: str, source: str = "<profile>", base_dir: Path | None = None) -> CostProfile:
+    """Validate profile YAML text (``base`` paths resolve against ``base_dir``)."""
+    data, lines = _parse_yaml(text, source)
+    return _build(data, lines, source, base_dir or Path.cwd(), chain=(source,))
+
+
+def _resolve(path: Path, chain: tuple[str, ...]) -> CostProfile:
+    if not path.exists():
+        raise NeuropcError(f"{path}: no such profile file")
+    if path.is_dir():
+        raise NeuropcError(f"{path}: is a directory, expected a YAML cost profile")
+    key = str(path.resolve())
+    if key in chain:
+        raise NeuropcError(f"{path}: profile bases form a cycle ({' -> '.join([*chain, key])})")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise NeuropcError(f"{path}: cannot read: {exc}") from None
+    data, lines = _parse_yaml(text, str(path))
+    return _build(data, lines, str(path), path.parent, (*chain, key))
+
+
+def _parse_yaml(text: str, source: str) -> tuple[dict, dict]:
+    try:
+        node = yaml.compose(text, Loader=_UniqueKeyLoader)
+        data = yaml.load(text, Loader=_UniqueKeyLoader)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f"{source}:{mark.line + 1}" if mark is not None else source
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise NeuropcError(f"{where}: malformed YAML: {problem}") from None
+    if data is None:
+        raise NeuropcError(f"{source}: the profile is empty (expected a mapping with constants)")
+    if not isinstance(data, dict):
+        raise NeuropcError(f"{source}:1: a profile must be a mapping, got {type(data).__name__}")
+    return data, _line_index(node)
+
+
+def _where(source: str, lines: dict, loc: tuple) -> str:
+    probe = tuple(loc)
+    while probe and probe not in lines:
+        probe = probe[:-1]
+    return f"{source}:{lines[probe]}" if probe else source
+
+
+def _validation_message(error: ValidationError, source: str, lines: dict) -> str:
+    messages = []
+    for item in error.errors(include_url=False):
+        loc = tuple(item["loc"])
+        cause = item.get("ctx", {}).get("error")
+        if item["type"] == "extra_forbidden":
+            message = "unknown key (a constant has value, unit, source, provenance and an optional note)"
+            if len(loc) == 1:
+                message = "unknown key (a profile has name, base, kind, description and constants)"
+        elif item["type"] == "missing":
+            message = "required field is missing"
+            if loc[-1] == "source":
+                message = "source is missing: every constant must say where its number comes from"
+            elif loc[-1] == "provenance":
+                message = f"provenance is missing (one of {', '.join(PROVENANCES)})"
+        elif item["type"] == "literal_error" and loc[-1] == "provenance":
+            message = f"unknown provenance {item['input']!r} (expected one of {', '.join(PROVENANCES)})"
+        elif item["type"] == "literal_error" and loc[-1] == "kind":
+            message = f"unknown kind {item['input']!r} (expected neuromorphic or conventional)"
+        elif cause is not None:
+            message = str(cause)
+        else:
+            message = item["msg"]
+            if "input" in item and not isinstance(item["input"], (dict, list)):
+                message = f"{message} (got {item['input']!r})"
+        field_path = ".".join(str(part) for part in loc) or "(top level)"
+        messages.append(f"{_where(source, lines, loc)}: {field_path}: {message}")
+    return "\n".join(messages)
+
+
+def _build(data: dict, lines: dict, source: str, base_dir: Path, chain: tuple[str, ...]) -> CostProfile:
+    try:
+        parsed = _ProfileFile.model_validate(data)
+    except ValidationError as exc:
+        raise NeuropcError(_validation_message(exc, source, lines)) from None
+
+    def fail(loc: tuple, message: str) -> NeuropcError:
+        return NeuropcError(f"{_where(source, lines, loc)}: {'.'.join(map(str, loc))}: {message}")
+
+    if parsed.base is None:
+        if parsed.name is None:
+            raise fail(("name",), "a profile without a base needs a name")
+        if parsed.kind is None:
+            raise fail(("kind",), "a profile without a base needs a kind (neuromorphic or conventional)")
+        constants = dict(parsed.constants)
+        profile = CostProfile(parsed.name, parsed.kind, parsed.description or "", constants, (source,))
+    else:
+        base_path = _shipped_path(parsed.base) if "/" not in parsed.base else None
+        if base_path is None:
+            base_path = (base_dir / parsed.base).resolve()
+            if not base_path.exists():
+                raise fail(("base",), f"unknown base {parsed.base!r}: not a shipped profile "
+                                      f"({', '.join(shipped_profiles())}) and no such file")
+        base = _resolve(base_path, chain)
+        if parsed.kind is not None and parsed.kind != base.kind:
+            raise fail(("kind",), f"kind {parsed.kind!r} does not match the base {base.name!r} ({base.kind})")
+        required = REQUIRED[base.kind]
+        for key in parsed.constants:
+            if key in base.constants or key in required:
+                continue
+            close = difflib.get_close_matches(key, [*base.constants, *required], n=1, cutoff=0.8)
+            if close:
+                raise fail(("constants", key),
+                           f"unknown constant {key!r}: did you mean {close[0]!r}? (the base {base.name!r} "
+                           f"has no constant of this name; choose a distinct name to add a new one)")
+        constants = {**base.constants, **parsed.constants}
+        stem = Path(source).stem
+        profile = CostProfile(
+            name=parsed.name or f"{base.name}+{stem}",
+            kind=base.kind,
+            description=parsed.description or base.description,
+            constants=constants,
+            files=(*base.files, source),
+            overridden=base.overridden | frozenset(parsed.constants),
+        )
+    _check_constants(profile, parsed.constants, lines, source, fail)
+    return profile
+
+
+def _check_constants(profile: CostProfile, own: Mapping[str, Constant], lines: dict, source: str,
+                     fail) -> None:
+    required = REQUIRED[profile.kind]
+    missing = [key for key in required if key not in profile.constants]
+    if missing:
+        details = "; ".join(f"{key}: {required[key][1]}" for key in missing)
+        raise NeuropcError(f"{_where(source, lines, ('constants',))}: constants: missing required "
+                           f"constant(s) for a {profile.kind} profile: {details}")
+    for key, constant in own.items():
+        dimension = constant.dimension
+        if key in required and required[key][0] != dimension:
+            raise fail(("constants", key, "unit"),
+                       f"unit {constant.unit!r} is {_DIMENSION_TEXT[dimension]}, but {key} "
+                       f"({required[key][1]}) needs {_DIMENSION_TEXT[required[key][0]]}")
+        if constant.value < 0:
+            what = "negative energy" if dimension in ("energy", "energy_per_data") else "negative value"
+            raise fail(("constants", key, "value"), f"{what}: {constant.value:g} {constant.unit}")
+        if dimension == "capacity" and constant.value == 0:
+            raise fail(("constants", key, "value"), "a memory capacity must be positive")

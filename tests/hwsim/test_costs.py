@@ -1,0 +1,224 @@
+"""Cost profiles: every shipped constant is sourced and flagged; bad files fail clearly."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+
+from hwsim.costs import (
+    PROVENANCES,
+    REQUIRED,
+    load_profile,
+    parse_profile,
+    parse_unit,
+    shipped_profiles,
+)
+from neuropc.errors import NeuropcError
+
+SHIPPED = ["cpu-45nm", "gpu-h100", "loihi", "loihi2-estimate", "spinnaker2-estimate"]
+PROFILE_DIR = Path(__file__).resolve().parents[2] / "hwsim" / "profiles"
+
+
+def test_the_five_profiles_ship_as_package_data():
+    assert shipped_profiles() == SHIPPED
+    assert sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")) == SHIPPED
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_every_shipped_constant_has_value_unit_source_and_provenance(name):
+    profile = load_profile(name)
+    assert profile.name == name
+    assert set(REQUIRED[profile.kind]) <= set(profile.constants)
+    for key, constant in profile.constants.items():
+        assert constant.provenance in PROVENANCES, key
+        assert len(constant.source.strip()) > 10, key
+        assert math.isfinite(constant.value) and constant.value >= 0, key
+        parse_unit(constant.unit)
+    # the raw file states all four fields itself for every constant (no defaults hide a gap)
+    raw = yaml.safe_load((PROFILE_DIR / f"{name}.yaml").read_text())
+    for key, entry in raw["constants"].items():
+        assert {"value", "unit", "source", "provenance"} <= set(entry), key
+
+
+def test_loihi_table_2_numbers_are_flagged_simulated_not_measured():
+    loihi = load_profile("loihi")
+    table = {"synaptic_op": 23.6, "learning_weight_update": 120.0, "neuron_update": 81.0,
+             "neuron_update_inactive": 52.0, "message": 1.7, "hop_east_west": 3.0, "hop_north_south": 4.0}
+    for key, value in table.items():
+        constant = loihi.constant(key)
+        assert (constant.value, constant.unit, constant.provenance) == (value, "pJ", "simulated"), key
+        assert "Davies" in constant.source and "Table 2" in constant.source
+    assert loihi.constant("hop").value == pytest.approx((3.0 + 4.0) / 2)
+    assert not any(c.provenance == "measured" for c in loihi.constants.values())
+
+
+def test_loihi2_estimate_is_loihi_scaled_and_all_assumed():
+    loihi, loihi2 = load_profile("loihi"), load_profile("loihi2-estimate")
+    scale = loihi2.constant("process_scaling").value
+    assert scale == 0.5
+    for key, constant in loihi2.constants.items():
+        assert constant.provenance == "assumed", key
+        if key != "process_scaling":
+            assert constant.value == pytest.approx(loihi.constant(key).value * scale), key
+            assert constant.unit == loihi.constant(key).unit
+
+
+def test_spinnaker2_estimate_assumes_its_mac_and_reuses_spinnaker1_packet_energy():
+    profile = load_profile("spinnaker2-estimate")
+    assert all(c.provenance == "assumed" for c in profile.constants.values())
+    assert "Horowitz" in profile.constant("synaptic_op").source
+    assert profile.joules("message") == pytest.approx(0.8e-9)
+    assert "SpiNNaker 1" in profile.constant("message").source
+    scaling = profile.constant("voltage_node_scaling").value
+    assert scaling == pytest.approx(22 / 45 * (0.5 / 0.9) ** 2, rel=1e-2)
+    assert profile.constant("synaptic_op").value == pytest.approx((0.2 + 0.1 + 10 / 8) * scaling, rel=1e-2)
+
+
+def test_conventional_profiles_follow_their_datasheets():
+    cpu = load_profile("cpu-45nm")
+    assert cpu.joules("mac") == pytest.approx((3.7 + 0.9) * 1e-12)
+    assert cpu.joules_per_byte("onchip_access") == pytest.approx(10e-12 / 8)
+    assert cpu.joules_per_byte("offchip_access") == pytest.approx((1.3 + 2.6) / 2 * 1e-9 / 8)
+    assert cpu.constant("offchip_access").provenance == "assumed"  # the midpoint is our choice
+    assert cpu.onchip_capacity_bytes == 8 * 2**20
+    gpu = load_profile("gpu-h100")
+    assert gpu.joules("fp32_flop") == pytest.approx(700 / 66.9e12, rel=1e-3)
+    assert gpu.joules("mac") == pytest.approx(2 * 700 / 66.9e12, rel=1e-3)
+    assert gpu.joules_per_byte("offchip_access") == pytest.approx(700 / 3.35e12, rel=1e-3)
+    assert gpu.onchip_capacity_bytes == 50_000_000
+
+
+def test_units_convert_to_si():
+    assert parse_unit("pJ") == ("energy", 1e-12)
+    assert parse_unit("pJ/bit") == ("energy_per_data", pytest.approx(8e-12))
+    assert parse_unit("nJ/64bit") == ("energy_per_data", pytest.approx(1e-9 / 8))
+    assert parse_unit("MiB") == ("capacity", 2.0**20)
+    with pytest.raises(ValueError, match="unknown unit 'pj'"):
+        parse_unit("pj")
+
+
+# --- user profiles -------------------------------------------------------------------------
+
+def write(tmp_path: Path, name: str, text: str) -> Path:
+    path = tmp_path / name
+    path.write_text(text)
+    return path
+
+
+def test_a_user_file_overrides_and_adds_constants_on_a_shipped_base(tmp_path):
+    path = write(tmp_path, "bench.yaml", """\
+base: loihi
+constants:
+  synaptic_op: {value: 20.0, unit: pJ, source: "our bench, chip 7", provenance: measured}
+  board_static:
+    value: 1.2
+    unit: nJ
+    source: "our bench"
+    provenance: measured
+""")
+    profile = load_profile(path)
+    loihi = load_profile("loihi")
+    assert profile.name == "loihi+bench" and profile.kind == "neuromorphic"
+    assert profile.constant("synaptic_op").value == 20.0
+    assert profile.constant("synaptic_op").provenance == "measured"
+    assert profile.constant("board_static").value == 1.2
+    assert profile.constant("neuron_update") == loihi.constant("neuron_update")
+    assert profile.overridden == {"synaptic_op", "board_static"}
+    assert profile.files[-1] == str(path)
+
+
+def test_a_user_file_can_build_on_another_user_file(tmp_path):
+    write(tmp_path, "first.yaml", "base: cpu-45nm\nconstants:\n"
+          "  onchip_capacity: {value: 1, unit: KiB, source: tiny, provenance: assumed}\n")
+    path = write(tmp_path, "second.yaml", "base: ./first.yaml\nname: tiny-cpu\nconstants:\n"
+                 "  mac: {value: 1.0, unit: pJ, source: mine, provenance: assumed}\n")
+    profile = load_profile(path)
+    assert profile.name == "tiny-cpu"
+    assert profile.onchip_capacity_bytes == 1024 and profile.joules("mac") == 1e-12
+    assert profile.overridden == {"onchip_capacity", "mac"}
+
+
+BAD = [
+    pytest.param("base: loihi\nconstants:\n  hop:\n    value: 3.0\n    unit: pJ\n    source: x\n"
+                 "    provenance: measureed\n",
+                 [":7:", "constants.hop.provenance", "unknown provenance 'measureed'", "measured, simulated"],
+                 id="unknown-provenance"),
+    pytest.param("base: loihi\nconstants:\n  hop:\n    value: 3.0\n    unit: pJ\n    provenance: assumed\n",
+                 [":3:", "constants.hop.source", "source is missing"], id="missing-source"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, unit: pJ, source: '  ', provenance: assumed}\n",
+                 [":3:", "constants.hop.source", "blank"], id="blank-source"),
+    pytest.param("base: loihi\nconstants:\n  hop:\n    value: -3.0\n    unit: pJ\n    source: x\n"
+                 "    provenance: assumed\n",
+                 [":4:", "constants.hop.value", "negative energy: -3 pJ"], id="negative-energy"),
+    pytest.param("base: loihi\nconstants:\n  hop:\n    value: 3.0\n    unit: picojoule\n    source: x\n"
+                 "    provenance: assumed\n",
+                 [":5:", "constants.hop.unit", "unknown unit 'picojoule'", "pJ/bit"], id="unknown-unit"),
+    pytest.param("base: cpu-45nm\nconstants:\n  offchip_access:\n    value: 2.0\n    unit: nJ\n"
+                 "    source: x\n    provenance: assumed\n",
+                 [":5:", "constants.offchip_access.unit", "energy per unit of data"], id="unit-does-not-fit"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 1e-12, unit: J, source: x, provenance: assumed}\n",
+                 [":3:", "constants.hop.value", "must be a number", "1.0e-12"], id="number-as-text"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, unit: pJ, source: x, provenance: assumed,"
+                 " sorce: y}\n",
+                 [":3:", "constants.hop.sorce", "unknown key"], id="unknown-field"),
+    pytest.param("base: loihi\ncostants: {}\n", [":2:", "costants", "unknown key"], id="unknown-top-key"),
+    pytest.param("base: loihi\nconstants:\n  synaptic_ops: {value: 3.0, unit: pJ, source: x, provenance: assumed}\n",
+                 [":3:", "constants.synaptic_ops", "did you mean 'synaptic_op'"], id="misspelt-constant"),
+    pytest.param("base: loihi3\n", [":1:", "base", "unknown base 'loihi3'", "loihi2-estimate"], id="unknown-base"),
+    pytest.param("base: loihi\nkind: conventional\n", [":2:", "kind", "does not match"], id="kind-mismatch"),
+    pytest.param("name: mine\nkind: neuromorphic\nconstants:\n"
+                 "  synaptic_op: {value: 3.0, unit: pJ, source: x, provenance: assumed}\n",
+                 [":3:", "missing required constant", "neuron_update", "hop"], id="incomplete-profile"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, unit: pJ, source: x, provenance: assumed}\n"
+                 "  hop: {value: 4.0, unit: pJ, source: x, provenance: assumed}\n",
+                 [":4:", "duplicate key 'hop'"], id="duplicate-key"),
+    pytest.param("base: loihi\nconstants: [\n", ["malformed YAML"], id="malformed-yaml"),
+    pytest.param("", ["profile is empty"], id="empty"),
+]
+
+
+@pytest.mark.parametrize(("text", "expected"), BAD)
+def test_a_bad_profile_file_names_file_line_and_key(tmp_path, text, expected):
+    path = write(tmp_path, "my.yaml", text)
+    with pytest.raises(NeuropcError) as error:
+        load_profile(path)
+    message = str(error.value)
+    assert message.startswith(str(path))
+    for part in expected:
+        assert part in message, message
+
+
+def test_profile_bases_may_not_form_a_cycle(tmp_path):
+    write(tmp_path, "a.yaml", "base: ./b.yaml\n")
+    write(tmp_path, "b.yaml", "base: ./a.yaml\n")
+    with pytest.raises(NeuropcError, match="cycle"):
+        load_profile(tmp_path / "a.yaml")
+
+
+def test_unknown_profile_names_list_the_shipped_ones(tmp_path):
+    with pytest.raises(NeuropcError, match="unknown cost profile 'loihi3'.*loihi2-estimate"):
+        load_profile("loihi3")
+    with pytest.raises(NeuropcError, match="no such profile file"):
+        load_profile(tmp_path / "missing.yaml")
+
+
+def test_parse_profile_validates_text_without_a_file():
+    profile = parse_profile("base: gpu-h100\nconstants:\n"
+                            "  offchip_access: {value: 5.0, unit: pJ/bit, source: device-level HBM,"
+                            " provenance: assumed}\n", "inline")
+    assert profile.joules_per_byte("offchip_access") == pytest.approx(40e-12)
+    with pytest.raises(NeuropcError, match="^inline:3: constants.offchip_access.value: negative energy"):
+        parse_profile("base: gpu-h100\nconstants:\n"
+                      "  offchip_access: {value: -5.0, unit: pJ/bit, source: x, provenance: assumed}\n", "inline")
+
+
+def test_the_energy_model_doc_lists_every_shipped_constant_as_shipped():
+    doc = (PROFILE_DIR.parents[1] / "docs" / "energy_model.md").read_text()
+    for name in SHIPPED:
+        section = doc.split(f"### `{name}`", 1)[1].split("###", 1)[0]
+        for key, constant in load_profile(name).constants.items():
+            row = f"| `{key}` | {constant.value:g} {constant.unit} | {constant.provenance} |"
+            assert row in section, f"{name}: {row}"
