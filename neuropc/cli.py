@@ -92,3 +92,9 @@ def _apply_overrides(spec: NetworkSpec, overrides: dict[str, object]) -> Network
             for e in exc.errors(include_url=False)
         )
         raise NeuropcError(f"the command-line overrides make the spec invalid: {problems}") from None
+
+
+from compiler.commands import compile_command, inspect_command  # noqa: E402
+
+main.add_command(compile_command, "compile")
+main.add_command(inspect_command, "inspect")

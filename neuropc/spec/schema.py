@@ -143,7 +143,14 @@ class RunSpec(_Strict):
 
 
 class HardwareSpec(_Strict):
-    """Which chip the compiler targets; filled in by the compiler and simulator issues."""
+    """Which chip the compiler targets and how the simulator sends values.
+
+    ``target`` names a resource table in ``compiler/targets`` (loihi, loihi2, spinnaker2);
+    ``overrides`` replaces any of its constants by name (``compartments_per_core``,
+    ``synaptic_memory_bits``, ``weight_bits``, ``trace_bits``, ...), integers only; the
+    compiler rejects unknown names. ``event_threshold`` is the simulator's delta-coding
+    threshold (0 sends every value).
+    """
 
     target: str = "loihi2"
     event_threshold: Annotated[float, Field(ge=0.0)] = 0.0

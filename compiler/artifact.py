@@ -1,0 +1,211 @@
+"""The ``.npc`` artifact: one versioned, checksummed file with everything needed to run.
+
+Layout: a 52-byte header -- magic ``NEUROPC\\0``, format version (uint32 LE), payload length
+(uint64 LE), SHA-256 of the payload (32 bytes) -- followed by the payload, an uncompressed
+zip of JSON documents (program, placement, target table, report, graph), npz arrays
+(channels, routes, initial parameters) and the source spec. The header makes a truncated or
+corrupted file fail with a clear message before anything is parsed, and the zip keeps the
+members readable with ordinary tools. The payload is streamed to disk and hashed from there,
+so writing a large network never holds a second copy of it in memory.
+
+Loading needs numpy and the standard library only (and ``compiler.program`` for the program
+dataclasses, which has no other dependency), so an executor never imports the compiler's
+passes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import struct
+import tempfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from compiler.program import FORMAT_VERSION, Channels, Program
+from neuropc.errors import NeuropcError
+
+MAGIC = b"NEUROPC\x00"
+_HEADER = struct.Struct("<8sIQ32s")
+HEADER_SIZE = _HEADER.size
+
+
+class ArtifactError(NeuropcError):
+    """A file that is not a readable artifact of this format version."""
+
+
+@dataclass
+class Artifact:
+    """A loaded artifact. ``program`` is what an executor runs; ``params`` are the reference
+    parameters (named as in ``neuropc.reference.network``) that buffers bind to; placement
+    arrays give every logical core's physical slot and every channel's route length."""
+
+    manifest: dict[str, Any]
+    spec_text: str  # the spec file as the user wrote it
+    resolved_spec_text: str  # with defaults filled in and the target actually used
+    target: dict[str, Any]
+    program: Program
+    placement: dict[str, Any]
+    placement_arrays: dict[str, np.ndarray]
+    params: dict[str, np.ndarray]
+    graph: dict[str, Any]
+    report: dict[str, Any]
+
+    @property
+    def format_version(self) -> int:
+        return int(self.manifest["format_version"])
+
+    def initial_value(self, core: int, buffer: str) -> np.ndarray:
+        """The block of the initial parameters a weight/param buffer holds (zeros for any
+        other kind: state, traces, accumulators and moments start at zero)."""
+        buf = self.program.cores[core].buffers[buffer]
+        b = buf.binding
+        if b is None or b.space != "param":
+            return np.zeros(buf.shape)
+        array = self.params[b.name]
+        block = array[b.rows[0]:b.rows[1]] if b.cols is None else \
+            array[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1]]
+        return np.array(block.T if b.transpose else block)
+
+
+Member = bytes | dict[str, np.ndarray]
+
+
+def _json(data: Any) -> bytes:
+    return json.dumps(data, separators=(",", ":")).encode("utf-8")
+
+
+def build_members(*, manifest: dict[str, Any], spec_text: str, resolved_spec_text: str,
+                  target: dict[str, Any], program: Program, placement: dict[str, Any],
+                  placement_arrays: dict[str, np.ndarray], params: dict[str, np.ndarray],
+                  graph: dict[str, Any], report: dict[str, Any]) -> dict[str, Member]:
+    """The member files of an artifact in write order: bytes, or arrays stored as npz."""
+    manifest = {**manifest, "format_version": FORMAT_VERSION}
+    return {
+        "manifest.json": _json(manifest),
+        "spec.yaml": spec_text.encode("utf-8"),
+        "spec.resolved.yaml": resolved_spec_text.encode("utf-8"),
+        "target.json": _json(target),
+        "program.json": _json(program.to_dict()),
+        "channels.npz": program.channels.arrays(),
+        "placement.json": _json(placement),
+        "placement.npz": placement_arrays,
+        "params.npz": params,
+        "graph.json": _json(graph),
+        "report.json": _json(report),
+    }
+
+
+def _write_payload(fh: Any, members: dict[str, Member]) -> None:
+    """Stream the zip payload; npz members are written array by array, never buffered."""
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        for name, data in members.items():
+            if isinstance(data, bytes):
+                zf.writestr(name, data)
+            else:
+                with zf.open(name, "w", force_zip64=True) as dst:
+                    np.savez(dst, **data)
+
+
+def is_artifact(path: str | Path) -> bool:
+    """True if the file starts with the artifact magic (of any format version)."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(len(MAGIC)) == MAGIC
+    except OSError:
+        return False
+
+
+def write_artifact(path: str | Path, members: dict[str, Member], force: bool = False) -> int:
+    """Write atomically; refuse to replace an existing file that is not an artifact unless
+    ``force``. Returns the number of bytes written."""
+    path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(f"{path}: is a directory, expected an output file name")
+    if path.exists() and not force and not is_artifact(path):
+        raise ArtifactError(f"{path}: exists and is not a neuropc artifact; refusing to "
+                            f"overwrite it (use --force, or choose another -o)")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise ArtifactError(f"{path}: folder {folder} does not exist")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
+    try:
+        with os.fdopen(fd, "w+b") as fh:
+            fh.write(b"\0" * HEADER_SIZE)
+            _write_payload(fh, members)
+            end = fh.tell()
+            digest = hashlib.sha256()
+            fh.seek(HEADER_SIZE)
+            while chunk := fh.read(1 << 24):
+                digest.update(chunk)
+            fh.seek(0)
+            fh.write(_HEADER.pack(MAGIC, FORMAT_VERSION, end - HEADER_SIZE, digest.digest()))
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return end
+
+
+def read_payload(path: str | Path) -> tuple[int, bytes]:
+    """Check header, length and checksum; return (format version, payload)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ArtifactError(f"{path}: no such artifact file")
+    data = path.read_bytes()
+    if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
+        raise ArtifactError(f"{path}: not a neuropc artifact (wrong magic bytes); compile a "
+                            f"spec with `neuropc compile net.yaml -o {path.name}`")
+    if len(data) < HEADER_SIZE:
+        raise ArtifactError(f"{path}: truncated: {len(data)} bytes, the header alone is "
+                            f"{HEADER_SIZE}")
+    _, version, length, digest = _HEADER.unpack_from(data)
+    if version != FORMAT_VERSION:
+        raise ArtifactError(f"{path}: artifact format version {version}, this neuropc reads "
+                            f"version {FORMAT_VERSION}; recompile the spec")
+    payload = data[HEADER_SIZE:]
+    if len(payload) != length:
+        raise ArtifactError(f"{path}: truncated or padded: the header promises {length:,} "
+                            f"payload bytes, the file has {len(payload):,}")
+    if hashlib.sha256(payload).digest() != digest:
+        raise ArtifactError(f"{path}: corrupted: SHA-256 of the contents does not match the "
+                            f"checksum in the header")
+    return version, payload
+
+
+def load_artifact(path: str | Path) -> Artifact:
+    """Load and check an artifact; any problem is an ArtifactError naming the file."""
+    _, payload = read_payload(path)
+    try:
+        with zipfile.ZipFile(io.BytesIO(payload)) as zf:
+            def text(name: str) -> str:
+                return zf.read(name).decode("utf-8")
+
+            def doc(name: str) -> Any:
+                return json.loads(text(name))
+
+            def arrays(name: str) -> dict[str, np.ndarray]:
+                with np.load(io.BytesIO(zf.read(name)), allow_pickle=False) as npz:
+                    return {k: npz[k] for k in npz.files}
+
+            channels = Channels.from_arrays(arrays("channels.npz"))
+            return Artifact(
+                manifest=doc("manifest.json"), spec_text=text("spec.yaml"),
+                resolved_spec_text=text("spec.resolved.yaml"), target=doc("target.json"),
+                program=Program.from_dict(doc("program.json"), channels),
+                placement=doc("placement.json"), placement_arrays=arrays("placement.npz"),
+                params=arrays("params.npz"), graph=doc("graph.json"),
+                report=doc("report.json"),
+            )
+    except (KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
+        raise ArtifactError(f"{path}: checksum matches but the contents are malformed "
+                            f"({exc}); it was not written by this neuropc") from None

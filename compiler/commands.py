@@ -1,0 +1,91 @@
+"""``neuropc compile`` and ``neuropc inspect``: the compiler's command line.
+
+Registered on the ``neuropc`` group by ``neuropc/cli.py``. Every user error is a
+NeuropcError, printed as one message with a non-zero exit status by the CLI's
+``user_errors`` wrapper (imported when a command runs, so that importing this module does
+not import the CLI and the CLI can import this module).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from neuropc.errors import NeuropcError
+
+
+def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from neuropc.cli import user_errors
+
+        return user_errors(command)(*args, **kwargs)
+
+    return wrapper
+
+
+@click.command("compile")
+@click.argument("spec_path", metavar="NET.yaml", type=click.Path(path_type=Path))
+@click.option("-o", "--output", type=click.Path(path_type=Path),
+              help="artifact to write (default: the spec's name with .npc)")
+@click.option("--target", help="hardware table to compile for (overrides hardware.target)")
+@click.option("--force", is_flag=True, help="overwrite an existing file that is not an artifact")
+@_user_errors
+def compile_command(spec_path: Path, output: Path | None, target: str | None,
+                    force: bool) -> None:
+    """Lower NET.yaml into placed, verified per-core programs and write an .npc artifact."""
+    from compiler.artifact import build_members, write_artifact
+    from compiler.pipeline import artifact_contents, compile_spec
+    from compiler.report import render_report
+    from neuropc.spec.loading import load_spec
+
+    spec = load_spec(spec_path)
+    output = output or spec_path.with_suffix(".npc")
+    if output.resolve() == spec_path.resolve():
+        raise NeuropcError(f"{output}: the artifact would overwrite the spec; choose another -o")
+    compiled = compile_spec(spec, target)
+    members = build_members(**artifact_contents(compiled, spec_path.read_text(encoding="utf-8")))
+    size = write_artifact(output, members, force=force)
+    click.echo(render_report(compiled.report))
+    total = sum(compiled.timings.values())
+    click.echo(f"wrote {output} ({size / 1e6:.1f} MB); passes took {total:.2f} s")
+
+
+@click.command("inspect")
+@click.argument("artifact_path", metavar="NET.npc", type=click.Path(path_type=Path))
+@click.option("--core", "core", type=int, help="show this core's memory and program")
+@click.option("--dot", "dot", type=click.Path(path_type=Path),
+              help="write the graph in Graphviz DOT format to this file")
+@click.option("--level", type=click.Choice(["network", "cores"]), default="network",
+              show_default=True, help="graph for --dot: populations, or placed cores")
+@_user_errors
+def inspect_command(artifact_path: Path, core: int | None, dot: Path | None,
+                    level: str) -> None:
+    """Show a compiled artifact: its resource report, one core's program, or its graph."""
+    from compiler.artifact import load_artifact
+    from compiler.dot import cores_dot, network_dot
+    from compiler.report import render_core, render_report
+
+    artifact = load_artifact(artifact_path)
+    n = len(artifact.program.cores)
+    if core is not None:
+        if not 0 <= core < n:
+            raise NeuropcError(f"--core {core}: the artifact has cores 0..{n - 1}")
+        click.echo(render_core(artifact, core))
+    if dot is not None:
+        text = network_dot(artifact.graph) if level == "network" else cores_dot(artifact)
+        try:
+            dot.write_text(text, encoding="utf-8")
+        except OSError as exc:
+            raise NeuropcError(f"{dot}: cannot write: {exc.strerror}") from None
+        click.echo(f"wrote {level} graph to {dot}")
+    if core is None and dot is None:
+        m = artifact.manifest
+        click.echo(f"{artifact_path}: neuropc artifact format {artifact.format_version}, spec "
+                   f"'{m['spec_name']}', compiled {m['created']} by neuropc "
+                   f"{m['neuropc_version']}")
+        click.echo(render_report(artifact.report))

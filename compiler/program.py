@@ -1,0 +1,418 @@
+"""What a compiled network is: per-core memories, per-core op lists, and message channels.
+
+This module is the contract between the compiler and whatever executes the result (the
+hwsim simulator, a Lava backend). It depends on the standard library and numpy only, so an
+executor can load an artifact without importing the compiler's passes.
+
+Execution model (docs/compiler.md has the formulas of every op kind):
+
+* A program runs in **phases** (reset, predict, infer x K, backprop, learn, advance, apply).
+  Each phase is a sequence of **stages** separated by barriers. In a stage every core runs
+  its ops of that stage in list order; a ``send`` op copies the source ranges of its channels,
+  and those values arrive in the destination cores' inbox buffers at the end of the stage.
+* Every op names its operands by **role**; a role's value is a buffer name of the same core
+  (or, for roles marked ``parts``/``concat``, a list of names). The op's semantics are a
+  function of its operands and ``params`` only, so the operands are a complete declaration
+  of what it reads and writes, and a verifier can prove locality from them.
+* Buffers marked ``per_lane`` hold one copy per concurrently running sequence (lane);
+  others (weights, accumulators, optimizer state) are shared by all lanes, and ops that
+  accumulate into them sum the contributions of every lane.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+FORMAT_VERSION = 1
+
+# buffer kinds
+COMPARTMENT = "compartment"  # neuron state value, per lane; counts against compartments
+REGISTER = "register"  # per-lane scratch of a compartment (dendritic current, activity)
+INBOX = "inbox"  # per-lane values delivered by channels (one input axon each)
+WEIGHT = "weight"  # synaptic weights, shared
+PARAM = "param"  # per-neuron parameters (bias, nu, theta, gamma_log), shared
+TRACE = "trace"  # eligibility traces, per lane
+ACCUMULATOR = "accumulator"  # summed descent directions, shared
+OPTIMIZER = "optimizer"  # optimizer moments, shared
+
+KINDS = (COMPARTMENT, REGISTER, INBOX, WEIGHT, PARAM, TRACE, ACCUMULATOR, OPTIMIZER)
+PER_LANE_KINDS = (COMPARTMENT, REGISTER, INBOX, TRACE)
+VALUE_KINDS = (COMPARTMENT, REGISTER, INBOX)
+STORED_KINDS = (WEIGHT, PARAM)
+
+#: Phases in the order they run within a sequence; ``repeat`` of ``infer`` is K.
+PHASE_ORDER = ("reset", "predict", "infer", "backprop", "learn", "advance", "apply")
+
+HOST = -1  # source core id of channels fed by the host (inputs, targets, masks)
+
+
+@dataclass(frozen=True)
+class Binding:
+    """Which global array a buffer is a block of, so executors can load initial values and
+    compare every state array with the numpy reference.
+
+    space: ``param`` (reference parameter, e.g. W0, B_re, nu), ``update`` (accumulated
+    descent direction of that parameter), ``adam_m``/``adam_v`` (optimizer moments),
+    ``trace`` (tPC-RTRL traces: ``lam``, ``gam``, ``B``), ``state`` (``h``, ``mu``, ``x``,
+    ``eps``, ``act`` of value layer ``layer``). ``part`` is ``re``/``im`` for the two
+    compartments of a complex unit. The block is ``array[rows[0]:rows[1], cols[0]:cols[1]]``
+    (``cols`` None for vectors), transposed when ``transpose`` is set; ``copy`` marks the
+    feedback copy of a weight whose primary lives on another core.
+    """
+
+    space: str
+    name: str
+    rows: tuple[int, int]
+    cols: tuple[int, int] | None = None
+    part: str | None = None
+    layer: int | None = None
+    transpose: bool = False
+    copy: bool = False
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"space": self.space, "name": self.name, "rows": list(self.rows),
+                "cols": list(self.cols) if self.cols else None, "part": self.part,
+                "layer": self.layer, "transpose": self.transpose, "copy": self.copy}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Binding:
+        return cls(d["space"], d["name"], tuple(d["rows"]),
+                   tuple(d["cols"]) if d["cols"] is not None else None,
+                   d["part"], d["layer"], d["transpose"], d["copy"])
+
+
+@dataclass(frozen=True)
+class Buffer:
+    """A named array in one core's memory. ``shape`` excludes the lane dimension."""
+
+    name: str
+    kind: str
+    shape: tuple[int, ...]
+    bits: int
+    binding: Binding | None = None
+
+    @property
+    def per_lane(self) -> bool:
+        return self.kind in PER_LANE_KINDS
+
+    @property
+    def size(self) -> int:
+        return math.prod(self.shape)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "kind": self.kind, "shape": list(self.shape),
+                "bits": self.bits,
+                "binding": self.binding.to_dict() if self.binding else None}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Buffer:
+        return cls(d["name"], d["kind"], tuple(d["shape"]), d["bits"],
+                   Binding.from_dict(d["binding"]) if d["binding"] else None)
+
+
+Operand = str | tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One operation of a core's program.
+
+    ``inputs``/``outputs`` map roles to buffer names; ``channels`` (``send`` only) are
+    half-open ranges of channel ids whose source is this core.
+    """
+
+    kind: str
+    stage: int
+    inputs: dict[str, Operand]
+    outputs: dict[str, Operand]
+    params: dict[str, Any] = field(default_factory=dict)
+    channels: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def reads(self) -> list[str]:
+        return _flatten(self.inputs.values())
+
+    @property
+    def writes(self) -> list[str]:
+        return _flatten(self.outputs.values())
+
+    def channel_ids(self) -> np.ndarray:
+        if not self.channels:
+            return np.zeros(0, dtype=np.int64)
+        return np.concatenate([np.arange(a, b, dtype=np.int64) for a, b in self.channels])
+
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = {"kind": self.kind, "stage": self.stage,
+                             "inputs": {k: _jsonable(v) for k, v in self.inputs.items()},
+                             "outputs": {k: _jsonable(v) for k, v in self.outputs.items()}}
+        if self.params:
+            d["params"] = self.params
+        if self.channels:
+            d["channels"] = [list(r) for r in self.channels]
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> Op:
+        return cls(d["kind"], d["stage"],
+                   {k: _operand(v) for k, v in d["inputs"].items()},
+                   {k: _operand(v) for k, v in d["outputs"].items()},
+                   dict(d.get("params", {})),
+                   tuple(tuple(r) for r in d.get("channels", [])))
+
+
+def _flatten(values: Any) -> list[str]:
+    out: list[str] = []
+    for v in values:
+        out.extend([v] if isinstance(v, str) else list(v))
+    return out
+
+
+def _jsonable(v: Operand) -> str | list[str]:
+    return v if isinstance(v, str) else list(v)
+
+
+def _operand(v: str | list[str]) -> Operand:
+    return v if isinstance(v, str) else tuple(v)
+
+
+@dataclass
+class CoreProgram:
+    """One core: the slice of one layer it holds, its memory and its ops per phase."""
+
+    core: int
+    layer: str
+    layer_index: int
+    start: int
+    stop: int
+    slice_index: int
+    buffers: dict[str, Buffer]
+    phases: dict[str, list[Op]]
+
+    @property
+    def neurons(self) -> int:
+        return self.stop - self.start
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"core": self.core, "layer": self.layer, "layer_index": self.layer_index,
+                "start": self.start, "stop": self.stop, "slice_index": self.slice_index,
+                "buffers": [b.to_dict() for b in self.buffers.values()],
+                "phases": {p: [op.to_dict() for op in ops] for p, ops in self.phases.items()}}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> CoreProgram:
+        buffers = [Buffer.from_dict(b) for b in d["buffers"]]
+        return cls(d["core"], d["layer"], d["layer_index"], d["start"], d["stop"],
+                   d["slice_index"], {b.name: b for b in buffers},
+                   {p: [Op.from_dict(o) for o in ops] for p, ops in d["phases"].items()})
+
+
+#: Columns of the channel table (numpy arrays of equal length, one row per channel).
+CHANNEL_COLUMNS = ("src", "dst", "src_buffer", "src_start", "dst_buffer", "dst_start",
+                   "length", "kind")
+
+
+@dataclass
+class Channels:
+    """Every static message route: ``length`` values from ``src_buffer[src_start:]`` on core
+    ``src`` (or the host stream of that name when ``src`` is HOST) to
+    ``dst_buffer[dst_start:]`` on core ``dst``. Buffer names and kinds are indices into the
+    ``names`` string table, so millions of channels stay compact numpy arrays."""
+
+    src: np.ndarray
+    dst: np.ndarray
+    src_buffer: np.ndarray
+    src_start: np.ndarray
+    dst_buffer: np.ndarray
+    dst_start: np.ndarray
+    length: np.ndarray
+    kind: np.ndarray
+    names: list[str]
+
+    def __len__(self) -> int:
+        return int(self.src.shape[0])
+
+    def name(self, index: int) -> str:
+        return self.names[int(index)]
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        d = {c: getattr(self, c) for c in CHANNEL_COLUMNS}
+        d["names"] = np.array(self.names, dtype=str)
+        return d
+
+    @classmethod
+    def from_arrays(cls, d: dict[str, np.ndarray]) -> Channels:
+        return cls(*(np.asarray(d[c]) for c in CHANNEL_COLUMNS), names=[str(n) for n in d["names"]])
+
+
+@dataclass(frozen=True)
+class Phase:
+    """A phase of the step loop. ``when``: sequence_start, step, or sequence_end (the apply
+    phase runs after every step that carries loss when the rule updates online)."""
+
+    name: str
+    repeat: int
+    when: str
+    stages: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "repeat": self.repeat, "when": self.when,
+                "stages": self.stages}
+
+
+@dataclass
+class Program:
+    """All cores of a compiled network plus the global facts an executor needs."""
+
+    phases: list[Phase]
+    cores: list[CoreProgram]
+    channels: Channels
+    lanes: int
+    host_inputs: dict[str, int]  # host stream -> values per lane per step
+    settings: dict[str, Any]  # rule, loss, activation, sizes: for executors and reports
+
+    def phase(self, name: str) -> Phase | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"lanes": self.lanes, "host_inputs": self.host_inputs,
+                "settings": self.settings, "phases": [p.to_dict() for p in self.phases],
+                "cores": [c.to_dict() for c in self.cores]}
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], channels: Channels) -> Program:
+        return cls([Phase(**p) for p in d["phases"]],
+                   [CoreProgram.from_dict(c) for c in d["cores"]],
+                   channels, d["lanes"], dict(d["host_inputs"]), dict(d["settings"]))
+
+
+# ---------------------------------------------------------------------------------------
+# Op signatures: the roles of every op kind, which buffer kinds may fill them, and their
+# shapes as letter patterns ("rc" = a matrix whose dims bind r and c; "" = a per-lane
+# scalar; "*" = any; one capital letter binds a whole shape, "S" = same shape as the other
+# "S" roles). ``mode``: one (a single buffer), parts (1 buffer, or 2 for the re/im
+# compartments of a complex unit, applied consistently within the op), concat (a list of
+# buffers read as one flat vector).
+# ---------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Role:
+    kinds: tuple[str, ...]
+    shape: str
+    mode: str = "one"
+    optional: bool = False
+
+
+@dataclass(frozen=True)
+class Signature:
+    inputs: dict[str, Role]
+    outputs: dict[str, Role]
+    formula: str
+    params: tuple[str, ...] = ()
+    host_scalars: tuple[str, ...] = ()
+
+
+_V = VALUE_KINDS
+_OUT = (COMPARTMENT, REGISTER)
+_PARTS = "parts"
+
+SIGNATURES: dict[str, Signature] = {
+    "zero": Signature({}, {"y": Role((COMPARTMENT, REGISTER, TRACE), "S")}, "y = 0"),
+    "copy": Signature({"x": Role(_V, "n")}, {"y": Role(_OUT, "n")}, "y = x"),
+    "activate": Signature({"x": Role(_V, "n")}, {"y": Role(_OUT, "n")}, "y = f(x)",
+                          params=("fn",)),
+    "gate": Signature({"x": Role(_V, "n"), "point": Role(_V, "n")}, {"y": Role(_OUT, "n")},
+                      "y = f'(point) * x", params=("fn",)),
+    "error": Signature({"value": Role(_V, "n"), "prediction": Role(_V, "n")},
+                       {"eps": Role(_OUT, "n")}, "eps = value - prediction"),
+    "matvec": Signature({"w": Role((WEIGHT,), "rc"), "x": Role(_V, "c"),
+                         "bias": Role((PARAM,), "r", optional=True)},
+                        {"y": Role(_OUT, "r")}, "y = w @ x (+ bias)"),
+    "relax": Signature({"value": Role((COMPARTMENT,), "n"), "eps": Role(_V, "n"),
+                        "drive": Role(_V, "n")},
+                       {"value": Role((COMPARTMENT,), "n")},
+                       "value = value - step * (eps - drive)", params=("step",)),
+    "lru_predict": Signature(
+        {"h": Role(_V, "n", _PARTS), "drive": Role(_V, "n", _PARTS),
+         "nu": Role((PARAM,), "n"), "theta": Role((PARAM,), "n", optional=True),
+         "gamma_log": Role((PARAM,), "n")},
+        {"mu": Role(_OUT, "n", _PARTS)}, "mu = lam * h + gam * drive"),
+    "lru_trace": Signature(
+        {"trace": Role((TRACE,), "n", _PARTS), "src": Role(_V, "n", _PARTS),
+         "nu": Role((PARAM,), "n"), "theta": Role((PARAM,), "n", optional=True)},
+        {"trace": Role((TRACE,), "n", _PARTS)}, "trace = lam * trace + src"),
+    "lru_synapse_trace": Signature(
+        {"trace": Role((TRACE,), "nm", _PARTS), "u": Role(_V, "m"),
+         "nu": Role((PARAM,), "n"), "theta": Role((PARAM,), "n", optional=True),
+         "gamma_log": Role((PARAM,), "n")},
+        {"trace": Role((TRACE,), "nm", _PARTS)},
+        "trace[i,j] = lam_i * trace[i,j] + gam_i * u_j"),
+    "lru_lambda_credit": Signature(
+        {"eps": Role(_V, "n", _PARTS), "sens": Role((TRACE, *_V), "n", _PARTS),
+         "nu": Role((PARAM,), "n"), "theta": Role((PARAM,), "n", optional=True),
+         "acc_nu": Role((ACCUMULATOR,), "n"),
+         "acc_theta": Role((ACCUMULATOR,), "n", optional=True)},
+        {"acc_nu": Role((ACCUMULATOR,), "n"),
+         "acc_theta": Role((ACCUMULATOR,), "n", optional=True)},
+        "c = eps * conj(sens); acc_nu += Re(c * conj(dlam/dnu)); "
+        "acc_theta += Re(c * conj(dlam/dtheta))"),
+    "lru_gamma_credit": Signature(
+        {"eps": Role(_V, "n", _PARTS), "sens": Role((TRACE, *_V), "n", _PARTS),
+         "gamma_log": Role((PARAM,), "n"), "acc": Role((ACCUMULATOR,), "n")},
+        {"acc": Role((ACCUMULATOR,), "n")}, "acc += gam * Re(eps * conj(sens))"),
+    "lru_input_credit": Signature(
+        {"eps": Role(_V, "n", _PARTS), "trace": Role((TRACE,), "nm", _PARTS),
+         "acc": Role((ACCUMULATOR,), "nm", _PARTS)},
+        {"acc": Role((ACCUMULATOR,), "nm", _PARTS)}, "acc += eps_i * conj(trace_ij)"),
+    "lru_input_credit_immediate": Signature(
+        {"eps": Role(_V, "n", _PARTS), "u": Role(_V, "m"), "gamma_log": Role((PARAM,), "n"),
+         "acc": Role((ACCUMULATOR,), "nm", _PARTS)},
+        {"acc": Role((ACCUMULATOR,), "nm", _PARTS)}, "acc += eps_i * gam_i * u_j"),
+    "outer_accumulate": Signature(
+        {"post": Role(_V, "r"), "pre": Role(_V, "c"), "acc": Role((ACCUMULATOR,), "rc")},
+        {"acc": Role((ACCUMULATOR,), "rc")}, "acc += outer(post, pre)"),
+    "accumulate": Signature({"x": Role(_V, "n"), "acc": Role((ACCUMULATOR,), "n")},
+                            {"acc": Role((ACCUMULATOR,), "n")}, "acc += x"),
+    "max": Signature({"x": Role(_V, "*", "concat")}, {"y": Role((REGISTER,), "")},
+                     "y = max(x)"),
+    "sum_exp": Signature({"x": Role(_V, "n"), "shift": Role(_V, "")},
+                         {"y": Role((REGISTER,), "")}, "y = sum(exp(x - shift))"),
+    "log_sum": Signature({"x": Role(_V, "*", "concat")}, {"y": Role((REGISTER,), "")},
+                         "y = log(sum(x))"),
+    "xent_error": Signature(
+        {"logits": Role(_V, "n"), "shift": Role(_V, ""), "logz": Role(_V, ""),
+         "target": Role((INBOX,), ""), "mask": Role((INBOX,), "")},
+        {"eps": Role(_OUT, "n")},
+        "eps_j = (onehot(target - offset)_j - exp((logits_j - shift) - logz)) * mask",
+        params=("offset",)),
+    "xent_loss": Signature(
+        {"logits": Role(_V, "n"), "shift": Role(_V, ""), "logz": Role(_V, ""),
+         "target": Role((INBOX,), ""), "mask": Role((INBOX,), "")},
+        {"loss": Role((REGISTER,), "")},
+        "loss = -((logits[target - offset] - shift) - logz) * mask if offset <= target < "
+        "offset + n else 0", params=("offset",)),
+    "se_error": Signature({"prediction": Role(_V, "n"), "target": Role((INBOX,), "n"),
+                           "mask": Role((INBOX,), "")}, {"eps": Role(_OUT, "n")},
+                          "eps = -(prediction - target) * mask"),
+    "se_loss": Signature({"prediction": Role(_V, "n"), "target": Role((INBOX,), "n"),
+                          "mask": Role((INBOX,), "")}, {"loss": Role((REGISTER,), "")},
+                         "loss = 0.5 * sum((prediction - target)^2) * mask"),
+    "send": Signature({}, {}, "deliver every listed channel at the end of the stage"),
+    "apply_sgd": Signature(
+        {"param": Role(STORED_KINDS, "S"), "acc": Role((ACCUMULATOR,), "S")},
+        {"param": Role(STORED_KINDS, "S"), "acc": Role((ACCUMULATOR,), "S")},
+        "d = acc * scale; param += lr * d; acc = 0", params=("lr",),
+        host_scalars=("scale",)),
+    "apply_adam": Signature(
+        {"param": Role(STORED_KINDS, "S"), "acc": Role((ACCUMULATOR,), "S"),
+         "m": Role((OPTIMIZER,), "S"), "v": Role((OPTIMIZER,), "S")},
+        {"param": Role(STORED_KINDS, "S"), "acc": Role((ACCUMULATOR,), "S"),
+         "m": Role((OPTIMIZER,), "S"), "v": Role((OPTIMIZER,), "S")},
+        "d = acc * scale; m = b1*m + (1-b1)*d; v = b2*v + (1-b2)*d^2; "
+        "param += lr * (m / (1 - b1^count)) / (sqrt(v / (1 - b2^count)) + epsilon); acc = 0",
+        params=("lr", "beta1", "beta2", "epsilon"), host_scalars=("scale", "count")),
+}
