@@ -28,11 +28,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from neuropc.errors import NeuropcError
-from neuropc.spec.loading import _line_index, _UniqueKeyLoader
+from neuropc.yaml_documents import locate, parse_mapping, read_text
 
 Provenance = Literal["measured", "simulated", "derived", "assumed"]
 PROVENANCES: tuple[str, ...] = ("measured", "simulated", "derived", "assumed")
@@ -236,47 +235,17 @@ def load_profile(name_or_path: str | Path) -> CostProfile:
 
 def parse_profile(text: str, source: str = "<profile>", base_dir: Path | None = None) -> CostProfile:
     """Validate profile YAML text (``base`` paths resolve against ``base_dir``)."""
-    data, lines = _parse_yaml(text, source)
+    data, lines = parse_mapping(text, source, "profile")
     return _build(data, lines, source, base_dir or Path.cwd(), chain=(source,))
 
 
 def _resolve(path: Path, chain: tuple[str, ...]) -> CostProfile:
-    if not path.exists():
-        raise NeuropcError(f"{path}: no such profile file")
-    if path.is_dir():
-        raise NeuropcError(f"{path}: is a directory, expected a YAML cost profile")
+    text = read_text(path, "cost profile")
     key = str(path.resolve())
     if key in chain:
         raise NeuropcError(f"{path}: profile bases form a cycle ({' -> '.join([*chain, key])})")
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NeuropcError(f"{path}: cannot read: {exc}") from None
-    data, lines = _parse_yaml(text, str(path))
+    data, lines = parse_mapping(text, str(path), "profile")
     return _build(data, lines, str(path), path.parent, (*chain, key))
-
-
-def _parse_yaml(text: str, source: str) -> tuple[dict, dict]:
-    try:
-        node = yaml.compose(text, Loader=_UniqueKeyLoader)
-        data = yaml.load(text, Loader=_UniqueKeyLoader)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"{source}:{mark.line + 1}" if mark is not None else source
-        problem = getattr(exc, "problem", None) or str(exc)
-        raise NeuropcError(f"{where}: malformed YAML: {problem}") from None
-    if data is None:
-        raise NeuropcError(f"{source}: the profile is empty (expected a mapping with constants)")
-    if not isinstance(data, dict):
-        raise NeuropcError(f"{source}:1: a profile must be a mapping, got {type(data).__name__}")
-    return data, _line_index(node)
-
-
-def _where(source: str, lines: dict, loc: tuple) -> str:
-    probe = tuple(loc)
-    while probe and probe not in lines:
-        probe = probe[:-1]
-    return f"{source}:{lines[probe]}" if probe else source
 
 
 def _validation_message(error: ValidationError, source: str, lines: dict) -> str:
@@ -305,7 +274,7 @@ def _validation_message(error: ValidationError, source: str, lines: dict) -> str
             if "input" in item and not isinstance(item["input"], (dict, list)):
                 message = f"{message} (got {item['input']!r})"
         field_path = ".".join(str(part) for part in loc) or "(top level)"
-        messages.append(f"{_where(source, lines, loc)}: {field_path}: {message}")
+        messages.append(f"{locate(source, lines, loc)}: {field_path}: {message}")
     return "\n".join(messages)
 
 
@@ -316,7 +285,7 @@ def _build(data: dict, lines: dict, source: str, base_dir: Path, chain: tuple[st
         raise NeuropcError(_validation_message(exc, source, lines)) from None
 
     def fail(loc: tuple, message: str) -> NeuropcError:
-        return NeuropcError(f"{_where(source, lines, loc)}: {'.'.join(map(str, loc))}: {message}")
+        return NeuropcError(f"{locate(source, lines, loc)}: {'.'.join(map(str, loc))}: {message}")
 
     if parsed.base is None:
         if parsed.name is None:
@@ -364,7 +333,7 @@ def _check_constants(profile: CostProfile, own: Mapping[str, Constant], lines: d
     missing = [key for key in required if key not in profile.constants]
     if missing:
         details = "; ".join(f"{key}: {required[key][1]}" for key in missing)
-        raise NeuropcError(f"{_where(source, lines, ('constants',))}: constants: missing required "
+        raise NeuropcError(f"{locate(source, lines, ('constants',))}: constants: missing required "
                            f"constant(s) for a {profile.kind} profile: {details}")
     for key, constant in own.items():
         dimension = constant.dimension
