@@ -237,6 +237,11 @@ class _Sizes:
         return self.c * self.n * self.m + self.c * self.n + self.n + self.readout_params
 
     @property
+    def forward_macs(self) -> int:
+        """MACs of one step's forward pass for one sequence: B u, lambda h, gamma (B u), readout."""
+        return self.m * self.n * self.c + self.n * self.c * self.c + self.n * self.c + self.readout_params
+
+    @property
     def gradient_accumulators(self) -> int:
         """Readout gradients plus the credits of lambda, gamma (if learned) and B."""
         return self.readout_params + self.c * self.n * (1 + self.g + self.m)
@@ -258,7 +263,7 @@ def bptt_work_closed_form(arch: Architecture, seq_len: int, batch: int = 1,
     s, t, b = _Sizes.of(arch), seq_len, batch
     c, n, m = s.c, s.n, s.m
     state = c * n
-    forward = t * b * (m * n * c + n * c * c + n * c + s.readout_params)
+    forward = t * b * s.forward_macs
     backward = t * b * (s.readout_weights + n * c * c)
     weight_gradient = t * b * (s.readout_params + n * c * c * (1 + s.g) + n * c + n * m * c)
     elementwise = t * (b * (4 * s.hidden + 3 * s.v) + s.gradient_accumulators)
@@ -351,3 +356,29 @@ def parameter_bytes(arch: Architecture, value_bytes: int = FP32_BYTES) -> int:
     """Bytes of the stored parameters (both rules keep them; not part of either footprint above)."""
     s = _Sizes.of(arch)
     return ((s.c + 1) * s.n + s.c * s.n * s.m + s.readout_params) * value_bytes
+
+
+def inference_work_closed_form(arch: Architecture, steps: int = 1, batch: int = 1,
+                               value_bytes: int = FP32_BYTES) -> ConventionalWork:
+    """A conventional chip running the trained network forward only (no learning, no history).
+
+    Same counting rules as the forward part of ``bptt_work_closed_form``: forward MACs, one
+    elementwise op per hidden activation and per output (softmax exponent), each weight array
+    read once per step. Nothing is stored for a backward pass.
+    """
+    s, t, b = _Sizes.of(arch), steps, batch
+    return ConventionalWork(
+        sequences=b,
+        seq_len=t,
+        forward_macs=t * b * s.forward_macs,
+        backward_macs=0,
+        weight_gradient_macs=0,
+        elementwise_ops=t * b * (s.hidden + s.v),
+        optimizer_updates=0,
+        weight_reads=t * value_bytes * s.weights_used,
+        gradient_bytes=0,
+        activation_bytes_written=0,
+        activation_bytes_read=0,
+        resident_bytes=s.weights_used * value_bytes,
+        history_slots=(),
+    )
