@@ -1,31 +1,17 @@
 """``neuropc compile`` and ``neuropc inspect``: the compiler's command line.
 
 Registered on the ``neuropc`` group by ``neuropc/cli.py``. Every user error is a
-NeuropcError, printed as one message with a non-zero exit status by the CLI's
-``user_errors`` wrapper (imported when a command runs, so that importing this module does
-not import the CLI and the CLI can import this module).
+NeuropcError, printed as one message with a non-zero exit status by ``user_errors``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
+from neuropc.cli_errors import user_errors
 from neuropc.errors import NeuropcError
-
-
-def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from neuropc.cli import user_errors
-
-        return user_errors(command)(*args, **kwargs)
-
-    return wrapper
 
 
 @click.command("compile")
@@ -34,7 +20,7 @@ def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
               help="artifact to write (default: the spec's name with .npc)")
 @click.option("--target", help="hardware table to compile for (overrides hardware.target)")
 @click.option("--force", is_flag=True, help="overwrite an existing file that is not an artifact")
-@_user_errors
+@user_errors
 def compile_command(spec_path: Path, output: Path | None, target: str | None,
                     force: bool) -> None:
     """Lower NET.yaml into placed, verified per-core programs and write an .npc artifact."""
@@ -62,7 +48,7 @@ def compile_command(spec_path: Path, output: Path | None, target: str | None,
               help="write the graph in Graphviz DOT format to this file")
 @click.option("--level", type=click.Choice(["network", "cores"]), default="network",
               show_default=True, help="graph for --dot: populations, or placed cores")
-@_user_errors
+@user_errors
 def inspect_command(artifact_path: Path, core: int | None, dot: Path | None,
                     level: str) -> None:
     """Show a compiled artifact: its resource report, one core's program, or its graph."""

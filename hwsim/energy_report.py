@@ -8,15 +8,23 @@ Nothing is estimated here beyond multiplying counts by profile constants.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from hwsim.bptt_work import bptt_work, inference_work_closed_form, parameter_bytes
 from hwsim.costs import CostProfile
 from hwsim.counters import ConventionalWork, WorkCounts
 from hwsim.energy import EnergyBreakdown, conventional_energy, neuromorphic_energy
+from neuropc.errors import NeuropcError
 from neuropc.reference.network import Architecture
+from neuropc.tasks import task_from_spec
+
+if TYPE_CHECKING:
+    from compiler.artifact import Artifact
+    from compiler.program import Program
+    from hwsim.simulate import SimulationResult
 
 #: What every report says it leaves out (docs/energy_model.md explains each).
 LEFT_OUT = (
@@ -35,7 +43,7 @@ class Comparison:
     label: str
     neuromorphic: EnergyBreakdown
     conventional: EnergyBreakdown
-    counts: WorkCounts  # per unit (sequence or step)
+    counts: WorkCounts  # summed over neuromorphic.sequences units (sequences or steps)
     conventional_work: ConventionalWork
 
     @property
@@ -67,7 +75,7 @@ class EnergyReport:
                 "unit": c.label,
                 "neuromorphic": side(c.neuromorphic),
                 "conventional": side(c.conventional),
-                "counts": c.counts.as_dict(),
+                "counts_per_unit": c.counts.per_sequence(c.neuromorphic.sequences),
                 "conventional_work": c.conventional_work.per_sequence(),
                 "conventional_over_neuromorphic": c.ratio,
             }
@@ -77,29 +85,31 @@ class EnergyReport:
                 "left_out": list(LEFT_OUT)}
 
 
-def build_report(arch: Architecture, seq_len: int, batch: int, train_counts: WorkCounts,
-                 inference_counts: WorkCounts, chip: CostProfile, conventional: CostProfile,
-                 footprint_bytes: int, settings: dict[str, Any]) -> EnergyReport:
-    """Price per-sequence training counts and per-step inference counts on both sides.
+def build_report(arch: Architecture, seq_len: int, batch: int, train_counts: WorkCounts, train_sequences: int,
+                 inference_counts: WorkCounts, inference_steps: int, chip: CostProfile,
+                 conventional: CostProfile, footprint_bytes: int, settings: dict[str, Any]) -> EnergyReport:
+    """Price measured training counts (over ``train_sequences`` sequences) and inference counts
+    (over ``inference_steps`` time steps) on the chip, against BPTT and a forward pass.
 
     BPTT is counted for the same batch size the chip's counts came from, so shared costs
     (weight reads, optimizer steps) are divided over the same number of sequences.
     """
     bptt = bptt_work(arch, seq_len, batch, conventional)
     forward = inference_work_closed_form(arch, steps=1, batch=1).placed(conventional.onchip_capacity_bytes)
-    train = Comparison("training sequence", neuromorphic_energy(train_counts, chip),
+    train = Comparison("training sequence", neuromorphic_energy(train_counts, chip, train_sequences),
                        conventional_energy(bptt, conventional), train_counts, bptt)
-    inference = Comparison("inference step", neuromorphic_energy(inference_counts, chip),
+    inference = Comparison("inference step", neuromorphic_energy(inference_counts, chip, inference_steps),
                            conventional_energy(forward, conventional), inference_counts, forward)
-    params = sum(arch.parameter_count().values())
+    per_sequence = train_counts.per_sequence(train_sequences)
+    per_step = inference_counts.per_sequence(inference_steps)
     neurobench = {
-        "parameter_count": params,
+        "parameter_count": sum(arch.parameter_count().values()),
         "footprint_bytes": footprint_bytes,
         "bptt_footprint_bytes": parameter_bytes(arch) + bptt.activation_bytes_written // batch,
-        "synaptic_ops_dense_per_sequence": train_counts.synaptic_ops_dense,
-        "synaptic_ops_effective_per_sequence": train_counts.synaptic_ops_effective,
-        "synaptic_ops_dense_per_inference_step": inference_counts.synaptic_ops_dense,
-        "synaptic_ops_effective_per_inference_step": inference_counts.synaptic_ops_effective,
+        "synaptic_ops_dense_per_sequence": per_sequence["synaptic_ops_dense"],
+        "synaptic_ops_effective_per_sequence": per_sequence["synaptic_ops_effective"],
+        "synaptic_ops_dense_per_inference_step": per_step["synaptic_ops_dense"],
+        "synaptic_ops_effective_per_inference_step": per_step["synaptic_ops_effective"],
         "activation_sparsity_training": 1.0 - train_counts.effective_fraction,
         "activation_sparsity_inference": 1.0 - inference_counts.effective_fraction,
     }
@@ -182,3 +192,40 @@ def plot(report: EnergyReport, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+#: The cost profile that prices a compiler target when the user names none.
+TARGET_PROFILES = {"loihi": "loihi", "loihi2": "loihi2-estimate", "spinnaker2": "spinnaker2-estimate"}
+
+
+def footprint_bytes(program: Program) -> int:
+    """Bytes of every buffer on every core at its bit width (NeuroBench footprint)."""
+    total_bits = 0
+    for core in program.cores:
+        for buf in core.buffers.values():
+            total_bits += buf.size * buf.bits * (program.lanes if buf.per_lane else 1)
+    return math.ceil(total_bits / 8)
+
+
+def report_from_simulation(result: SimulationResult, artifact: Artifact, chip: CostProfile,
+                           conventional: CostProfile) -> EnergyReport:
+    """The energy report of a hwsim run: all its training sequences, its last evaluation."""
+    spec = result.spec
+    arch = Architecture.from_spec(spec)
+    task = task_from_spec(spec.task)
+    if not result.evaluations or len(result.training) == 0:
+        raise NeuropcError("the energy report needs at least one training step and one evaluation")
+    evaluation = result.evaluations[-1]
+    inference_steps = evaluation.time_steps.shape[0] * len(evaluation.sequences)
+    settings = {
+        "spec": spec.name, "rule": spec.rule.name, "target": artifact.target.get("name", "?")
+        if isinstance(artifact.target, dict) else str(artifact.target),
+        "sequence_length": task.sequence_length, "batch": spec.run.batch,
+        "training_sequences": len(result.training), "inference_steps": inference_steps,
+        "number_format": result.settings.number_format, "event_threshold": result.settings.threshold,
+        "dense": result.settings.dense, "chip_profile": chip.name, "conventional_profile": conventional.name,
+    }
+    return build_report(arch, task.sequence_length, spec.run.batch,
+                        WorkCounts.total(result.training_counts()), len(result.training),
+                        evaluation.total, inference_steps, chip, conventional,
+                        footprint_bytes(artifact.program), settings)

@@ -2,30 +2,13 @@
 
 from __future__ import annotations
 
-import sys
-from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
 
 import click
 
+from neuropc.cli_errors import user_errors
 from neuropc.errors import NeuropcError
 from neuropc.spec.schema import NetworkSpec
-
-
-def user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn a NeuropcError into 'error: ...' on stderr and exit status 2, no traceback."""
-
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return command(*args, **kwargs)
-        except NeuropcError as exc:
-            click.echo(f"error: {exc}", err=True)
-            sys.exit(2)
-
-    return wrapper
 
 
 @click.group()
@@ -94,7 +77,17 @@ def _apply_overrides(spec: NetworkSpec, overrides: dict[str, object]) -> Network
         raise NeuropcError(f"the command-line overrides make the spec invalid: {problems}") from None
 
 
-from compiler.commands import compile_command, inspect_command  # noqa: E402
 
-main.add_command(compile_command, "compile")
-main.add_command(inspect_command, "inspect")
+def _register_subsystem_commands() -> None:
+    """compile/inspect come from the compiler, simulate/report from hwsim (imports point one way)."""
+    from compiler.commands import compile_command, inspect_command
+    from hwsim.commands import simulate_command
+    from hwsim.report_commands import report
+
+    main.add_command(compile_command, "compile")
+    main.add_command(inspect_command, "inspect")
+    main.add_command(simulate_command, "simulate")
+    main.add_command(report, "report")
+
+
+_register_subsystem_commands()

@@ -21,9 +21,10 @@ COUNTS = WorkCounts(synaptic_ops_dense=1000, synaptic_ops_effective=400, neuron_
 @pytest.fixture
 def report(copy_spec):
     arch = Architecture.from_spec(small_spec(copy_spec))
-    return arch, build_report(arch, seq_len=9, batch=4, train_counts=COUNTS, inference_counts=COUNTS,
-                              chip=load_profile("loihi"), conventional=load_profile("cpu-45nm"),
-                              footprint_bytes=1234, settings={"spec": "test"})
+    return arch, build_report(arch, seq_len=9, batch=4, train_counts=COUNTS.scale(2), train_sequences=2,
+                              inference_counts=COUNTS, inference_steps=1, chip=load_profile("loihi"),
+                              conventional=load_profile("cpu-45nm"), footprint_bytes=1234,
+                              settings={"spec": "test"})
 
 
 def test_neuromorphic_side_is_counts_times_constants(report):

@@ -1,0 +1,114 @@
+"""``neuropc simulate``: train and evaluate a compiled network on the hwsim engine.
+
+Registered on the ``neuropc`` group by ``neuropc/cli.py``. The command body only parses
+options and calls ``run_simulation``, which returns the ``SimulationResult`` (WorkCounts per
+training sequence and per held-out sequence and time step, metrics), so reports such as an
+energy breakdown can be added on top of it. Every user error is a NeuropcError: one
+``error: ...`` line and exit status 2.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from neuropc.errors import NeuropcError
+
+
+def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        from neuropc.cli import user_errors
+
+        return user_errors(command)(*args, **kwargs)
+
+    return wrapper
+
+
+def run_simulation(source: Path, *, steps: int | None = None, threshold: float | None = None,
+                   number_format: str = "float64", batch: int | None = None,
+                   sequential: bool = False, dense: bool = False,
+                   calibration_sequences: int | None = None, out_dir: Path | None = None,
+                   force: bool = False, echo: Callable[[str], None] = click.echo,
+                   progress: bool = True):
+    """What ``neuropc simulate`` does; returns (SimulationResult, run folder path)."""
+    from hwsim.number_format import NUMBER_FORMATS
+    from hwsim.simulate import lanes_for, load_source, resolved_spec, simulate
+    from neuropc.progress import TrainingProgress
+    from neuropc.run_files import RunDirectory
+
+    if number_format not in NUMBER_FORMATS:
+        raise NeuropcError(f"--format {number_format}: choose one of {', '.join(NUMBER_FORMATS)}")
+    if threshold is not None and not threshold >= 0:
+        raise NeuropcError(f"--threshold {threshold}: the event threshold must be >= 0")
+    artifact = load_source(source)
+    spec = resolved_spec(artifact, steps=steps, batch=batch)
+    lanes_for(spec, spec.run.batch, 1 if sequential else None)  # refuse before writing anything
+    total = spec.run.steps
+    out = out_dir or Path("runs") / f"{spec.name}-{spec.rule.name}-hwsim-{time.strftime('%Y%m%d-%H%M%S')}"
+    run_dir = RunDirectory(out, force=force)
+    mode = "one sequence after another" if sequential else "lockstep"
+    echo(f"simulating '{spec.name}' ({spec.rule.name}, {len(artifact.program.cores)} cores) for "
+         f"{total} steps, {number_format}, threshold "
+         f"{threshold if threshold is not None else (spec.hardware.event_threshold if spec.hardware else 0.0)}"
+         f"{', dense' if dense else ''}, batch {spec.run.batch} ({mode}) -> {run_dir.path}")
+    options = {"steps": steps, "threshold": threshold, "number_format": number_format,
+               "batch": batch, "lanes": 1 if sequential else None, "dense": dense,
+               "calibration_sequences": calibration_sequences, "run_dir": run_dir}
+    if progress:
+        with TrainingProgress(total, description="simulating") as bar:
+            result = simulate(artifact, on_step=bar.update, **options)
+    else:
+        result = simulate(artifact, **options)
+    return result, run_dir.path
+
+
+@click.command("simulate")
+@click.argument("source", metavar="NET.npc|NET.yaml", type=click.Path(path_type=Path))
+@click.option("--steps", type=click.IntRange(min=0), help="Training batches (overrides run.steps).")
+@click.option("--threshold", type=float,
+              help="Delta-coding threshold: a value is sent when it moved more than this since "
+                   "its last send (overrides hardware.event_threshold; 0 sends every change).")
+@click.option("--format", "number_format", default="float64", show_default=True,
+              help="Number format: float64, float32 or fixed (the target's bit widths).")
+@click.option("--batch", type=click.IntRange(min=1), help="Sequences per batch (overrides run.batch).")
+@click.option("--sequential", is_flag=True,
+              help="Run the sequences of a batch one after another, as a chip does "
+                   "(update mode 'sequence' only), instead of in lockstep lanes.")
+@click.option("--dense", is_flag=True,
+              help="Send every value on every send and count every synapse (clock-driven chip).")
+@click.option("--calibration-sequences", type=click.IntRange(min=1),
+              help="Fixed point: choose the ranges from this many float64 training sequences "
+                   "(default: a float64 run of the whole training first).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path),
+              help="Run folder (default runs/NAME-RULE-hwsim-TIME).")
+@click.option("--force", is_flag=True, help="Write into a non-empty --out folder.")
+@_user_errors
+def simulate_command(source: Path, steps: int | None, threshold: float | None,
+                     number_format: str, batch: int | None, sequential: bool, dense: bool,
+                     calibration_sequences: int | None, out_dir: Path | None,
+                     force: bool) -> None:
+    """Train and evaluate a compiled network (or a spec, compiled on the fly) on the
+    event-driven simulator; write metrics, counters.json, curve and checkpoint."""
+    result, path = run_simulation(source, steps=steps, threshold=threshold,
+                                  number_format=number_format, batch=batch,
+                                  sequential=sequential, dense=dense,
+                                  calibration_sequences=calibration_sequences, out_dir=out_dir,
+                                  force=force)
+    final = result.final
+    accuracy = final["eval_accuracy"]
+    click.echo(f"done in {result.wall_time:.1f} s: held-out loss {final['eval_loss']:.4f}"
+               + (f", recall accuracy {accuracy:.4f}" if accuracy is not None else ""))
+    sequences = max(int(result.training.shape[0]), 1)
+    per = result.training_total.per_sequence(sequences)
+    click.echo(f"per training sequence: {per['synaptic_ops_effective']:,.0f} synaptic ops "
+               f"(dense {per['synaptic_ops_dense']:,.0f}), {per['messages']:,.0f} messages, "
+               f"{per['learning_weight_updates']:,.0f} weight and "
+               f"{per['learning_trace_updates']:,.0f} trace updates")
+    click.echo(f"wrote {path}/metrics.jsonl, counters.json, summary.json, curve.png, "
+               f"checkpoint.npz, spec.yaml")

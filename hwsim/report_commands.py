@@ -1,0 +1,87 @@
+"""``neuropc report scaling``: cost and memory against sequence length, tPC-RTRL vs BPTT."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from neuropc.cli_errors import user_errors
+from neuropc.errors import NeuropcError
+
+
+def _lengths(text: str) -> list[int]:
+    try:
+        lengths = [int(part) for part in text.split(",") if part.strip()]
+    except ValueError:
+        raise NeuropcError(f"--lengths {text!r}: expected comma-separated whole numbers, e.g. 10,100,1000") from None
+    if not lengths or min(lengths) < 3:
+        raise NeuropcError(f"--lengths {text!r}: every length must be at least 3 (a digit, the marker, a recall)")
+    if max(lengths) > 1_000_000:
+        raise NeuropcError(f"--lengths {text!r}: lengths above 1,000,000 steps are not simulated")
+    return lengths
+
+
+def measured_counts_at(spec_path: Path, threshold: float | None):
+    """A function T -> hwsim WorkCounts of one training sequence of length T (batch 1).
+
+    The copy task keeps its digits and stretches (or shortens) the delay so a sequence has
+    exactly T steps; the program is compiled once per length (the task shapes nothing in it).
+    """
+    from hwsim.counters import WorkCounts
+    from hwsim.simulate import artifact_from_spec, simulate
+    from neuropc.spec import load_spec
+
+    spec = load_spec(spec_path)
+
+    def counts_at(length: int) -> WorkCounts:
+        digits = min(spec.task.length, (length - 1) // 2)
+        sized = spec.with_overrides({"task.length": digits, "task.delay": length - 2 * digits,
+                                     "run.steps": 1, "run.batch": 1, "run.eval_every": 1,
+                                     "run.eval_sequences": 1})
+        result = simulate(artifact_from_spec(sized), threshold=threshold)
+        return WorkCounts.total(result.training_counts())
+
+    return spec, counts_at
+
+
+@click.group()
+def report() -> None:
+    """Reports built on hwsim counts and the cost profiles."""
+
+
+@report.command()
+@click.argument("spec_path", metavar="NET.YAML", type=click.Path(path_type=Path))
+@click.option("--lengths", default="10,100,1000,10000", show_default=True, help="Sequence lengths T.")
+@click.option("--profile", "chip_name", help="Neuromorphic cost profile (default: the target's).")
+@click.option("--vs", "conventional_name", default="gpu-h100", show_default=True,
+              help="Conventional cost profile for BPTT.")
+@click.option("--threshold", type=click.FloatRange(min=0.0), help="Event threshold (default: the spec's).")
+@click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
+              help="Folder for scaling.json and scaling.png.")
+@user_errors
+def scaling(spec_path: Path, lengths: str, chip_name: str | None, conventional_name: str,
+            threshold: float | None, out_dir: Path) -> None:
+    """How energy and memory per training sequence grow with T (BPTT's memory grows, tPC-RTRL's not)."""
+    from hwsim import scaling as scaling_view
+    from hwsim.costs import load_profile
+    from hwsim.energy_report import TARGET_PROFILES
+    from neuropc.reference.network import Architecture
+
+    values = _lengths(lengths)
+    spec, counts_at = measured_counts_at(spec_path, threshold)
+    target = spec.hardware.target if spec.hardware else "loihi2"
+    chip = load_profile(chip_name or TARGET_PROFILES.get(target, "loihi2-estimate"))
+    conventional = load_profile(conventional_name)
+    rows = scaling_view.scaling_rows(Architecture.from_spec(spec), values, 1, counts_at, chip, conventional)
+    click.echo(scaling_view.render(rows, chip.name, conventional.name))
+    out_dir.mkdir(parents=True, exist_ok=True)
+    document = {"spec": str(spec_path), "chip_profile": chip.name, "conventional_profile": conventional.name,
+                "batch": 1, "rows": [row.as_dict() for row in rows]}
+    for name in ("scaling.json", "scaling.png"):
+        if (out_dir / name).exists():
+            click.echo(f"replacing {out_dir / name}")
+    (out_dir / "scaling.json").write_text(json.dumps(document, indent=2) + "\n")
+    scaling_view.plot(rows, chip.name, conventional.name, out_dir / "scaling.png")
+    click.echo(f"wrote {out_dir / 'scaling.json'} and {out_dir / 'scaling.png'}")
