@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from functools import wraps
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING
 
 import click
 
+from neuropc.cli_errors import user_errors
 from neuropc.errors import NeuropcError
 
-
-def _user_errors(command: Callable[..., Any]) -> Callable[..., Any]:
-    @wraps(command)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        from neuropc.cli import user_errors
-
-        return user_errors(command)(*args, **kwargs)
-
-    return wrapper
+if TYPE_CHECKING:
+    from compiler.artifact import Artifact
+    from hwsim.costs import CostProfile
+    from hwsim.simulate import SimulationResult
 
 
 def run_simulation(source: Path, *, steps: int | None = None, threshold: float | None = None,
@@ -35,7 +30,7 @@ def run_simulation(source: Path, *, steps: int | None = None, threshold: float |
                    sequential: bool = False, dense: bool = False,
                    calibration_sequences: int | None = None, out_dir: Path | None = None,
                    force: bool = False, echo: Callable[[str], None] = click.echo,
-                   progress: bool = True):
+                   progress: bool = True, artifact: Artifact | None = None):
     """What ``neuropc simulate`` does; returns (SimulationResult, run folder path)."""
     from hwsim.number_format import NUMBER_FORMATS
     from hwsim.simulate import lanes_for, load_source, resolved_spec, simulate
@@ -46,7 +41,7 @@ def run_simulation(source: Path, *, steps: int | None = None, threshold: float |
         raise NeuropcError(f"--format {number_format}: choose one of {', '.join(NUMBER_FORMATS)}")
     if threshold is not None and not threshold >= 0:
         raise NeuropcError(f"--threshold {threshold}: the event threshold must be >= 0")
-    artifact = load_source(source)
+    artifact = artifact if artifact is not None else load_source(source)
     spec = resolved_spec(artifact, steps=steps, batch=batch)
     lanes_for(spec, spec.run.batch, 1 if sequential else None)  # refuse before writing anything
     total = spec.run.steps
@@ -88,18 +83,30 @@ def run_simulation(source: Path, *, steps: int | None = None, threshold: float |
 @click.option("--out", "out_dir", type=click.Path(path_type=Path),
               help="Run folder (default runs/NAME-RULE-hwsim-TIME).")
 @click.option("--force", is_flag=True, help="Write into a non-empty --out folder.")
-@_user_errors
+@click.option("--energy-report", is_flag=True,
+              help="Price the run's counts on a neuromorphic profile against BPTT on a conventional "
+                   "one; print the table and write energy.json and energy.png.")
+@click.option("--profile", "chip_profile", metavar="NAME|FILE",
+              help="Neuromorphic cost profile (default: the target's, e.g. loihi2-estimate).")
+@click.option("--vs", "conventional_profile", metavar="NAME|FILE", default="gpu-h100", show_default=True,
+              help="Conventional cost profile that BPTT is priced on.")
+@user_errors
 def simulate_command(source: Path, steps: int | None, threshold: float | None,
                      number_format: str, batch: int | None, sequential: bool, dense: bool,
                      calibration_sequences: int | None, out_dir: Path | None,
-                     force: bool) -> None:
+                     force: bool, energy_report: bool, chip_profile: str | None,
+                     conventional_profile: str) -> None:
     """Train and evaluate a compiled network (or a spec, compiled on the fly) on the
     event-driven simulator; write metrics, counters.json, curve and checkpoint."""
+    from hwsim.simulate import load_source
+
+    artifact = load_source(source)
+    profiles = _profiles(artifact, chip_profile, conventional_profile) if energy_report else None
     result, path = run_simulation(source, steps=steps, threshold=threshold,
                                   number_format=number_format, batch=batch,
                                   sequential=sequential, dense=dense,
                                   calibration_sequences=calibration_sequences, out_dir=out_dir,
-                                  force=force)
+                                  force=force, artifact=artifact)
     final = result.final
     accuracy = final["eval_accuracy"]
     click.echo(f"done in {result.wall_time:.1f} s: held-out loss {final['eval_loss']:.4f}"
@@ -112,3 +119,36 @@ def simulate_command(source: Path, steps: int | None, threshold: float | None,
                f"{per['learning_trace_updates']:,.0f} trace updates")
     click.echo(f"wrote {path}/metrics.jsonl, counters.json, summary.json, curve.png, "
                f"checkpoint.npz, spec.yaml")
+    if profiles is not None:
+        _write_energy_report(result, artifact, *profiles, path)
+
+
+def _profiles(artifact: Artifact, chip_name: str | None, conventional_name: str) -> tuple[CostProfile, CostProfile]:
+    """Load both cost profiles before simulating, so a bad profile fails fast."""
+    from hwsim.costs import load_profile
+    from hwsim.energy_report import TARGET_PROFILES
+
+    target = artifact.target.get("name", "loihi2")
+    chip = load_profile(chip_name or TARGET_PROFILES.get(target, "loihi2-estimate"))
+    conventional = load_profile(conventional_name)
+    if chip.kind != "neuromorphic":
+        raise NeuropcError(f"--profile {chip.name}: a {chip.kind} profile; tPC-RTRL's counts are priced on a "
+                           "neuromorphic one (loihi, loihi2-estimate, spinnaker2-estimate or a file based on one)")
+    if conventional.kind != "conventional":
+        raise NeuropcError(f"--vs {conventional.name}: a {conventional.kind} profile; BPTT is priced on a "
+                           "conventional one (cpu-45nm, gpu-h100 or a file based on one)")
+    return chip, conventional
+
+
+def _write_energy_report(result: SimulationResult, artifact: Artifact, chip: CostProfile,
+                         conventional: CostProfile, folder: Path) -> None:
+    import json
+
+    from hwsim.energy_report import plot, render, report_from_simulation
+
+    report = report_from_simulation(result, artifact, chip, conventional)
+    click.echo("")
+    click.echo(render(report))
+    (folder / "energy.json").write_text(json.dumps(report.as_dict(), indent=2) + "\n")
+    plot(report, folder / "energy.png")
+    click.echo(f"wrote {folder}/energy.json and energy.png")

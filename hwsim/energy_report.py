@@ -142,7 +142,7 @@ def render(report: EnergyReport) -> str:
         out.append("")
     out.append("NeuroBench metrics")
     for key, value in report.neurobench.items():
-        text = f"{value:.4f}" if isinstance(value, float) else f"{value:,}"
+        text = f"{value:,}" if isinstance(value, int) else (f"{value:.4f}" if abs(value) < 1 else f"{value:,.1f}")
         out.append(f"   {key:<44}{text:>16}")
     out.append("")
     out.append("Sources of the constants used")
