@@ -167,7 +167,7 @@ def plot(report: EnergyReport, path: Path) -> None:
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
+    fig, axes = plt.subplots(1, 2, figsize=(13, 4.2))
     kinds = list(dict.fromkeys(kind for c in (report.train, report.inference)
                                for b in (c.neuromorphic, c.conventional) for kind in b.by_kind()))
     colours = {kind: plt.get_cmap("tab20")(i % 20) for i, kind in enumerate(kinds)}
@@ -188,7 +188,7 @@ def plot(report: EnergyReport, path: Path) -> None:
         ax.set_xticks(range(len(bars)), [label for label, _ in bars])
         ax.set_ylabel("energy (J)")
         ax.set_title(f"per {comparison.label}")
-        ax.legend(fontsize=7, loc="upper left")
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
