@@ -169,32 +169,34 @@ def _elementwise(op, i, lanes, tb, ti, mem, cnt, opcnt):
                 y[j] = 0.0
             _add(cnt, opcnt, b, core, op, MW, n)
             continue
-        xo, yo = _base(tb, a[0], b), _base(tb, a[1], b)
-        x, p = mem[xo:xo + n], mem[yo:yo + n]
+        # operand slots 0 and 1 (then 2): x -> y; x, point -> y; value, prediction -> eps;
+        # value, eps, drive -> value
+        o0, o1 = _base(tb, a[0], b), _base(tb, a[1], b)
+        first, second = mem[o0:o0 + n], mem[o1:o1 + n]
         if op == COPY:
             for j in range(n):
-                p[j] = x[j]
+                second[j] = first[j]
         elif op == ACTIVATE:
             fn = ins_i[i, 0]
             for j in range(n):
-                p[j] = act_value(fn, x[j])
+                second[j] = act_value(fn, first[j])
         elif op == GATE:
             fn = ins_i[i, 0]
-            yo = _base(tb, a[2], b)
-            y = mem[yo:yo + n]
+            o2 = _base(tb, a[2], b)
+            y = mem[o2:o2 + n]
             for j in range(n):
-                y[j] = act_derivative(fn, p[j]) * x[j]
+                y[j] = act_derivative(fn, second[j]) * first[j]
         elif op == ERROR:
-            yo = _base(tb, a[2], b)
-            y = mem[yo:yo + n]
+            o2 = _base(tb, a[2], b)
+            y = mem[o2:o2 + n]
             for j in range(n):
-                y[j] = x[j] - p[j]
+                y[j] = first[j] - second[j]
         elif op == RELAX:
             step = ins_f[i, 0]
-            do = _base(tb, a[2], b)
-            d = mem[do:do + n]
+            o2 = _base(tb, a[2], b)
+            drive = mem[o2:o2 + n]
             for j in range(n):
-                x[j] = x[j] - step * (p[j] - d[j])
+                first[j] = first[j] - step * (second[j] - drive[j])
         _add(cnt, opcnt, b, core, op, NEURON, n)
 
 
@@ -409,11 +411,11 @@ def _learn(op, i, lanes, dense, tb, ti, st):
                 k = nzc[b]
                 if k == 0 or active[b] == 0:
                     continue
-                p0 = mem[po[b] + r]
-                p1 = mem[po[b] + r + 1] if block > 1 else 0.0
-                p2 = mem[po[b] + r + 2] if block > 2 else 0.0
-                p3 = mem[po[b] + r + 3] if block > 3 else 0.0
-                if p0 == 0.0 and p1 == 0.0 and p2 == 0.0 and p3 == 0.0:
+                silent = True
+                for rr in range(block):
+                    if mem[po[b] + r + rr] != 0.0:
+                        silent = False
+                if silent:
                     continue
                 q = mem[qo[b]:qo[b] + cols]
                 nz = icol[b * width:b * width + k]
@@ -533,8 +535,8 @@ def _matvec(i, lanes, dense, tb, ti, ta, st):
     """y = W @ x (+ bias) through the hidden accumulator of (W, x), for every lane.
 
     Pass 1 per lane: the columns whose inbox value differs from the value the accumulator
-    last saw are the events. Few of them are applied at once (gathered columns); many go
-    into a dense delta row; a stale accumulator (weights changed) or dense mode asks for a
+    last saw are the events. Few of them (up to 1/8 of the columns) are applied at once
+    (gathered columns); more go into a dense delta row; a stale accumulator (weights changed) or dense mode asks for a
     full recomputation. Pass 2 does delta rows and recomputations four weight rows at a
     time, so a weight row is read once for all lanes. Pass 3 writes y and the counts.
     """
@@ -585,7 +587,7 @@ def _matvec(i, lanes, dense, tb, ti, ta, st):
         eff[b] = e
         events[b] = m
         mode[b] = 0
-        if 4 * m > cols:
+        if 8 * m > cols:  # measured break-even of gathering against a dense delta row
             mode[b] = 1
             wide = True
         elif m > 0:
