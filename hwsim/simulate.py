@@ -372,7 +372,8 @@ def simulate(source: Artifact | NetworkSpec | str | Path, *, steps: int | None =
         data = task.sample(train_rng, run.batch)
         loss, counts = train_batch(engine, spec, data)
         if not np.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss} at step {step}")
+            raise NeuropcError(f"training diverged: the loss became {loss} at step {step}; "
+                               "lower rule.optimizer.lr (or the event threshold / number format)")
         per_sequence.append(counts)
         interval.append(loss)
         row = None

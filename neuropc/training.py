@@ -14,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
+from neuropc.errors import NeuropcError
 from neuropc.reference.forward import evaluate
 from neuropc.reference.network import Architecture, Params, params_from_spec
 from neuropc.reference.optim import Optimizer
@@ -81,7 +82,8 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         batch = task.sample(train_rng, spec.run.batch)
         loss = train_on_batch(arch, spec.rule, params, batch, optimizer)
         if not np.isfinite(loss):
-            raise FloatingPointError(f"training loss became {loss} at step {step}")
+            raise NeuropcError(f"training diverged: the loss became {loss} at step {step}; "
+                               "lower rule.optimizer.lr (or the event threshold / number format)")
         interval_losses.append(loss)
         row = None
         if step % spec.run.eval_every == 0 or step == spec.run.steps:

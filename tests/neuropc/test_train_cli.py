@@ -62,3 +62,13 @@ def test_same_seed_same_run(copy_spec, tmp_path: Path):
         CliRunner().invoke(main, ["train", str(spec_path), "--out", str(tmp_path / name)])
         runs.append([json.loads(x)["eval_loss"] for x in (tmp_path / name / "metrics.jsonl").read_text().splitlines()])
     assert runs[0] == runs[1]
+
+
+def test_divergence_is_a_clear_error(copy_spec, tmp_path: Path):
+    spec = small_spec(copy_spec, **{"run.steps": 30, "run.batch": 4, "run.eval_sequences": 4,
+                                    "rule.optimizer.name": "sgd", "rule.optimizer.lr": 10.0})
+    path = tmp_path / "net.yaml"
+    path.write_text(dump_spec(spec))
+    with np.errstate(all="ignore"):
+        result = CliRunner().invoke(main, ["train", str(path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 2 and "training diverged" in result.output and "lr" in result.output
