@@ -21,28 +21,34 @@ traffic worse than the naive fill.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.program import HOST, Program
+from compiler.program import HOST, Op, Program
 from compiler.targets import ResourceTable
 
-_STEP_PHASES = ("predict", "infer", "backprop", "learn", "advance")
+STEP_PHASES = ("predict", "infer", "backprop", "learn", "advance")
+
+
+def step_sends(program: Program) -> Iterator[tuple[str, Op, int]]:
+    """Every send op of a time step with its phase and how often that phase runs (K for infer)."""
+    repeat = {p.name: p.repeat for p in program.phases}
+    for core in program.cores:
+        for phase, ops in core.phases.items():
+            if phase in STEP_PHASES:
+                for op in ops:
+                    if op.kind == "send":
+                        yield phase, op, repeat[phase]
 
 
 def sends_per_step(program: Program) -> np.ndarray:
     """How often each channel is sent in one time step (infer counts K times)."""
     count = np.zeros(len(program.channels), dtype=np.int64)
-    repeat = {p.name: p.repeat for p in program.phases}
     count[program.channels.src == HOST] = 1
-    for core in program.cores:
-        for phase, ops in core.phases.items():
-            if phase not in _STEP_PHASES:
-                continue
-            for op in ops:
-                if op.kind == "send":
-                    np.add.at(count, op.channel_ids(), repeat[phase])
+    for _, op, repeat in step_sends(program):
+        np.add.at(count, op.channel_ids(), repeat)
     return count
 
 

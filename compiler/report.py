@@ -13,28 +13,19 @@ import numpy as np
 from compiler.graph import NetworkGraph
 from compiler.layout import LIMITS, RuleFacts
 from compiler.partition import LayerPlan
-from compiler.placement import Placement
+from compiler.placement import STEP_PHASES, Placement, step_sends
 from compiler.program import COMPARTMENT, HOST, Program
 from compiler.targets import ResourceTable
 from compiler.verify import Verification
 
-_STEP_PHASES = ("predict", "infer", "backprop", "learn", "advance")
-
 
 def _messages_by_phase(program: Program) -> dict[str, int]:
     """Values sent between cores per step and lane, by phase (infer counts K times)."""
-    repeat = {p.name: p.repeat for p in program.phases}
     length = program.channels.length
     out: dict[str, int] = {}
-    for core in program.cores:
-        for phase, ops in core.phases.items():
-            if phase not in _STEP_PHASES:
-                continue
-            for op in ops:
-                if op.kind == "send":
-                    n = int(length[op.channel_ids()].sum()) * repeat[phase]
-                    out[phase] = out.get(phase, 0) + n
-    return {p: out[p] for p in _STEP_PHASES if p in out}
+    for phase, op, repeat in step_sends(program):
+        out[phase] = out.get(phase, 0) + int(length[op.channel_ids()].sum()) * repeat
+    return {p: out[p] for p in STEP_PHASES if p in out}
 
 
 def build_report(net: NetworkGraph, facts: RuleFacts, table: ResourceTable,
