@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import json
 import math
-import time
-from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -43,11 +41,10 @@ from neuropc.spec.loading import load_spec, parse_spec
 from neuropc.spec.schema import NetworkSpec
 from neuropc.tasks import task_from_spec
 from neuropc.tasks.base import SequenceBatch
-from neuropc.training import EVAL_STREAM, TRAIN_STREAM
+from neuropc.training import TRAIN_STREAM, ProgressCallback, held_out_batch, run_loop
 
 CALIBRATION_STREAM = 3  # random stream of the fixed-point calibration sequences
 
-ProgressCallback = Callable[[int, float, dict | None], None]
 
 
 # -- inputs ------------------------------------------------------------------------------
@@ -341,47 +338,23 @@ def simulate(source: Artifact | NetworkSpec | str | Path, *, steps: int | None =
     engine = Engine(artifact, lanes, **options)
     evaluator = Engine(artifact, eval_lanes, **options)
     task = task_from_spec(spec.task)
-    train_rng = np.random.default_rng([run.seed, TRAIN_STREAM])
-    held_out = task.sample(np.random.default_rng([run.seed, EVAL_STREAM]), run.eval_sequences)
+    held_out = held_out_batch(spec)
     result = SimulationResult(spec, settings, formats=formats)
-    if run_dir is not None:
-        run_dir.write_spec(spec)
     per_sequence: list[np.ndarray] = []
-    interval: list[float] = []
-    started = time.perf_counter()
 
-    def record(step: int) -> dict:
+    def train_step(data: SequenceBatch) -> float:
+        loss, counts = train_batch(engine, spec, data)
+        per_sequence.append(counts)
+        return loss
+
+    def evaluate_now(step: int) -> tuple[float, float | None]:
         evaluator.load_shared(engine)
         loss, accuracy, counts = evaluate(evaluator, held_out)
         counts.step = step
         result.evaluations.append(counts)
-        row = {"step": step,
-               "train_loss": float(np.mean(interval)) if interval else None,
-               "eval_loss": loss, "eval_accuracy": accuracy,
-               "elapsed_s": round(time.perf_counter() - started, 3)}
-        interval.clear()
-        result.metrics.append(row)
-        if run_dir is not None:
-            run_dir.append_metrics(row)
-        return row
+        return loss, accuracy
 
-    first = record(0)
-    if on_step is not None:
-        on_step(0, float("nan"), first)
-    for step in range(1, run.steps + 1):
-        data = task.sample(train_rng, run.batch)
-        loss, counts = train_batch(engine, spec, data)
-        if not np.isfinite(loss):
-            raise NeuropcError(f"training diverged: the loss became {loss} at step {step}; "
-                               "lower rule.optimizer.lr (or the event threshold / number format)")
-        per_sequence.append(counts)
-        interval.append(loss)
-        row = None
-        if step % run.eval_every == 0 or step == run.steps:
-            row = record(step)
-        if on_step is not None:
-            on_step(step, loss, row)
-    result.wall_time = time.perf_counter() - started
+    result.metrics, result.wall_time = run_loop(spec, train_step, evaluate_now, run_dir, on_step)
     result.training = (np.concatenate(per_sequence) if per_sequence
                        else np.zeros((0, len(FIELDS)), np.int64))
     result.training_per_core = engine.core_totals.copy()

@@ -22,6 +22,7 @@ from neuropc.reference.rules import train_on_batch
 from neuropc.run_files import RunDirectory
 from neuropc.spec.schema import NetworkSpec
 from neuropc.tasks import task_from_spec
+from neuropc.tasks.base import SequenceBatch
 
 TRAIN_STREAM, EVAL_STREAM = 1, 2
 
@@ -40,37 +41,34 @@ class TrainResult:
 ProgressCallback = Callable[[int, float, dict | None], None]
 
 
-def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
-          on_step: ProgressCallback | None = None) -> TrainResult:
-    """Train for ``spec.run.steps`` batches, evaluating every ``eval_every`` and at the end.
+def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
+             evaluate_now: Callable[[int], tuple[float, float | None]], run_dir: RunDirectory | None = None,
+             on_step: ProgressCallback | None = None) -> tuple[list[dict], float]:
+    """The training loop every backend shares: same batches, same held-out evaluations, same rows.
 
-    ``on_step(step, loss, evaluation_or_None)`` lets the CLI draw progress without this
-    module knowing about terminals.
+    ``train_step(batch)`` learns from one batch and returns its mean loss; ``evaluate_now(step)``
+    returns (held-out loss, accuracy). Returns the metrics rows and the wall time. The numpy
+    reference and hwsim both run through here, so their metrics are comparable row by row.
     """
-    arch = Architecture.from_spec(spec)
     task = task_from_spec(spec.task)
-    params = params_from_spec(spec)
-    optimizer = Optimizer(spec.rule.optimizer)
     train_rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
-    held_out = task.sample(np.random.default_rng([spec.run.seed, EVAL_STREAM]),
-                           spec.run.eval_sequences)
-    result = TrainResult(params)
     if run_dir is not None:
         run_dir.write_spec(spec)
+    metrics: list[dict] = []
     started = time.perf_counter()
     interval_losses: list[float] = []
 
     def record(step: int) -> dict:
-        evaluation = evaluate(arch, params, held_out)
+        loss, accuracy = evaluate_now(step)
         row = {
             "step": step,
             "train_loss": float(np.mean(interval_losses)) if interval_losses else None,
-            "eval_loss": evaluation.loss,
-            "eval_accuracy": evaluation.accuracy,
+            "eval_loss": loss,
+            "eval_accuracy": accuracy,
             "elapsed_s": round(time.perf_counter() - started, 3),
         }
         interval_losses.clear()
-        result.metrics.append(row)
+        metrics.append(row)
         if run_dir is not None:
             run_dir.append_metrics(row)
         return row
@@ -79,8 +77,7 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
     if on_step is not None:
         on_step(0, float("nan"), first)
     for step in range(1, spec.run.steps + 1):
-        batch = task.sample(train_rng, spec.run.batch)
-        loss = train_on_batch(arch, spec.rule, params, batch, optimizer)
+        loss = train_step(task.sample(train_rng, spec.run.batch))
         if not np.isfinite(loss):
             raise NeuropcError(f"training diverged: the loss became {loss} at step {step}; "
                                "lower rule.optimizer.lr (or the event threshold / number format)")
@@ -90,10 +87,35 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
             row = record(step)
         if on_step is not None:
             on_step(step, loss, row)
-    result.wall_time = time.perf_counter() - started
+    return metrics, time.perf_counter() - started
+
+
+def held_out_batch(spec: NetworkSpec) -> SequenceBatch:
+    """The evaluation sequences: their own random stream, never drawn for training."""
+    task = task_from_spec(spec.task)
+    return task.sample(np.random.default_rng([spec.run.seed, EVAL_STREAM]), spec.run.eval_sequences)
+
+
+def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
+          on_step: ProgressCallback | None = None) -> TrainResult:
+    """Train for ``spec.run.steps`` batches with the numpy reference, evaluating every
+    ``eval_every`` and at the end."""
+    arch = Architecture.from_spec(spec)
+    params = params_from_spec(spec)
+    optimizer = Optimizer(spec.rule.optimizer)
+    held_out = held_out_batch(spec)
+
+    def evaluate_now(step: int) -> tuple[float, float | None]:
+        evaluation = evaluate(arch, params, held_out)
+        return evaluation.loss, evaluation.accuracy
+
+    metrics, wall_time = run_loop(
+        spec, lambda batch: train_on_batch(arch, spec.rule, params, batch, optimizer), evaluate_now,
+        run_dir, on_step)
+    result = TrainResult(params, metrics, wall_time)
     if run_dir is not None:
         run_dir.write_checkpoint(spec, params, optimizer, spec.run.steps)
-        run_dir.write_curve(result.metrics, chance=task.chance_accuracy())
+        run_dir.write_curve(result.metrics, chance=task_from_spec(spec.task).chance_accuracy())
         run_dir.write_summary({"wall_time_s": round(result.wall_time, 3), **result.final})
     return result
 
