@@ -111,6 +111,7 @@ class Encoded:
     r_off: np.ndarray  # distinct reference blocks: offset, values per lane, source core
     r_len: np.ndarray
     r_core: np.ndarray
+    r_step: np.ndarray  # 1 if the block carries per-step errors (restarts at 0 every step)
     # host channels
     h_col: np.ndarray  # first column in the host input row
     h_len: np.ndarray
@@ -140,6 +141,8 @@ class Encoded:
     loss_bufs: np.ndarray
     outputs: int
     inboxes: np.ndarray  # per-lane inbox buffer ids (zeroed at sequence start)
+    step_inboxes: np.ndarray  # inboxes fed by per-step errors (zeroed at every step start)
+    a_step: np.ndarray  # 1 if the accumulator reads one of those inboxes
     max_cols: int
 
     @property
@@ -152,6 +155,19 @@ class Encoded:
 
 def _names(operand: str | tuple[str, ...]) -> list[str]:
     return [operand] if isinstance(operand, str) else list(operand)
+
+
+def per_step_source(buffer: Buffer) -> bool:
+    """Whether values sent from ``buffer`` are per-step errors.
+
+    Every time step starts its inference from rest (x = mu, so every error node is 0), and every
+    core knows when a step starts. An error channel therefore restarts at 0 on both ends at the
+    step boundary (sender's delta reference, receiver's inbox and sigma-delta accumulator; on
+    Loihi, a dendrite whose current decays fully each step) instead of spending events to
+    carry the return to 0. Activities persist across steps and stay sigma-delta coded.
+    """
+    binding = buffer.binding
+    return binding is not None and binding.space == "state" and binding.name == "eps"
 
 
 def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
@@ -229,6 +245,9 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
     r_off: list[int] = []  # distinct reference blocks (offset, length per lane, source core)
     r_len: list[int] = []
     r_core: list[int] = []
+    r_step: list[int] = []
+    step_inbox_set: set[int] = set()
+    other_inbox_set: set[int] = set()
 
     def groups_of(core: int, op: Op) -> tuple[int, int]:
         """Send groups of one send op: consecutive channels sharing a source range. The
@@ -248,6 +267,7 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
                 r_off.append(ref_size)
                 r_len.append(g_len[-1])
                 r_core.append(core)
+                r_step.append(int(per_step_source(order[g_src[-1]][1])))
                 ref_size += g_len[-1] * lanes
             g_ref.append(ref_of[key])
 
@@ -266,7 +286,9 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
                 previous = key
             members.append(cid)
             dst_core = int(ch.dst[cid])
-            c_dst_buf.append(index[(dst_core, names[int(ch.dst_buffer[cid])])])
+            dst = index[(dst_core, names[int(ch.dst_buffer[cid])])]
+            (step_inbox_set if per_step_source(order[src][1]) else other_inbox_set).add(dst)
+            c_dst_buf.append(dst)
             c_dst_start.append(int(ch.dst_start[cid]))
             c_hops.append(int(hops[cid]))
             c_dst_core.append(dst_core)
@@ -369,6 +391,13 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
             loss_bufs.append(index[(core.core, "loss")])
     outputs = max(core.stop for core in program.cores if core.layer_index == top)
     inboxes = np.array([i for i, (_, b) in enumerate(order) if b.kind == INBOX], np.int64)
+    mixed = step_inbox_set & other_inbox_set
+    if mixed:
+        core, buf = order[min(mixed)]
+        raise ValueError(f"core {core}: inbox {buf.name} receives both per-step errors and "
+                         f"persistent values; hwsim cannot restart it at every step")
+    step_inboxes = np.array(sorted(step_inbox_set), np.int64)
+    a_step = np.array([int(x in step_inbox_set) for x in a_x], np.int64)
     # longest row any kernel scans per lane: matrix columns, or a vector's length
     max_cols = max([1, *(int(b.shape[-1]) for _, b in order if b.shape)])
 
@@ -391,6 +420,7 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
         ref_size=ref_size, c_dst_buf=arr(c_dst_buf),
         c_dst_start=arr(c_dst_start), c_hops=arr(c_hops), c_dst_core=arr(c_dst_core),
         c_id=arr(c_id), r_off=arr(r_off), r_len=arr(r_len), r_core=arr(r_core),
+        r_step=arr(r_step),
         h_col=arr(h_col), h_len=arr(h_len), h_dst_buf=arr(h_dst_buf),
         h_dst_start=arr(h_dst_start), host_width=width, host_columns=host_columns,
         mask_col=host_columns["mask"],
@@ -398,5 +428,5 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
         sacc_size=int(s), xs_size=int(x_), w_nnz=w_nnz,
         nnz_size=int(nnz_size), lru_nu=arr(lru_nu), lru_th=arr(lru_th), lru_gl=arr(lru_gl),
         out_mu=arr(out_mu), out_start=arr(out_start), loss_bufs=arr(loss_bufs), outputs=outputs,
-        inboxes=inboxes, max_cols=max_cols,
+        inboxes=inboxes, step_inboxes=step_inboxes, a_step=a_step, max_cols=max_cols,
     )

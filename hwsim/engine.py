@@ -25,7 +25,7 @@ from hwsim.encode import OPCODES, Encoded, encode
 from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
 
 #: names of the rows of ``Engine.op_counts`` (program op kinds, then engine-internal work)
-OP_NAMES = (*OPCODES, "deliver", "host_input", "sequence_reset")
+OP_NAMES = (*OPCODES, "deliver", "host_input", "sequence_reset", "step_reset")
 FIELDS = WorkCounts.names()
 
 
@@ -123,11 +123,11 @@ class Engine:
             (enc.ph_first, enc.ph_nst, enc.ph_repeat, enc.stage_ptr),
             (enc.g_src, enc.g_start, enc.g_len, enc.g_ch0, enc.g_ch1, enc.g_ref,
              enc.c_dst_buf, enc.c_dst_start, enc.c_hops, enc.c_dst_core, enc.r_off, enc.r_len,
-             enc.r_core, enc.g_hops),
+             enc.r_core, enc.g_hops, enc.r_step),
             (enc.h_col, enc.h_len, enc.h_dst_buf, enc.h_dst_start),
-            (enc.a_w, enc.a_x, enc.a_rows, enc.a_cols, enc.a_sacc, enc.a_xs, enc.w_nnz),
+            (enc.a_w, enc.a_x, enc.a_rows, enc.a_cols, enc.a_sacc, enc.a_xs, enc.w_nnz, enc.a_step),
             (enc.lru_nu, enc.lru_th, enc.lru_gl),
-            (enc.out_mu, enc.out_start, enc.loss_bufs, enc.inboxes),
+            (enc.out_mu, enc.out_start, enc.loss_bufs, enc.inboxes, enc.step_inboxes),
         )
         self._fi = np.zeros(K.INT_FLAGS, np.int64)
         self._ff = np.zeros(K.FLOAT_FLAGS, np.float64)

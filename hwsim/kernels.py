@@ -32,9 +32,10 @@ FIELDS = 9
  LAMBDA_CREDIT, GAMMA_CREDIT, INPUT_CREDIT, INPUT_CREDIT_IMMEDIATE, OUTER_ACCUMULATE,
  ACCUMULATE, MAX, SUM_EXP, LOG_SUM, XENT_ERROR, XENT_LOSS, SE_ERROR, SE_LOSS, SEND, APPLY_SGD,
  APPLY_ADAM) = range(26)
-# not program ops: inbox writes at the receiver, host input writes, sequence-start reset
-DELIVER, HOST_INPUT, SEQUENCE_RESET = range(26, 29)
-OPCODE_COUNT = 29
+# not program ops: inbox writes at the receiver, host input writes, sequence-start reset,
+# step-start restart of the error channels
+DELIVER, HOST_INPUT, SEQUENCE_RESET, STEP_RESET = range(26, 30)
+OPCODE_COUNT = 30
 
 # phases, as compiler.program.PHASE_ORDER
 RESET, PREDICT, INFER, BACKPROP, LEARN, ADVANCE, APPLY = range(7)
@@ -908,6 +909,49 @@ def _hw_reset(lanes, tb, ts, ta, to, st):
             _add(cnt, opcnt, b, b_core[a_w[ac]], SEQUENCE_RESET, MW, rows + cols)
 
 
+@njit(cache=True)
+def _step_reset(lanes, tb, ts, ta, to, st):
+    """Training step start: error channels restart at 0 on both ends (``hwsim.encode.
+    per_step_source`` says why), so no events are spent on carrying last step's errors back
+    to 0. Their inboxes, delta references and the accumulators reading them are zeroed."""
+    mem, ref, sacc, xs = st[S_MEM], st[S_REF], st[S_SACC], st[S_XS]
+    cnt, opcnt = st[S_CNT], st[S_OPCNT]
+    step_inboxes = to[4]
+    b_size, b_core = tb[1], tb[5]
+    r_off, r_len, r_core, r_step = ts[10], ts[11], ts[12], ts[14]
+    a_w, a_rows, a_cols, a_sacc, a_xs, a_step = ta[0], ta[2], ta[3], ta[4], ta[5], ta[7]
+    for q in range(step_inboxes.shape[0]):
+        k = step_inboxes[q]
+        n = b_size[k]
+        for b in range(lanes):
+            o = _base(tb, k, b)
+            box = mem[o:o + n]
+            for j in range(n):
+                box[j] = 0.0
+            _add(cnt, opcnt, b, b_core[k], STEP_RESET, MW, n)
+    for g in range(r_off.shape[0]):
+        if r_step[g] == 0:
+            continue
+        n = r_len[g]
+        block = ref[r_off[g]:r_off[g] + n * lanes]
+        for j in range(n * lanes):
+            block[j] = 0.0
+        for b in range(lanes):
+            _add(cnt, opcnt, b, r_core[g], STEP_RESET, MW, n)
+    for ac in range(a_w.shape[0]):
+        if a_step[ac] == 0:
+            continue
+        rows, cols = a_rows[ac], a_cols[ac]
+        acc = sacc[a_sacc[ac]:a_sacc[ac] + rows * lanes]
+        for j in range(rows * lanes):
+            acc[j] = 0.0
+        seen = xs[a_xs[ac]:a_xs[ac] + cols * lanes]
+        for j in range(cols * lanes):
+            seen[j] = 0.0
+        for b in range(lanes):
+            _add(cnt, opcnt, b, b_core[a_w[ac]], STEP_RESET, MW, rows + cols)
+
+
 # -- driver ------------------------------------------------------------------------------
 
 @njit(cache=True)
@@ -978,6 +1022,8 @@ def execute(fi, ff, hin, loss_out, logit_out, step_cnt, tb, ti, tp, ts, th, ta, 
         _phase(RESET, fi, ff, tb, ti, tp, ts, ta, st)
         _hw_reset(lanes, tb, ts, ta, to, st)
     for t in range(steps):
+        if train and not (t == 0 and fi[F_RESET] != 0):
+            _step_reset(lanes, tb, ts, ta, to, st)
         _host(t, hin, lanes, dense, rounding, track, tb, th, st)
         _phase(PREDICT, fi, ff, tb, ti, tp, ts, ta, st)
         for b in range(lanes):

@@ -131,6 +131,13 @@ def closed_form(spec, cores: list[int]) -> tuple[Counter, Counter]:
         2 * sizes[layer] + k[layer] * (fan_in[layer] + sizes[layer + 1]) for layer in range(1, L))
     accumulators += V + k[L] * fan_in[L]
     n["memory_writes"] += inboxes + references + accumulators
+    # every later step starts with the error channels at 0: their inboxes, delta references
+    # and the accumulators reading them (LRU feedback per part and core, hidden feedback)
+    error_inboxes = sum(k[layer] * sizes[layer + 1] for layer in range(L))
+    error_references = sum(sizes[1:])
+    error_accumulators = F + c * k[0] * sizes[1] + sum(
+        sizes[layer] + k[layer] * sizes[layer + 1] for layer in range(1, L))
+    n["memory_writes"] += (T - 1) * (error_inboxes + error_references + error_accumulators)
     # apply: every stored parameter element and feedback copy (accumulator read and
     # cleared; with Adam also both moments read and written)
     elements = N * c + (N if learned_gamma else 0) + F * M + F * sizes[1]
