@@ -84,6 +84,21 @@ def backprop_errors(arch: Architecture, params: Params, mu0: np.ndarray, target:
     return StepErrors(eps=eps, activity=activity, state=mu0, output=output, loss=loss)
 
 
+def errors_at_rest(arch: Architecture, params: Params, mu0: np.ndarray) -> StepErrors:
+    """A step that carries no loss: the output error is 0, so every value node stays at its
+    prediction and every error is 0 (an exact fixed point of inference and of backprop)."""
+    hidden_pre, output = readout_forward(arch, params, mu0)
+    predictions = [mu0, *hidden_pre]
+    eps = [np.zeros_like(p) for p in predictions] + [np.zeros_like(output)]
+    return StepErrors(
+        eps=eps,
+        activity=[layer_activity(arch, layer, predictions[layer]) for layer in range(arch.value_layers)],
+        state=mu0,
+        output=output,
+        loss=np.zeros(mu0.shape[0]),
+    )
+
+
 def pc_inference(arch: Architecture, params: Params, mu0: np.ndarray, target: np.ndarray,
                  mask: np.ndarray, iterations: int, step: float,
                  fixed_prediction: bool) -> StepErrors:

@@ -16,6 +16,7 @@ from neuropc.reference.recurrent_credit import Sensitivities
 from neuropc.reference.step_errors import (
     StepErrors,
     backprop_errors,
+    errors_at_rest,
     pc_inference,
     readout_updates,
 )
@@ -48,19 +49,24 @@ class TemporalLearner:
         coef = lru_coefficients(arch, params)
         drive = lru_drive(coef, u)
         prediction = coef.lam * self.state + coef.gam * drive
-        if rule.uses_inference:
+        carries_loss = bool(mask.any())
+        if not carries_loss:
+            errors = errors_at_rest(arch, params, prediction)
+        elif rule.uses_inference:
             inference = rule.inference
             errors = pc_inference(arch, params, prediction, target, mask, inference.iterations,
                                   inference.step, inference.fixed_prediction)
         else:
             errors = backprop_errors(arch, params, prediction, target, mask)
-        direct = recurrent_credit.immediate(coef, self.state, u, drive)
-        if self.traces is not None:
-            recurrent_credit.advance_traces(self.traces, coef, direct)
-            sensitivities = self.traces
-        else:
-            sensitivities = direct
-        updates = readout_updates(arch, errors)
-        updates.update(recurrent_credit.recurrent_updates(arch, coef, errors.eps[0], sensitivities))
+        if self.traces is not None:  # traces advance on every step, loss or not
+            recurrent_credit.advance_traces(
+                self.traces, coef, recurrent_credit.immediate(coef, self.state, u, drive))
+        if carries_loss:
+            sensitivities = self.traces if self.traces is not None else (
+                recurrent_credit.immediate(coef, self.state, u, drive))
+            updates = readout_updates(arch, errors)
+            updates.update(recurrent_credit.recurrent_updates(arch, coef, errors.eps[0], sensitivities))
+        else:  # errors are 0, and so is every update they would make
+            updates = {name: np.zeros_like(params[name]) for name in arch.trainable()}
         self.state = errors.state if rule.carry == "inferred" else prediction
         return StepResult(errors, updates, prediction)
