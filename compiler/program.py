@@ -22,6 +22,7 @@ Execution model (docs/compiler.md has the formulas of every op kind):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -112,6 +113,31 @@ class Buffer:
     def from_dict(cls, d: dict[str, Any]) -> Buffer:
         return cls(d["name"], d["kind"], tuple(d["shape"]), d["bits"],
                    Binding.from_dict(d["binding"]) if d["binding"] else None)
+
+
+def assemble_bound(pieces: Iterable[tuple[Buffer, np.ndarray]], lanes: int, space: str, name: str,
+                   shape: tuple[int, ...], part: str | None = None, layer: int | None = None,
+                   copy: bool = False) -> np.ndarray:
+    """One global array (the reference's layout) from the buffers bound to it, so any executor
+    of a program can be compared with the reference array by array. ``pieces`` are (buffer,
+    its current value) for every buffer; per-lane arrays get a leading lane axis. Raises
+    KeyError if nothing is bound to the array."""
+    out = None
+    for buf, value in pieces:
+        b = buf.binding
+        if b is None or (b.space, b.name, b.part, b.layer, b.copy) != (space, name, part, layer, copy):
+            continue
+        if out is None:
+            out = np.full(((lanes, *shape) if buf.per_lane else shape), np.nan)
+        lead = (slice(None),) if buf.per_lane else ()
+        block = np.swapaxes(value, -1, -2) if b.transpose else value
+        if b.cols is None:
+            out[lead + (slice(*b.rows),)] = block
+        else:
+            out[lead + (slice(*b.rows), slice(*b.cols))] = block
+    if out is None:
+        raise KeyError(f"no buffer is bound to {space} {name} part={part} layer={layer} copy={copy}")
+    return out
 
 
 Operand = str | tuple[str, ...]

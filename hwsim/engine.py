@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.artifact import Artifact
+from compiler.program import assemble_bound
 from hwsim import kernels as K
 from hwsim.counters import WorkCounts
 from hwsim.encode import OPCODES, Encoded, encode
@@ -183,25 +184,8 @@ class Engine:
                layer: int | None = None, copy: bool = False) -> np.ndarray:
         """Assemble a global array (reference layout) from the buffers bound to it; per-lane
         arrays get a leading lane axis. Raises KeyError if nothing is bound to it."""
-        out = None
-        for k, (_, buf) in enumerate(self.enc.buffers):
-            b = buf.binding
-            if b is None or (b.space, b.name, b.part, b.layer, b.copy) != (
-                    space, name, part, layer, copy):
-                continue
-            value = self._view(k).astype(np.float64)
-            if out is None:
-                out = np.full(((self.lanes, *shape) if buf.per_lane else shape), np.nan)
-            lead = (slice(None),) if buf.per_lane else ()
-            block = np.swapaxes(value, -1, -2) if b.transpose else value
-            if b.cols is None:
-                out[lead + (slice(*b.rows),)] = block
-            else:
-                out[lead + (slice(*b.rows), slice(*b.cols))] = block
-        if out is None:
-            raise KeyError(f"no buffer is bound to {space} {name} part={part} layer={layer} "
-                           f"copy={copy}")
-        return out
+        pieces = ((buf, self._view(k).astype(np.float64)) for k, (_, buf) in enumerate(self.enc.buffers))
+        return assemble_bound(pieces, self.lanes, space, name, shape, part, layer, copy)
 
     def parameters(self) -> dict[str, np.ndarray]:
         """The current parameters in the reference's names and shapes (primaries)."""

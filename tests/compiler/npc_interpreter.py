@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from compiler.artifact import Artifact
-from compiler.program import HOST, Program
+from compiler.program import HOST, Program, assemble_bound
 from neuropc.reference import activations
 
 
@@ -208,26 +208,9 @@ class Interpreter:
     def gather(self, space: str, name: str, shape: tuple[int, ...], part: str | None = None,
                layer: int | None = None, copy: bool = False) -> np.ndarray:
         """Assemble a global array from the buffers bound to it (per-lane ones keep lanes)."""
-        out = None
-        for core in self.program.cores:
-            for buf in core.buffers.values():
-                b = buf.binding
-                if b is None or (b.space, b.name, b.part, b.layer, b.copy) != (
-                        space, name, part, layer, copy):
-                    continue
-                value = self.mem[core.core][buf.name]
-                if buf.per_lane and out is None:
-                    out = np.full((self.lanes, *shape), np.nan)
-                elif out is None:
-                    out = np.full(shape, np.nan)
-                lead = (slice(None),) if buf.per_lane else ()
-                block = np.swapaxes(value, -1, -2) if b.transpose else value
-                if b.cols is None:
-                    out[lead + (slice(*b.rows),)] = block
-                else:
-                    out[lead + (slice(*b.rows), slice(*b.cols))] = block
-        assert out is not None, f"nothing bound to {space} {name} {part} {layer} {copy}"
-        return out
+        pieces = ((buf, self.mem[core.core][buf.name]) for core in self.program.cores
+                  for buf in core.buffers.values())
+        return assemble_bound(pieces, self.lanes, space, name, shape, part, layer, copy)
 
 
 def interpreter_for(artifact: Artifact, lanes: int) -> Interpreter:
