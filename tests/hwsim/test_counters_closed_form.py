@@ -207,3 +207,23 @@ def test_event_counts_never_exceed_dense_counts_and_follow_the_data() -> None:
     weights = FIELDS.index("learning_weight_updates")
     assert (runs[0].step_counts[silent, :LANES, weights] == 0).all()
     assert (runs[0].step_counts[loud, :LANES, weights] > 0).all()
+
+
+def test_each_feedback_matrix_works_once_per_loss_step_with_fixed_prediction() -> None:
+    """With fixed prediction, K = 2 and one hidden layer, the output error is new in the first
+    iteration and the hidden error in the second; error channels restart at 0 every step, so
+    no events carry last step's errors back to 0. Each feedback matrix then works exactly once
+    per loss step: training minus evaluation (predict only, same activities) is one full
+    feedback pass."""
+    spec = tiny(hidden=(5,), K=2, vocab=4)
+    artifact = artifact_from_spec(spec)
+    data = task_from_spec(spec.task).sample(np.random.default_rng(3), LANES)
+    runs = []
+    for train in (True, False):
+        engine = Engine(artifact, LANES)
+        runs.append(engine.run(data.inputs, data.targets, data.mask, train=train, reset=True))
+    eff = FIELDS.index("synaptic_ops_effective")
+    feedback = runs[0].step_counts[:, :LANES, eff] - runs[1].step_counts[:, :LANES, eff]
+    c, N, H, V = 2, spec.recurrent.size, spec.readout.hidden[0], spec.readout.output
+    loss_steps = data.mask > 0  # (steps, lanes)
+    np.testing.assert_array_equal(feedback, np.where(loss_steps, c * N * H + H * V, 0))
