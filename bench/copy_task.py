@@ -77,7 +77,7 @@ def plot(results: list[dict], chance: float, path: Path) -> None:
 SETTINGS = {
     "prototype": ("copy.yaml", "128 slowly decaying units (ALGORITHM.md section 7)", 3000),
     "linear-readout": ("copy_linear_readout.yaml",
-                       "a linear readout, so the recurrence itself must learn to separate the digits", 13000),
+                       "a linear readout, so the recurrence itself must learn to separate the digits", 16000),
 }
 
 
@@ -121,23 +121,23 @@ FAR_BELOW = 0.20
 
 def verdict(results: list[dict], target: float) -> list[str]:
     """The issue's claim checked on this setting's measured curves: the rules that learn
-    through time reach the target, the one-step rules never come within FAR_BELOW of them."""
+    through time reach the target at some evaluation, and the one-step rules' best accuracy
+    over the whole run stays at least FAR_BELOW under the target."""
     by_rule = {r["rule"]: r for r in results}
     temporal = [by_rule[rule] for rule in ("tpc-rtrl", "bptt") if rule in by_rule]
     one_step = [by_rule[rule] for rule in ("tpc", "spatial-bp") if rule in by_rule]
     if not temporal or not one_step:
         return []
-    reached = all(r["final"] >= target for r in temporal)
-    floor = min(r["final"] for r in temporal)
-    gap = floor - max(r["best"] for r in one_step)
+    reached = all(r["reached"] is not None for r in temporal)
+    gap = target - max(r["best"] for r in one_step)
+    firsts = ", ".join(f"step {r['reached']}" if r["reached"] is not None else "never" for r in temporal)
     finals = ", ".join(f"{r['final']:.4f}" for r in temporal)
     bests = ", ".join(f"{r['best']:.4f}" for r in one_step)
     return [
-        f"Claim: {' and '.join(r['rule'] for r in temporal)} reach >= {target} "
-        f"(final {finals}): **{'met' if reached else 'not met'}**; "
+        f"Claim: {' and '.join(r['rule'] for r in temporal)} reach >= {target} (first at "
+        f"{firsts}; final {finals}): **{'met' if reached else 'not met'}**; "
         f"{' and '.join(r['rule'] for r in one_step)} stay far below (their best accuracy at any "
-        f"evaluation, {bests}, is {gap:.3f} below the "
-        f"temporal rules' final accuracy; 'far' = at least {FAR_BELOW:.2f}): "
+        f"evaluation, {bests}, is {gap:.3f} under {target}; 'far' = at least {FAR_BELOW:.2f}): "
         f"**{'met' if gap >= FAR_BELOW else 'not met'}**.",
     ]
 
