@@ -7,7 +7,7 @@ can solve the task). Each (setting, rule) runs as its own `neuropc train` proces
 (one BLAS thread each, `--jobs` at a time), exactly as a user would run it; the tables are
 built from the metrics those runs wrote.
 
-    python bench/copy_task.py                      # the recorded run (about 25 min on 2 cores)
+    python bench/copy_task.py                      # the recorded run (about 20 min on 2 cores)
     python bench/copy_task.py --steps 200 --out /tmp/copy.md   # a quick look
     python bench/copy_task.py --paper              # 30 digits, N=256 (the paper's task; slow)
 """
@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import platform
 import subprocess
@@ -81,6 +82,13 @@ SETTINGS = {
 }
 
 
+def readout(spec) -> str:
+    hidden = spec.readout.hidden
+    if not hidden:
+        return f"{spec.features} -> {spec.readout.output} (linear)"
+    return f"{spec.features} -> {' -> '.join(map(str, hidden))} ({spec.readout.activation}) -> {spec.readout.output}"
+
+
 def setting_section(name: str, spec, results: list[dict], target: float, figure: Path) -> list[str]:
     task, rec, rule = spec.task, spec.recurrent, spec.rule
     lines = [
@@ -90,8 +98,8 @@ def setting_section(name: str, spec, results: list[dict], target: float, figure:
         f"({task.delay - 1} blanks and a go marker), {task.length} recall steps; "
         f"{2 * task.length + task.delay} steps per sequence; accuracy counted on recall steps only",
         f"- network: {'complex' if rec.complex else 'real'} LRU, N = {rec.size}, |lambda| in "
-        f"{list(rec.radius)} at initialisation, gamma {rec.gamma}; readout {spec.features} -> "
-        f"{' -> '.join(map(str, spec.readout.hidden))} ({spec.readout.activation}) -> {spec.readout.output}",
+        f"{list(rec.radius)} at initialisation, phase in [0, {rec.max_phase / math.pi:.2g} pi], gamma "
+        f"{rec.gamma}; readout {readout(spec)}",
         f"- training: {rule.optimizer.name} lr {rule.optimizer.lr}, batch {spec.run.batch}, "
         f"{spec.run.steps} steps, seed {spec.run.seed}, update mode '{rule.update}'",
         f"- PC inference (tpc, tpc-rtrl): K = {rule.inference.iterations}, step {rule.inference.step}, "
