@@ -62,8 +62,10 @@ def plot(results: list[dict], chance: float, path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    styles = {"bptt": (0, (4, 3)), "spatial-bp": (0, (4, 3))}  # dashed over their equals
     for result in results:
-        ax.plot(*zip(*result["curve"], strict=True), label=result["rule"])
+        ax.plot(*zip(*result["curve"], strict=True), label=result["rule"],
+                linestyle=styles.get(result["rule"], "-"), linewidth=1.6)
     ax.axhline(chance, color="grey", linestyle=":", label="chance")
     ax.set_xlabel("training step (batches)")
     ax.set_ylabel("held-out recall accuracy")
