@@ -150,6 +150,12 @@ def _summary(folder: Path, wall: float) -> dict:
         out["infer_total"] = evaluation["total"]
         out["infer_sequences"] = evaluation["sequences"]
         out["fixed_point"] = doc["fixed_point"]
+        by_layer: dict[str, list[int]] = {}
+        for core, counts in zip(doc["cores"], train["per_core"], strict=True):
+            ops = by_layer.setdefault(core["layer"], [0, 0])
+            ops[0] += counts["synaptic_ops_effective"]
+            ops[1] += counts["synaptic_ops_dense"]
+        out["train_by_layer"] = by_layer
     return out
 
 
@@ -209,6 +215,17 @@ def _dense_per_step(spec: NetworkSpec) -> tuple[int, int]:
 
 def _ratio(total: dict) -> float:
     return total["synaptic_ops_effective"] / total["synaptic_ops_dense"]
+
+
+def _layer_rows(base: dict, best: dict) -> list[str]:
+    n = best["train_sequences"]
+    total = sum(eff for eff, _ in best["train_by_layer"].values())
+    rows = []
+    for layer, (eff, dense) in best["train_by_layer"].items():
+        zero = base["train_by_layer"][layer][0] / base["train_sequences"]
+        rows.append(f"| {layer} | {dense / n:,.0f} | {zero:,.0f} | {eff / n:,.0f} | "
+                    f"{100 * eff / total:.0f}% |")
+    return rows
 
 
 def speed_document(spec: NetworkSpec, sweep: dict, reference: dict, chosen: float,
@@ -321,6 +338,15 @@ def speed_document(spec: NetworkSpec, sweep: dict, reference: dict, chosen: floa
         f"stays near the dense count). A larger threshold also suppresses the small error "
         f"messages the learning signal travels on: accuracy falls before the activities become "
         f"sparse.",
+        "",
+        "Training synaptic ops per sequence by the layer whose cores execute them (the LRU "
+        "cores: input weights in predict, feedback copies of the hidden layer's weights in "
+        "inference; hidden cores: their input weights in predict, feedback from the output in "
+        "inference; output cores: their input weights):",
+        "",
+        f"| layer | dense | effective, T = 0 | effective, T = {chosen:g} | share of T = {chosen:g} |",
+        "|---|---|---|---|---|",
+        *_layer_rows(base, best),
         "",
         "At threshold 0 the hwsim run and the reference give the same held-out losses and "
         "accuracies at every evaluation (the runs differ by rounding only):",
