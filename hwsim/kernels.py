@@ -871,15 +871,14 @@ def _post(i, lanes, rounding, track, tb, ti, st):
 
 
 @njit(cache=True)
-def _hw_reset(lanes, tb, ts, ta, to, st):
-    """Sequence start: zero inboxes, delta-coding references and sigma-delta accumulators,
-    so that what a sequence costs does not depend on what ran before it."""
-    mem, ref, sacc, xs, stale = st[S_MEM], st[S_REF], st[S_SACC], st[S_XS], st[S_STALE]
+def _clear(lanes, tb, ts, ta, st, inboxes, errors_only, op):
+    """Zero ``inboxes``, the delta-coding references and the sigma-delta accumulators (all of
+    them, or only the error channels' when ``errors_only``), counting the writes under ``op``."""
+    mem, ref, sacc, xs = st[S_MEM], st[S_REF], st[S_SACC], st[S_XS]
     cnt, opcnt = st[S_CNT], st[S_OPCNT]
-    inboxes = to[3]
     b_size, b_core = tb[1], tb[5]
-    r_off, r_len, r_core = ts[10], ts[11], ts[12]
-    a_w, a_rows, a_cols, a_sacc, a_xs = ta[0], ta[2], ta[3], ta[4], ta[5]
+    r_off, r_len, r_core, r_step = ts[10], ts[11], ts[12], ts[14]
+    a_w, a_rows, a_cols, a_sacc, a_xs, a_step = ta[0], ta[2], ta[3], ta[4], ta[5], ta[7]
     for q in range(inboxes.shape[0]):
         k = inboxes[q]
         n = b_size[k]
@@ -888,15 +887,19 @@ def _hw_reset(lanes, tb, ts, ta, to, st):
             box = mem[o:o + n]
             for j in range(n):
                 box[j] = 0.0
-            _add(cnt, opcnt, b, b_core[k], SEQUENCE_RESET, MW, n)
+            _add(cnt, opcnt, b, b_core[k], op, MW, n)
     for g in range(r_off.shape[0]):
+        if errors_only and r_step[g] == 0:
+            continue
         n = r_len[g]
         block = ref[r_off[g]:r_off[g] + n * lanes]
         for j in range(n * lanes):
             block[j] = 0.0
         for b in range(lanes):
-            _add(cnt, opcnt, b, r_core[g], SEQUENCE_RESET, MW, n)
+            _add(cnt, opcnt, b, r_core[g], op, MW, n)
     for ac in range(a_w.shape[0]):
+        if errors_only and a_step[ac] == 0:
+            continue
         rows, cols = a_rows[ac], a_cols[ac]
         acc = sacc[a_sacc[ac]:a_sacc[ac] + rows * lanes]
         for j in range(rows * lanes):
@@ -905,8 +908,17 @@ def _hw_reset(lanes, tb, ts, ta, to, st):
         for j in range(cols * lanes):
             seen[j] = 0.0
         for b in range(lanes):
-            stale[ac * lanes + b] = 0
-            _add(cnt, opcnt, b, b_core[a_w[ac]], SEQUENCE_RESET, MW, rows + cols)
+            _add(cnt, opcnt, b, b_core[a_w[ac]], op, MW, rows + cols)
+
+
+@njit(cache=True)
+def _hw_reset(lanes, tb, ts, ta, to, st):
+    """Sequence start: zero inboxes, delta-coding references and sigma-delta accumulators,
+    so that what a sequence costs does not depend on what ran before it."""
+    _clear(lanes, tb, ts, ta, st, to[3], False, SEQUENCE_RESET)
+    stale = st[S_STALE]
+    for j in range(stale.shape[0]):
+        stale[j] = 0
 
 
 @njit(cache=True)
@@ -914,42 +926,7 @@ def _step_reset(lanes, tb, ts, ta, to, st):
     """Training step start: error channels restart at 0 on both ends (``hwsim.encode.
     per_step_source`` says why), so no events are spent on carrying last step's errors back
     to 0. Their inboxes, delta references and the accumulators reading them are zeroed."""
-    mem, ref, sacc, xs = st[S_MEM], st[S_REF], st[S_SACC], st[S_XS]
-    cnt, opcnt = st[S_CNT], st[S_OPCNT]
-    step_inboxes = to[4]
-    b_size, b_core = tb[1], tb[5]
-    r_off, r_len, r_core, r_step = ts[10], ts[11], ts[12], ts[14]
-    a_w, a_rows, a_cols, a_sacc, a_xs, a_step = ta[0], ta[2], ta[3], ta[4], ta[5], ta[7]
-    for q in range(step_inboxes.shape[0]):
-        k = step_inboxes[q]
-        n = b_size[k]
-        for b in range(lanes):
-            o = _base(tb, k, b)
-            box = mem[o:o + n]
-            for j in range(n):
-                box[j] = 0.0
-            _add(cnt, opcnt, b, b_core[k], STEP_RESET, MW, n)
-    for g in range(r_off.shape[0]):
-        if r_step[g] == 0:
-            continue
-        n = r_len[g]
-        block = ref[r_off[g]:r_off[g] + n * lanes]
-        for j in range(n * lanes):
-            block[j] = 0.0
-        for b in range(lanes):
-            _add(cnt, opcnt, b, r_core[g], STEP_RESET, MW, n)
-    for ac in range(a_w.shape[0]):
-        if a_step[ac] == 0:
-            continue
-        rows, cols = a_rows[ac], a_cols[ac]
-        acc = sacc[a_sacc[ac]:a_sacc[ac] + rows * lanes]
-        for j in range(rows * lanes):
-            acc[j] = 0.0
-        seen = xs[a_xs[ac]:a_xs[ac] + cols * lanes]
-        for j in range(cols * lanes):
-            seen[j] = 0.0
-        for b in range(lanes):
-            _add(cnt, opcnt, b, b_core[a_w[ac]], STEP_RESET, MW, rows + cols)
+    _clear(lanes, tb, ts, ta, st, to[4], True, STEP_RESET)
 
 
 # -- driver ------------------------------------------------------------------------------
