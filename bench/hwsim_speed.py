@@ -41,6 +41,8 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
+
 from hwsim.engine import FIELDS, Engine  # noqa: E402
 from hwsim.simulate import artifact_from_spec, train_batch  # noqa: E402
 from neuropc.reference.network import Architecture, params_from_spec  # noqa: E402
@@ -183,20 +185,10 @@ def accuracy_sweep(spec: NetworkSpec, thresholds: list[float], folder: Path,
 
 # -- documents ---------------------------------------------------------------------------
 
-def _cpu() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown cpu"
-
-
 def _environment() -> str:
     import numba
 
-    return (f"{platform.machine()}, {os.cpu_count()} cores ({_cpu()}), "
+    return (f"{platform.machine()}, {os.cpu_count()} cores ({cpu_name()}), "
             f"Python {platform.python_version()}, numpy {np.__version__}, numba "
             f"{numba.__version__}, one thread per process")
 
