@@ -58,12 +58,12 @@ class TemporalLearner:
                                   inference.step, inference.fixed_prediction)
         else:
             errors = backprop_errors(arch, params, prediction, target, mask)
+        needs_direct = self.traces is not None or carries_loss
+        direct = recurrent_credit.immediate(coef, self.state, u, drive) if needs_direct else None
         if self.traces is not None:  # traces advance on every step, loss or not
-            recurrent_credit.advance_traces(
-                self.traces, coef, recurrent_credit.immediate(coef, self.state, u, drive))
+            recurrent_credit.advance_traces(self.traces, coef, direct)
         if carries_loss:
-            sensitivities = self.traces if self.traces is not None else (
-                recurrent_credit.immediate(coef, self.state, u, drive))
+            sensitivities = self.traces if self.traces is not None else direct
             updates = readout_updates(arch, errors)
             updates.update(recurrent_credit.recurrent_updates(arch, coef, errors.eps[0], sensitivities))
         else:  # errors are 0, and so is every update they would make
