@@ -31,28 +31,59 @@ class Sensitivities:
         return cls(np.zeros((batch, n), arch.dtype), np.zeros((batch, n, m), arch.dtype),
                    np.zeros((batch, n), arch.dtype))
 
+    def weight_credit(self, state_error: np.ndarray) -> np.ndarray:
+        """sum over the batch of eps_n conj(dh_n / dB_nm), as one (1 x batch) @ (batch x M)
+        product per unit n (conjugating the small side; 4x faster than the einsum)."""
+        per_unit = np.matmul(np.conj(state_error).T[:, None, :], self.B.transpose(1, 0, 2))
+        return np.conj(per_unit[:, 0, :])
+
+
+@dataclass
+class DirectSensitivities:
+    """This step's direct derivatives of mu^0 = lam h_{t-1} + gam B u_t, h_{t-1} held constant.
+
+    d mu_n / d B_nm = gam_n u_m is an outer product per sequence; it is kept as its two factors
+    because the one-step rules only ever contract it with the state error, which the factors do
+    without building the (batch, N, M) array.
+    """
+
+    lam: np.ndarray  # (batch, N): h_{t-1}
+    gam: np.ndarray  # (batch, N): B u_t
+    gain: np.ndarray  # (N,): gamma
+    u: np.ndarray  # (batch, M): the input, real
+
+    @property
+    def B(self) -> np.ndarray:
+        return self.gain[None, :, None] * self.u[:, None, :]
+
+    def weight_credit(self, state_error: np.ndarray) -> np.ndarray:
+        return (state_error * self.gain).T @ self.u
+
 
 def immediate(coef: LRUCoefficients, h_prev: np.ndarray, u: np.ndarray,
-              drive: np.ndarray) -> Sensitivities:
-    """Direct derivatives of mu^0 = lam h_{t-1} + gam B u_t, with h_{t-1} held constant."""
-    return Sensitivities(lam=h_prev, B=coef.gam[None, :, None] * u[:, None, :], gam=drive)
+              drive: np.ndarray) -> DirectSensitivities:
+    """The direct derivatives of this step (the whole credit tPC and spatial BP give the LRU)."""
+    return DirectSensitivities(lam=h_prev, gam=drive, gain=coef.gam, u=u)
 
 
-def advance_traces(traces: Sensitivities, coef: LRUCoefficients, step: Sensitivities) -> None:
+def advance_traces(traces: Sensitivities, coef: LRUCoefficients, step: DirectSensitivities) -> None:
     """e_t = lam * e_{t-1} + (direct term): the whole RTRL recursion for a diagonal LRU."""
     traces.lam = coef.lam * traces.lam + step.lam
-    traces.B = coef.lam[None, :, None] * traces.B + step.B
+    traces.B *= coef.lam[None, :, None]  # in place: the largest array of the reference
+    # + gam_n u_m, added only where u_m != 0: inputs are mostly one-hot tokens
+    rows, cols = np.nonzero(step.u)
+    traces.B[rows, :, cols] += step.gain * step.u[rows, cols, None]
     traces.gam = coef.lam * traces.gam + step.gam
 
 
 def recurrent_updates(arch: Architecture, coef: LRUCoefficients, state_error: np.ndarray,
-                      sens: Sensitivities) -> dict[str, np.ndarray]:
+                      sens: Sensitivities | DirectSensitivities) -> dict[str, np.ndarray]:
     """Descent directions for the LRU parameters, summed over the batch."""
     lam_credit = (state_error * np.conj(sens.lam)).sum(axis=0)
     updates = {name: np.real(lam_credit * np.conj(d)) for name, d in coef.dlam.items()}
     if arch.learn_gamma:
         updates["gamma_log"] = coef.gam * np.real((state_error * np.conj(sens.gam)).sum(axis=0))
-    weight_credit = np.einsum("bn,bnm->nm", state_error, np.conj(sens.B))
+    weight_credit = sens.weight_credit(state_error)
     if arch.complex:
         updates["B_re"], updates["B_im"] = weight_credit.real, weight_credit.imag
     else:
