@@ -141,6 +141,36 @@ def _axpy(y, a, x):
         y[j] += a * x[j]
 
 
+@njit(cache=True, fastmath=_FAST)
+def _outer4x4(a0, a1, a2, a3, p0, p1, p2, p3, q0, q1, q2, q3):
+    """Four accumulator rows a_r += sum over four lanes l of p_l[r] * q_l: each q value is
+    loaded once for the four rows (the learning accumulation of a batch, blocked)."""
+    p00, p01, p02, p03 = p0[0], p0[1], p0[2], p0[3]
+    p10, p11, p12, p13 = p1[0], p1[1], p1[2], p1[3]
+    p20, p21, p22, p23 = p2[0], p2[1], p2[2], p2[3]
+    p30, p31, p32, p33 = p3[0], p3[1], p3[2], p3[3]
+    for c in range(a0.shape[0]):
+        v0, v1, v2, v3 = q0[c], q1[c], q2[c], q3[c]
+        a0[c] += p00 * v0 + p10 * v1 + p20 * v2 + p30 * v3
+        a1[c] += p01 * v0 + p11 * v1 + p21 * v2 + p31 * v3
+        a2[c] += p02 * v0 + p12 * v1 + p22 * v2 + p32 * v3
+        a3[c] += p03 * v0 + p13 * v1 + p23 * v2 + p33 * v3
+
+
+@njit(cache=True)
+def _rank(full, quads, b):
+    """Whether lane b is among the first ``quads`` entries of ``full`` (sorted lane ids)."""
+    lo = 0
+    hi = quads
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if full[mid] < b:
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo < quads and full[lo] == b
+
+
 @njit(cache=True)
 def _base(tb, k, b):
     b_off, b_size, b_lane = tb[0], tb[1], tb[2]
@@ -403,15 +433,38 @@ def _learn(op, i, lanes, dense, tb, ti, st):
                     if dense or p[r] != 0.0:
                         active[b] += 1
             _add(cnt, opcnt, b, core, op, LW, active[b] * k)
+        # lanes whose pre-synaptic vector has no zero go four at a time through _outer4x4
+        # (their rows with a zero post value add exact zeros); the rest lane by lane below
+        full = np.empty(lanes, np.int64)
+        nfull = 0
+        for b in range(lanes):
+            if nzc[b] == cols and active[b] > 0:
+                full[nfull] = b
+                nfull += 1
+        quads = nfull // 4 * 4
         # blocks of four accumulator rows stay in L1 while every lane adds to them
         r = 0
         while r < rows:
             block = min(4, rows - r)
             base = ao + r * cols
+            if block == 4:
+                a0 = mem[base:base + cols]
+                a1 = mem[base + cols:base + 2 * cols]
+                a2 = mem[base + 2 * cols:base + 3 * cols]
+                a3 = mem[base + 3 * cols:base + 4 * cols]
+                for f in range(0, quads, 4):
+                    b0, b1, b2, b3 = full[f], full[f + 1], full[f + 2], full[f + 3]
+                    _outer4x4(a0, a1, a2, a3,
+                              mem[po[b0] + r:po[b0] + r + 4], mem[po[b1] + r:po[b1] + r + 4],
+                              mem[po[b2] + r:po[b2] + r + 4], mem[po[b3] + r:po[b3] + r + 4],
+                              mem[qo[b0]:qo[b0] + cols], mem[qo[b1]:qo[b1] + cols],
+                              mem[qo[b2]:qo[b2] + cols], mem[qo[b3]:qo[b3] + cols])
             for b in range(lanes):
                 k = nzc[b]
                 if k == 0 or active[b] == 0:
                     continue
+                if block == 4 and k == cols and _rank(full, quads, b):
+                    continue  # done above
                 silent = True
                 for rr in range(block):
                     if mem[po[b] + r + rr] != 0.0:
