@@ -8,7 +8,7 @@ Speed: the same copy-task configuration (examples/copy.yaml), the same sequences
 initial weights; the reference trains them with ``neuropc.reference.rules.train_on_batch``,
 hwsim with its engine (``hwsim.simulate.train_batch``, B lanes in lockstep), at batch 1 and
 batch 32, one thread each (OPENBLAS/OMP/MKL threads = 1; the engine is single-threaded). Best
-of ``--repeats`` timings. Time steps per second count sequence-steps (B per lockstep step).
+of ``--repeats`` rounds, each timing the reference and every hwsim run back to back. Time steps per second count sequence-steps (B per lockstep step).
 
 Accuracy: ``neuropc simulate`` runs of the same spec at batch 32 for ``--steps`` batches, one
 per event threshold, next to ``neuropc train`` (the reference), as a user runs them. The
@@ -58,14 +58,17 @@ EFF, DENSE, MSG = (FIELDS.index(n) for n in ("synaptic_ops_effective", "synaptic
 
 # -- speed ---------------------------------------------------------------------------------
 
-def _time(setup, run, repeats: int) -> float:
-    """Best wall time of ``run(setup())`` over ``repeats`` fresh starts (setup not timed)."""
-    best = float("inf")
+def _time_interleaved(runs: dict, repeats: int) -> dict:
+    """Best wall time of each ``(setup, run)`` in ``runs`` over ``repeats`` rounds; every
+    round times each once, one after the other, so that a slow spell of a shared machine
+    hits all of them rather than one (setup not timed)."""
+    best = {key: float("inf") for key in runs}
     for _ in range(repeats):
-        state = setup()
-        started = time.perf_counter()
-        run(state)
-        best = min(best, time.perf_counter() - started)
+        for key, (setup, run) in runs.items():
+            state = setup()
+            started = time.perf_counter()
+            run(state)
+            best[key] = min(best[key], time.perf_counter() - started)
     return best
 
 
@@ -87,8 +90,8 @@ def throughput(spec: NetworkSpec, batch: int, batches: int, thresholds: list[flo
         params, optimizer = state
         losses["reference"] = [train_on_batch(arch, spec.rule, params, b, optimizer) for b in data]
 
-    rows: dict = {"reference": {"seconds": _time(
-        lambda: (params_from_spec(spec), Optimizer(spec.rule.optimizer)), reference, repeats)}}
+    runs: dict = {"reference": (lambda: (params_from_spec(spec), Optimizer(spec.rule.optimizer)),
+                                reference)}
     counts: dict = {}
     for threshold in thresholds:
 
@@ -96,9 +99,12 @@ def throughput(spec: NetworkSpec, batch: int, batches: int, thresholds: list[flo
             losses[threshold] = [train_batch(engine, spec, b)[0] for b in data]
             counts[threshold] = engine.core_totals.sum(axis=0)
 
-        seconds = _time(lambda threshold=threshold: Engine(artifact, batch, threshold=threshold),
-                        hwsim, repeats)
-        rows[threshold] = {"seconds": seconds, "counts": counts[threshold]}
+        runs[threshold] = (lambda threshold=threshold: Engine(artifact, batch, threshold=threshold),
+                           hwsim)
+    seconds = _time_interleaved(runs, repeats)
+    rows: dict = {"reference": {"seconds": seconds["reference"]}}
+    for threshold in thresholds:
+        rows[threshold] = {"seconds": seconds[threshold], "counts": counts[threshold]}
     exact = rows[0.0]["counts"]
     for key, row in rows.items():
         row["steps_per_s"] = steps / row["seconds"]
@@ -523,7 +529,7 @@ def main() -> None:
     parser.add_argument("--spec", type=Path, default=ROOT / "examples" / "copy.yaml")
     parser.add_argument("--steps", type=int, default=3000, help="training batches per run")
     parser.add_argument("--thresholds", default="0,0.001,0.002,0.005,0.01,0.02")
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--jobs", type=int, default=2)
     parser.add_argument("--fixed-point", action="store_true")
     parser.add_argument("--quick", action="store_true", help="short runs, not for the record")

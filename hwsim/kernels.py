@@ -134,6 +134,47 @@ def _dot4(w0, w1, w2, w3, x):
     return s0, s1, s2, s3
 
 
+@njit(cache=True, fastmath=_FAST)
+def _dot4x2(w0, w1, w2, w3, x, y):
+    """Four rows times two vectors in one pass: each weight is loaded once for two lanes."""
+    s0 = 0.0
+    s1 = 0.0
+    s2 = 0.0
+    s3 = 0.0
+    t0 = 0.0
+    t1 = 0.0
+    t2 = 0.0
+    t3 = 0.0
+    for j in range(x.shape[0]):
+        a, b, c, d = w0[j], w1[j], w2[j], w3[j]
+        v = x[j]
+        u = y[j]
+        s0 += a * v
+        s1 += b * v
+        s2 += c * v
+        s3 += d * v
+        t0 += a * u
+        t1 += b * u
+        t2 += c * u
+        t3 += d * u
+    return s0, s1, s2, s3, t0, t1, t2, t3
+
+
+@njit(cache=True)
+def _store4(acc, o, s0, s1, s2, s3, add):
+    """acc[o:o + 4] += (s0..s3) when ``add`` (a delta row), else = (a recomputation)."""
+    if add:
+        acc[o] += s0
+        acc[o + 1] += s1
+        acc[o + 2] += s2
+        acc[o + 3] += s3
+    else:
+        acc[o] = s0
+        acc[o + 1] = s1
+        acc[o + 2] = s2
+        acc[o + 3] = s3
+
+
 @njit(cache=True)
 def _axpy(y, a, x):
     """y += a * x on views."""
@@ -215,8 +256,8 @@ def _elementwise(op, i, lanes, tb, ti, mem, cnt, opcnt):
             fn = ins_i[i, 0]
             o2 = _base(tb, a[2], b)
             y = mem[o2:o2 + n]
-            for j in range(n):
-                y[j] = act_derivative(fn, second[j]) * first[j]
+            for j in range(n):  # no derivative needed where the gated value is 0
+                y[j] = act_derivative(fn, second[j]) * first[j] if first[j] != 0.0 else 0.0
         elif op == ERROR:
             o2 = _base(tb, a[2], b)
             y = mem[o2:o2 + n]
@@ -660,6 +701,13 @@ def _matvec(i, lanes, dense, tb, ti, ta, st):
                     s += wrow[cl[j]] * dv[j]
                 acc[r] += s
     if wide:
+        # lanes by mode, so that two lanes of the same mode share each pass over four rows
+        pairs = np.empty((2, lanes), np.int64)
+        count = np.zeros(2, np.int64)
+        for b in range(lanes):
+            if mode[b] != 0:
+                pairs[mode[b] - 1, count[mode[b] - 1]] = b
+                count[mode[b] - 1] += 1
         r = 0
         while r < rows:
             if r + 4 <= rows:
@@ -667,23 +715,21 @@ def _matvec(i, lanes, dense, tb, ti, ta, st):
                 w1 = mem[wo + (r + 1) * cols:wo + (r + 2) * cols]
                 w2 = mem[wo + (r + 2) * cols:wo + (r + 3) * cols]
                 w3 = mem[wo + (r + 3) * cols:wo + (r + 4) * cols]
-                for b in range(lanes):
-                    if mode[b] == 0:
-                        continue
-                    so = a_sacc[ac] + b * rows + r
-                    if mode[b] == 1:
-                        s0, s1, s2, s3 = _dot4(w0, w1, w2, w3, dd[b * width:b * width + cols])
-                        sacc[so] += s0
-                        sacc[so + 1] += s1
-                        sacc[so + 2] += s2
-                        sacc[so + 3] += s3
-                    else:
-                        xso = a_xs[ac] + b * cols
-                        s0, s1, s2, s3 = _dot4(w0, w1, w2, w3, xs[xso:xso + cols])
-                        sacc[so] = s0
-                        sacc[so + 1] = s1
-                        sacc[so + 2] = s2
-                        sacc[so + 3] = s3
+                for m in range(2):  # m = 0: delta rows added; m = 1: full recomputation
+                    n = count[m]
+                    for f in range(0, n, 2):
+                        b = pairs[m, f]
+                        xb = (dd[b * width:b * width + cols] if m == 0
+                              else xs[a_xs[ac] + b * cols:a_xs[ac] + (b + 1) * cols])
+                        if f + 1 < n:
+                            c = pairs[m, f + 1]
+                            xc = (dd[c * width:c * width + cols] if m == 0
+                                  else xs[a_xs[ac] + c * cols:a_xs[ac] + (c + 1) * cols])
+                            s0, s1, s2, s3, t0, t1, t2, t3 = _dot4x2(w0, w1, w2, w3, xb, xc)
+                            _store4(sacc, a_sacc[ac] + c * rows + r, t0, t1, t2, t3, m == 0)
+                        else:
+                            s0, s1, s2, s3 = _dot4(w0, w1, w2, w3, xb)
+                        _store4(sacc, a_sacc[ac] + b * rows + r, s0, s1, s2, s3, m == 0)
                 r += 4
             else:
                 wrow = mem[wo + r * cols:wo + (r + 1) * cols]
