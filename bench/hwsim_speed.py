@@ -8,7 +8,8 @@ Speed: the same copy-task configuration (examples/copy.yaml), the same sequences
 initial weights; the reference trains them with ``neuropc.reference.rules.train_on_batch``,
 hwsim with its engine (``hwsim.simulate.train_batch``, B lanes in lockstep), at batch 1 and
 batch 32, one thread each (OPENBLAS/OMP/MKL threads = 1; the engine is single-threaded). Best
-of ``--repeats`` rounds, each timing the reference and every hwsim run back to back. Time steps per second count sequence-steps (B per lockstep step).
+of ``--repeats`` rounds, each timing the reference and every hwsim run back to back. Time
+steps per second count sequence-steps (B per lockstep step).
 
 Accuracy: ``neuropc simulate`` runs of the same spec at batch 32 for ``--steps`` batches, one
 per event threshold, next to ``neuropc train`` (the reference), as a user runs them. The
