@@ -74,6 +74,9 @@ class Engine:
                          "fixed": K.ROUND_FIXED}[number_format]
         self.count = 0  # optimizer steps taken (Adam's t)
         self.track = False
+        #: charge steps without loss the recorded counts of their inference phases instead of
+        #: running them again (they change no value; False runs them, for the tests)
+        self.replay_at_rest = True
         enc = encode(program, self.lanes, artifact.placement_arrays["hops"])
         self.enc: Encoded = enc
         lanes_ = self.lanes
@@ -116,6 +119,10 @@ class Engine:
         state[K.S_ICOL] = np.zeros(width * lanes_, np.int64)  # column lists
         for k in (K.S_L0, K.S_L1, K.S_L2, K.S_L3):
             state[k] = np.zeros(lanes_, np.int64)  # per-lane scratch
+        # the counts of the inference phases at a step at rest (kernels._inference)
+        state[K.S_REST_CNT] = np.zeros_like(self.cnt)
+        state[K.S_REST_OPCNT] = np.zeros_like(self.opcnt)
+        state[K.S_REST_OK] = np.zeros(1, np.int64)
         self._state = tuple(state)
         self._tables = (
             (enc.b_off, enc.b_size, enc.b_lane, enc.b_rows, enc.b_cols, enc.b_core),
@@ -242,6 +249,7 @@ class Engine:
         fi[K.F_ROUND] = self.rounding
         fi[K.F_TRACK] = int(self.track)
         fi[K.F_MASK_COL] = self.enc.mask_col
+        fi[K.F_REPLAY] = int(self.replay_at_rest)
         ff[K.G_THRESHOLD] = self.threshold
         ff[K.G_SCALE] = scale
         loss = np.zeros((steps, self.lanes))

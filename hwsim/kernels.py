@@ -42,18 +42,19 @@ RESET, PREDICT, INFER, BACKPROP, LEARN, ADVANCE, APPLY = range(7)
 
 # integer flags of ``execute``
 (F_LANES, F_RESET, F_STEPS, F_TRAIN, F_ONLINE, F_APPLY_END, F_COUNT, F_DENSE, F_ROUND,
- F_TRACK, F_MASK_COL) = range(11)
+ F_TRACK, F_MASK_COL, F_REPLAY) = range(12)
 # F_ROUND: how stored values are rounded
 ROUND_NONE, ROUND_FIXED, ROUND_FLOAT32 = range(3)
-INT_FLAGS = 11
+INT_FLAGS = 12
 # float flags
 G_THRESHOLD, G_SCALE = range(2)
 FLOAT_FLAGS = 2
 
 # the state tuple (built by hwsim.engine.Engine)
 (S_MEM, S_REF, S_SACC, S_XS, S_EX, S_LRE, S_LIM, S_DD, S_DVAL, S_QSCALE, S_QLO, S_QHI, S_QMAX,
- S_STALE, S_NNZ, S_CNT, S_OPCNT, S_FIRED, S_REC, S_ICOL, S_L0, S_L1, S_L2, S_L3) = range(24)
-STATE_SIZE = 24
+ S_STALE, S_NNZ, S_CNT, S_OPCNT, S_FIRED, S_REC, S_ICOL, S_L0, S_L1, S_L2, S_L3,
+ S_REST_CNT, S_REST_OPCNT, S_REST_OK) = range(27)
+STATE_SIZE = 27
 
 GELU_C = np.sqrt(2.0 / np.pi)
 _FAST = {"reassoc", "contract", "nsz"}
@@ -1066,6 +1067,47 @@ def _phase(p, fi, ff, tb, ti, tp, ts, ta, st):
 
 
 @njit(cache=True)
+def _at_rest(t, hin, lanes, fi, st):
+    """Whether step t's PC inference would change nothing but the counters: no lane carries
+    loss (so after predict every error is exactly 0, the reference's ``errors_at_rest``: relax,
+    gate and error ops rewrite the values they hold and no message is sent) and no
+    accumulator is stale (nothing to recompute since the weights changed). Its counts are then
+    the same at every such step. (Spatial BP's backprop phase is not covered: its value
+    layers' errors are set there, not in predict, so it always runs.)"""
+    for b in range(lanes):
+        if hin[t, b, fi[F_MASK_COL]] != 0.0:
+            return False
+    stale = st[S_STALE]
+    for j in range(stale.shape[0]):
+        if stale[j] != 0:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _inference(t, hin, fi, ff, tb, ti, tp, ts, ta, st):
+    """The infer phase (K iterations of PC inference) of training step t. At rest
+    (``_at_rest``) it is run once and its counts recorded; later steps at rest are charged
+    those counts instead of running it again (``fi[F_REPLAY]``; never while calibrating, which
+    watches every write)."""
+    cnt, opcnt = st[S_CNT], st[S_OPCNT]
+    rest_cnt, rest_op, recorded = st[S_REST_CNT], st[S_REST_OPCNT], st[S_REST_OK]
+    rest = fi[F_REPLAY] != 0 and fi[F_TRACK] == 0 and _at_rest(t, hin, fi[F_LANES], fi, st)
+    if rest and recorded[0] != 0:
+        cnt += rest_cnt
+        opcnt += rest_op
+        return
+    if rest:
+        rest_cnt[...] = -cnt
+        rest_op[...] = -opcnt
+    _phase(INFER, fi, ff, tb, ti, tp, ts, ta, st)
+    if rest:
+        rest_cnt += cnt
+        rest_op += opcnt
+        recorded[0] = 1
+
+
+@njit(cache=True)
 def _totals(cnt, out):
     """Counts per lane row summed over cores."""
     for row in range(cnt.shape[0]):
@@ -1112,7 +1154,7 @@ def execute(fi, ff, hin, loss_out, logit_out, step_cnt, tb, ti, tp, ts, th, ta, 
                 for j in range(b_size[out_mu[q]]):
                     logit_out[t, b, out_start[q] + j] = mem[mo + j]
         if train:
-            _phase(INFER, fi, ff, tb, ti, tp, ts, ta, st)
+            _inference(t, hin, fi, ff, tb, ti, tp, ts, ta, st)
             _phase(BACKPROP, fi, ff, tb, ti, tp, ts, ta, st)
             _phase(LEARN, fi, ff, tb, ti, tp, ts, ta, st)
         _phase(ADVANCE, fi, ff, tb, ti, tp, ts, ta, st)

@@ -318,3 +318,45 @@ def test_counts_per_sequence_do_not_depend_on_history() -> None:
     flip = [1, 0]
     swapped.run(a.inputs[:, flip], a.targets[:, flip], a.mask[:, flip], train=True, reset=True)
     np.testing.assert_array_equal(swapped.take_counts()[:2].sum(axis=1), costs[0][flip])
+
+
+def _inference_scratch(artifact: Artifact) -> set[tuple[int, str]]:
+    """(core, buffer) pairs that only the infer phase touches: what a step at rest would have
+    rewritten with zeros and nothing else ever reads."""
+    inner, outer = set(), set()
+    for core in artifact.program.cores:
+        for phase, ops in core.phases.items():
+            names = {name for op in ops for name in (*op.reads, *op.writes)}
+            (inner if phase == "infer" else outer).update(
+                (core.core, name) for name in names)
+    return inner - outer
+
+
+@pytest.mark.parametrize("case", ["rtrl-complex-fixed-K2", "rtrl-complex-moving-inferred-K3",
+                                  "spatial-bp-complex", "tpc-real-moving-K2",
+                                  "rtrl-split-cores-moving"])
+@pytest.mark.parametrize("options", [{}, {"dense": True}, {"threshold": 0.05}])
+def test_steps_at_rest_are_charged_exactly_what_running_them_does(case: str, options: dict) -> None:
+    """Steps without loss skip re-running inference and are charged its recorded counts: every
+    count of every step, every loss and every buffer outside the inference scratch equals an
+    engine that runs every phase (several sequences, with the weight changes in between)."""
+    spec = CASES[case]
+    artifact = _artifact(spec)
+    replayed, executed = Engine(artifact, LANES, **options), Engine(artifact, LANES, **options)
+    executed.replay_at_rest = False
+    scratch = _inference_scratch(artifact)
+    task = task_from_spec(spec.task)
+    rng = np.random.default_rng(3)
+    at_rest = 0
+    for sequence in range(3):
+        batch = task.sample(rng, LANES)
+        at_rest += int((batch.mask.sum(axis=1) == 0).sum())
+        outs = [engine.run(batch.inputs, batch.targets, batch.mask, train=True, reset=True,
+                           apply_end=True, scale=0.1) for engine in (replayed, executed)]
+        assert np.array_equal(outs[0].step_counts, outs[1].step_counts), sequence
+        assert np.array_equal(outs[0].loss, outs[1].loss), sequence
+        assert np.array_equal(replayed.take_op_counts(), executed.take_op_counts()), sequence
+        for k, (core, buf) in enumerate(replayed.enc.buffers):
+            if (core, buf.name) not in scratch:
+                assert np.array_equal(replayed._view(k), executed._view(k)), (sequence, core, buf.name)
+    assert at_rest >= 6  # the copy task has steps without loss to skip
