@@ -17,7 +17,7 @@ import pytest
 
 from compiler.artifact import Artifact
 from hwsim.engine import FIELDS, Engine
-from hwsim.simulate import artifact_from_spec, train_batch
+from hwsim.simulate import artifact_from_spec, calibrate, train_batch
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer
 from neuropc.reference.rules import train_on_batch
@@ -335,13 +335,16 @@ def _inference_scratch(artifact: Artifact) -> set[tuple[int, str]]:
 @pytest.mark.parametrize("case", ["rtrl-complex-fixed-K2", "rtrl-complex-moving-inferred-K3",
                                   "spatial-bp-complex", "tpc-real-moving-K2",
                                   "rtrl-split-cores-moving"])
-@pytest.mark.parametrize("options", [{}, {"dense": True}, {"threshold": 0.05}])
+@pytest.mark.parametrize("options", [{}, {"dense": True}, {"threshold": 0.05},
+                                     {"number_format": "fixed"}])
 def test_steps_at_rest_are_charged_exactly_what_running_them_does(case: str, options: dict) -> None:
     """Steps without loss skip re-running inference and are charged its recorded counts: every
     count of every step, every loss and every buffer outside the inference scratch equals an
     engine that runs every phase (several sequences, with the weight changes in between)."""
     spec = CASES[case]
     artifact = _artifact(spec)
+    if options.get("number_format") == "fixed":
+        options = {**options, "formats": calibrate(artifact, spec, sequences=6)}
     replayed, executed = Engine(artifact, LANES, **options), Engine(artifact, LANES, **options)
     executed.replay_at_rest = False
     scratch = _inference_scratch(artifact)
