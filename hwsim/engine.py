@@ -74,8 +74,8 @@ class Engine:
                          "fixed": K.ROUND_FIXED}[number_format]
         self.count = 0  # optimizer steps taken (Adam's t)
         self.track = False
-        #: charge steps without loss the recorded counts of their inference phases instead of
-        #: running them again (they change no value; False runs them, for the tests)
+        #: charge training steps without loss the recorded counts of their infer phase instead
+        #: of running it again (it changes no value there; False runs it, for the tests)
         self.replay_at_rest = True
         enc = encode(program, self.lanes, artifact.placement_arrays["hops"])
         self.enc: Encoded = enc

@@ -200,20 +200,6 @@ def _outer4x4(a0, a1, a2, a3, p0, p1, p2, p3, q0, q1, q2, q3):
 
 
 @njit(cache=True)
-def _rank(full, quads, b):
-    """Whether lane b is among the first ``quads`` entries of ``full`` (sorted lane ids)."""
-    lo = 0
-    hi = quads
-    while lo < hi:
-        mid = (lo + hi) // 2
-        if full[mid] < b:
-            lo = mid + 1
-        else:
-            hi = mid
-    return lo < quads and full[lo] == b
-
-
-@njit(cache=True)
 def _base(tb, k, b):
     b_off, b_size, b_lane = tb[0], tb[1], tb[2]
     return b_off[k] + b * b_size[k] * b_lane[k]
@@ -484,6 +470,9 @@ def _learn(op, i, lanes, dense, tb, ti, st):
                 full[nfull] = b
                 nfull += 1
         quads = nfull // 4 * 4
+        in_quad = np.zeros(lanes, np.bool_)
+        for f in range(quads):
+            in_quad[full[f]] = True
         # blocks of four accumulator rows stay in L1 while every lane adds to them
         r = 0
         while r < rows:
@@ -505,7 +494,7 @@ def _learn(op, i, lanes, dense, tb, ti, st):
                 k = nzc[b]
                 if k == 0 or active[b] == 0:
                     continue
-                if block == 4 and k == cols and _rank(full, quads, b):
+                if block == 4 and in_quad[b]:
                     continue  # done above
                 silent = True
                 for rr in range(block):
@@ -1067,6 +1056,15 @@ def _phase(p, fi, ff, tb, ti, tp, ts, ta, st):
 
 
 @njit(cache=True)
+def _carries_loss(t, hin, lanes, fi):
+    """Whether some lane's mask is on at step t."""
+    for b in range(lanes):
+        if hin[t, b, fi[F_MASK_COL]] != 0.0:
+            return True
+    return False
+
+
+@njit(cache=True)
 def _at_rest(t, hin, lanes, fi, st):
     """Whether step t's PC inference would change nothing but the counters: no lane carries
     loss (so after predict every error is exactly 0, the reference's ``errors_at_rest``: relax,
@@ -1074,9 +1072,8 @@ def _at_rest(t, hin, lanes, fi, st):
     accumulator is stale (nothing to recompute since the weights changed). Its counts are then
     the same at every such step. (Spatial BP's backprop phase is not covered: its value
     layers' errors are set there, not in predict, so it always runs.)"""
-    for b in range(lanes):
-        if hin[t, b, fi[F_MASK_COL]] != 0.0:
-            return False
+    if _carries_loss(t, hin, lanes, fi):
+        return False
     stale = st[S_STALE]
     for j in range(stale.shape[0]):
         if stale[j] != 0:
@@ -1158,15 +1155,10 @@ def execute(fi, ff, hin, loss_out, logit_out, step_cnt, tb, ti, tp, ts, th, ta, 
             _phase(BACKPROP, fi, ff, tb, ti, tp, ts, ta, st)
             _phase(LEARN, fi, ff, tb, ti, tp, ts, ta, st)
         _phase(ADVANCE, fi, ff, tb, ti, tp, ts, ta, st)
-        if train and online:
-            carries_loss = False
-            for b in range(lanes):
-                if hin[t, b, fi[F_MASK_COL]] != 0.0:
-                    carries_loss = True
-            if carries_loss:
-                fi[F_COUNT] += 1
-                _phase(APPLY, fi, ff, tb, ti, tp, ts, ta, st)
-                refresh(tb, ta, tl, st)
+        if train and online and _carries_loss(t, hin, lanes, fi):
+            fi[F_COUNT] += 1
+            _phase(APPLY, fi, ff, tb, ti, tp, ts, ta, st)
+            refresh(tb, ta, tl, st)
         if t == steps - 1 and fi[F_APPLY_END] != 0:
             fi[F_COUNT] += 1
             _phase(APPLY, fi, ff, tb, ti, tp, ts, ta, st)
