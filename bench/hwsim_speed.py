@@ -425,7 +425,10 @@ def fixed_point_document(spec: NetworkSpec, runs: dict, command: str, minutes: f
         f"negligible, {100 * (base - final['fixed-32-short']):.1f} points below float64, which "
         f"is saturation: during training values outgrow what the first sequences show. At the "
         f"table widths this row ends {100 * (final['fixed-short'] - final['fixed']):+.1f} points "
-        f"from the full calibration: its narrower ranges also mean finer steps.",
+        f"from the full calibration: its narrower ranges also mean finer steps. Each row is one "
+        f"run; once values saturate, where training goes depends on rounding down to the order "
+        f"in which the simulator sums, so these two rows vary between runs and code versions "
+        f"more than the others.",
         "",
         "Formats chosen at the table's widths (step = 2^-frac, largest value = (2^(bits-1) - 1) "
         "step):",
