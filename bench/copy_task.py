@@ -8,7 +8,7 @@ can solve the task). Each (setting, rule) runs as its own `neuropc train` proces
 built from the metrics those runs wrote.
 
     python bench/copy_task.py                      # the recorded run (about 21 min on 2 cores)
-    python bench/copy_task.py --steps 200 --out /tmp/copy.md   # a quick look
+    python bench/copy_task.py --steps 200 --out /tmp/copy.md --runs /tmp/copy-runs   # a quick look
     python bench/copy_task.py --paper              # 30 digits, N=256 (the paper's task; slow)
 """
 
