@@ -59,6 +59,11 @@ class DirectSensitivities:
     def weight_credit(self, state_error: np.ndarray) -> np.ndarray:
         return (state_error * self.gain).T @ self.u
 
+    def add_B_to(self, trace_B: np.ndarray) -> None:
+        """trace_B += d mu / d B, touching only the inputs that are nonzero (mostly one-hot)."""
+        rows, cols = np.nonzero(self.u)
+        trace_B[rows, :, cols] += self.gain * self.u[rows, cols, None]
+
 
 def immediate(coef: LRUCoefficients, h_prev: np.ndarray, u: np.ndarray,
               drive: np.ndarray) -> DirectSensitivities:
@@ -70,9 +75,7 @@ def advance_traces(traces: Sensitivities, coef: LRUCoefficients, step: DirectSen
     """e_t = lam * e_{t-1} + (direct term): the whole RTRL recursion for a diagonal LRU."""
     traces.lam = coef.lam * traces.lam + step.lam
     traces.B *= coef.lam[None, :, None]  # in place: the largest array of the reference
-    # + gam_n u_m, added only where u_m != 0: inputs are mostly one-hot tokens
-    rows, cols = np.nonzero(step.u)
-    traces.B[rows, :, cols] += step.gain * step.u[rows, cols, None]
+    step.add_B_to(traces.B)
     traces.gam = coef.lam * traces.gam + step.gam
 
 
