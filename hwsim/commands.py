@@ -25,7 +25,37 @@ if TYPE_CHECKING:
     from hwsim.simulate import SimulationResult
 
 
-def run_simulation(source: Path, *, steps: int | None = None, threshold: float | None = None,
+def parse_threshold(text: str | None) -> float | dict[str, float] | None:
+    """``--threshold``: a number (activities and errors alike) or ``activity=A,error=E``
+    (either may be left out and keeps the spec's value)."""
+    if text is None:
+        return None
+    usage = "expected a number, or activity=A,error=E (either part may be left out)"
+
+    def number(value: str) -> float:
+        try:
+            parsed = float(value)
+        except ValueError:
+            raise NeuropcError(f"--threshold {text}: {value.strip()!r} is not a number; {usage}") from None
+        if not 0 <= parsed < float("inf"):
+            raise NeuropcError(f"--threshold {text}: a threshold must be >= 0 and finite (got {value.strip()})")
+        return parsed
+
+    if "=" not in text:
+        return number(text)
+    parts: dict[str, float] = {}
+    for item in text.split(","):
+        key, _, value = (piece.strip() for piece in item.partition("="))
+        if key not in ("activity", "error"):
+            raise NeuropcError(f"--threshold {text}: {key!r} is not a population; {usage}")
+        if key in parts:
+            raise NeuropcError(f"--threshold {text}: {key} given twice")
+        parts[key] = number(value)
+    return parts
+
+
+def run_simulation(source: Path, *, steps: int | None = None,
+                   threshold: float | dict[str, float] | None = None,
                    number_format: str = "float64", batch: int | None = None,
                    sequential: bool = False, dense: bool = False,
                    calibration_sequences: int | None = None, out_dir: Path | None = None,
@@ -33,26 +63,24 @@ def run_simulation(source: Path, *, steps: int | None = None, threshold: float |
                    progress: bool = True, artifact: Artifact | None = None):
     """What ``neuropc simulate`` does; returns (SimulationResult, run folder path)."""
     from hwsim.number_format import NUMBER_FORMATS
-    from hwsim.simulate import lanes_for, load_source, resolved_spec, simulate
+    from hwsim.simulate import event_thresholds, lanes_for, load_source, resolved_spec, simulate
     from neuropc.progress import TrainingProgress
     from neuropc.run_files import RunDirectory
 
     if number_format not in NUMBER_FORMATS:
         raise NeuropcError(f"--format {number_format}: choose one of {', '.join(NUMBER_FORMATS)}")
-    if threshold is not None and not threshold >= 0:
-        raise NeuropcError(f"--threshold {threshold}: the event threshold must be >= 0")
     artifact = artifact if artifact is not None else load_source(source)
     spec = resolved_spec(artifact, steps=steps, batch=batch)
+    thresholds = event_thresholds(spec, threshold)
     lanes_for(spec, spec.run.batch, 1 if sequential else None)  # refuse before writing anything
     total = spec.run.steps
     out = out_dir or Path("runs") / f"{spec.name}-{spec.rule.name}-hwsim-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = RunDirectory(out, force=force)
     mode = "one sequence after another" if sequential else "lockstep"
     echo(f"simulating '{spec.name}' ({spec.rule.name}, {len(artifact.program.cores)} cores) for "
-         f"{total} steps, {number_format}, threshold "
-         f"{threshold if threshold is not None else (spec.hardware.event_threshold if spec.hardware else 0.0)}"
+         f"{total} steps, {number_format}, threshold {thresholds}"
          f"{', dense' if dense else ''}, batch {spec.run.batch} ({mode}) -> {run_dir.path}")
-    options = {"steps": steps, "threshold": threshold, "number_format": number_format,
+    options = {"steps": steps, "threshold": thresholds, "number_format": number_format,
                "batch": batch, "lanes": 1 if sequential else None, "dense": dense,
                "calibration_sequences": calibration_sequences, "run_dir": run_dir}
     if progress:
@@ -66,9 +94,10 @@ def run_simulation(source: Path, *, steps: int | None = None, threshold: float |
 @click.command("simulate")
 @click.argument("source", metavar="NET.npc|NET.yaml", type=click.Path(path_type=Path))
 @click.option("--steps", type=click.IntRange(min=0), help="Training batches (overrides run.steps).")
-@click.option("--threshold", type=float,
+@click.option("--threshold", metavar="T|activity=A,error=E",
               help="Delta-coding threshold: a value is sent when it moved more than this since "
-                   "its last send (overrides hardware.event_threshold; 0 sends every change).")
+                   "its last send; one number for activities and errors, or each its own "
+                   "(overrides hardware.event_threshold; 0 sends every change).")
 @click.option("--format", "number_format", default="float64", show_default=True,
               help="Number format: float64, float32 or fixed (the target's bit widths).")
 @click.option("--batch", type=click.IntRange(min=1), help="Sequences per batch (overrides run.batch).")
@@ -91,7 +120,7 @@ def run_simulation(source: Path, *, steps: int | None = None, threshold: float |
 @click.option("--vs", "conventional_profile", metavar="NAME|FILE", default="gpu-h100", show_default=True,
               help="Conventional cost profile that BPTT is priced on.")
 @user_errors
-def simulate_command(source: Path, steps: int | None, threshold: float | None,
+def simulate_command(source: Path, steps: int | None, threshold: str | None,
                      number_format: str, batch: int | None, sequential: bool, dense: bool,
                      calibration_sequences: int | None, out_dir: Path | None,
                      force: bool, energy_report: bool, chip_profile: str | None,
@@ -102,7 +131,7 @@ def simulate_command(source: Path, steps: int | None, threshold: float | None,
 
     artifact = load_source(source)
     profiles = _profiles(artifact, chip_profile, conventional_profile) if energy_report else None
-    result, path = run_simulation(source, steps=steps, threshold=threshold,
+    result, path = run_simulation(source, steps=steps, threshold=parse_threshold(threshold),
                                   number_format=number_format, batch=batch,
                                   sequential=sequential, dense=dense,
                                   calibration_sequences=calibration_sequences, out_dir=out_dir,

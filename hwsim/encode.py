@@ -102,6 +102,7 @@ class Encoded:
     g_ch1: np.ndarray
     g_ref: np.ndarray  # offset of the group's delta-coding references (lane-major)
     g_hops: np.ndarray  # hops of one value sent on every channel of the group
+    g_error: np.ndarray  # 1 if the group sends errors (their threshold), 0 for activities
     ref_size: int
     c_dst_buf: np.ndarray  # per channel of a group (in group order)
     c_dst_start: np.ndarray
@@ -237,7 +238,7 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
     # -- channels and send groups ---------------------------------------------------------
     ch = program.channels
     names = ch.names
-    g_src, g_start, g_len, g_ch0, g_ch1, g_ref = [], [], [], [], [], []
+    g_src, g_start, g_len, g_ch0, g_ch1, g_ref, g_error = [], [], [], [], [], [], []
     c_dst_buf, c_dst_start, c_hops, c_dst_core, c_id = [], [], [], [], []
     ref_size = 0
 
@@ -279,6 +280,7 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
                 if len(g_src) > first:
                     close()
                 g_src.append(key[0])
+                g_error.append(int(per_step_source(order[key[0]][1])))
                 g_start.append(key[1])
                 g_len.append(key[2])
                 g_ch0.append(len(c_id))
@@ -417,6 +419,7 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
         g_src=arr(g_src), g_start=arr(g_start), g_len=arr(g_len), g_ch0=arr(g_ch0),
         g_ch1=arr(g_ch1), g_ref=arr(g_ref),
         g_hops=np.array([sum(c_hops[g_ch0[g]:g_ch1[g]]) for g in range(len(g_src))], np.int64),
+        g_error=arr(g_error),
         ref_size=ref_size, c_dst_buf=arr(c_dst_buf),
         c_dst_start=arr(c_dst_start), c_hops=arr(c_hops), c_dst_core=arr(c_dst_core),
         c_id=arr(c_id), r_off=arr(r_off), r_len=arr(r_len), r_core=arr(r_core),

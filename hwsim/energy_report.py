@@ -222,7 +222,7 @@ def report_from_simulation(result: SimulationResult, artifact: Artifact, chip: C
         if isinstance(artifact.target, dict) else str(artifact.target),
         "sequence_length": task.sequence_length, "batch": spec.run.batch,
         "training_sequences": len(result.training), "inference_steps": inference_steps,
-        "number_format": result.settings.number_format, "event_threshold": result.settings.threshold,
+        "number_format": result.settings.number_format, "event_threshold": result.settings.threshold.model_dump(),
         "dense": result.settings.dense, "chip_profile": chip.name, "conventional_profile": conventional.name,
     }
     return build_report(arch, task.sequence_length, spec.run.batch,

@@ -24,6 +24,7 @@ from hwsim import kernels as K
 from hwsim.counters import WorkCounts
 from hwsim.encode import OPCODES, Encoded, encode
 from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
+from neuropc.spec import EventThresholds
 
 #: names of the rows of ``Engine.op_counts`` (program op kinds, then engine-internal work)
 OP_NAMES = (*OPCODES, "deliver", "host_input", "sequence_reset", "step_reset")
@@ -42,8 +43,9 @@ class BlockOutput:
 class Engine:
     """Executes one compiled program for ``lanes`` sequences in lockstep.
 
-    ``lanes`` defaults to the program's. ``threshold``: delta-coding threshold (0 sends every
-    change; ``hwsim.simulate`` passes the spec's ``hardware.event_threshold``). ``dense``:
+    ``lanes`` defaults to the program's. ``threshold``: delta-coding thresholds of activities
+    and errors (``EventThresholds``; a number sets both; 0 sends every change;
+    ``hwsim.simulate`` passes the spec's ``hardware.event_threshold``). ``dense``:
     send every value on every send and count every synapse and learning update (a
     clock-driven chip; data-independent counts). ``number_format``: float64, float32 or fixed;
     ``formats`` (fixed point only): the ``FixedFormat`` of every format group
@@ -52,7 +54,7 @@ class Engine:
     """
 
     def __init__(self, artifact: Artifact, lanes: int | None = None, *,
-                 number_format: str = "float64", threshold: float = 0.0, dense: bool = False,
+                 number_format: str = "float64", threshold: EventThresholds | float = 0.0, dense: bool = False,
                  formats: dict[tuple[str, str, str], FixedFormat] | None = None,
                  params: dict[str, np.ndarray] | None = None) -> None:
         if number_format not in NUMBER_FORMATS:
@@ -60,14 +62,12 @@ class Engine:
         if number_format == "fixed" and formats is None:
             raise ValueError("fixed point needs a format per buffer group (hwsim.simulate."
                              "calibrate computes them)")
-        if threshold < 0:
-            raise ValueError(f"event threshold must be >= 0, got {threshold}")
         program = artifact.program
         self.artifact = artifact
         self.program = program
         self.lanes = int(lanes if lanes is not None else program.lanes)
         self.number_format = number_format
-        self.threshold = float(threshold)
+        self.threshold = EventThresholds.of(threshold)
         self.dense = bool(dense)
         self.fixed = number_format == "fixed"
         self.rounding = {"float64": K.ROUND_NONE, "float32": K.ROUND_FLOAT32,
@@ -131,7 +131,7 @@ class Engine:
             (enc.ph_first, enc.ph_nst, enc.ph_repeat, enc.stage_ptr),
             (enc.g_src, enc.g_start, enc.g_len, enc.g_ch0, enc.g_ch1, enc.g_ref,
              enc.c_dst_buf, enc.c_dst_start, enc.c_hops, enc.c_dst_core, enc.r_off, enc.r_len,
-             enc.r_core, enc.g_hops, enc.r_step),
+             enc.r_core, enc.g_hops, enc.r_step, enc.g_error),
             (enc.h_col, enc.h_len, enc.h_dst_buf, enc.h_dst_start),
             (enc.a_w, enc.a_x, enc.a_rows, enc.a_cols, enc.a_sacc, enc.a_xs, enc.w_nnz, enc.a_step),
             (enc.lru_nu, enc.lru_th, enc.lru_gl),
@@ -250,7 +250,8 @@ class Engine:
         fi[K.F_TRACK] = int(self.track)
         fi[K.F_MASK_COL] = self.enc.mask_col
         fi[K.F_REPLAY] = int(self.replay_at_rest)
-        ff[K.G_THRESHOLD] = self.threshold
+        ff[K.G_THRESHOLD_ACTIVITY] = self.threshold.activity
+        ff[K.G_THRESHOLD_ERROR] = self.threshold.error
         ff[K.G_SCALE] = scale
         loss = np.zeros((steps, self.lanes))
         logits = np.zeros((steps, self.lanes, self.enc.outputs))

@@ -47,8 +47,8 @@ RESET, PREDICT, INFER, BACKPROP, LEARN, ADVANCE, APPLY = range(7)
 ROUND_NONE, ROUND_FIXED, ROUND_FLOAT32 = range(3)
 INT_FLAGS = 12
 # float flags
-G_THRESHOLD, G_SCALE = range(2)
-FLOAT_FLAGS = 2
+G_THRESHOLD_ACTIVITY, G_THRESHOLD_ERROR, G_SCALE = range(3)
+FLOAT_FLAGS = 3
 
 # the state tuple (built by hwsim.engine.Engine)
 (S_MEM, S_REF, S_SACC, S_XS, S_EX, S_LRE, S_LIM, S_DD, S_DVAL, S_QSCALE, S_QLO, S_QHI, S_QMAX,
@@ -755,19 +755,21 @@ def _matvec(i, lanes, dense, tb, ti, ta, st):
 # -- messages --------------------------------------------------------------------------
 
 @njit(cache=True)
-def _send(i, lanes, dense, threshold, tb, ti, ts, st, nrec, nfired):
+def _send(i, lanes, dense, thresholds, tb, ti, ts, st, nrec, nfired):
     """Compare each value of the op's channel groups with the last value sent on them; those
-    that moved more than the threshold (threshold 0: that changed at all; dense: all) are
-    recorded as sent (the reference keeps the snapshot) and queued for delivery."""
+    that moved more than their population's threshold (``thresholds``: activity, error;
+    threshold 0: that changed at all; dense: all) are recorded as sent (the reference keeps
+    the snapshot) and queued for delivery."""
     ins_core, ins_i = ti[1], ti[3]
-    g_src, g_start, g_len, g_ch0, g_ch1, g_ref, g_hops = (ts[0], ts[1], ts[2], ts[3], ts[4],
-                                                         ts[5], ts[13])
+    g_src, g_start, g_len, g_ch0, g_ch1, g_ref, g_hops, g_error = (
+        ts[0], ts[1], ts[2], ts[3], ts[4], ts[5], ts[13], ts[15])
     mem, ref, fired, rec = st[S_MEM], st[S_REF], st[S_FIRED], st[S_REC]
     cnt, opcnt = st[S_CNT], st[S_OPCNT]
     core = ins_core[i]
     for g in range(ins_i[i, 0], ins_i[i, 1]):
         n = g_len[g]
         channels = g_ch1[g] - g_ch0[g]
+        threshold = thresholds[g_error[g]]
         for b in range(lanes):
             so = _base(tb, g_src[g], b) + g_start[g]
             ro = g_ref[g] + b * n
@@ -1023,7 +1025,7 @@ def _step_reset(lanes, tb, ts, ta, to, st):
 @njit(cache=True)
 def _phase(p, fi, ff, tb, ti, tp, ts, ta, st):
     lanes, dense, rounding, track = fi[F_LANES], fi[F_DENSE] != 0, fi[F_ROUND], fi[F_TRACK] != 0
-    threshold, scale, count = ff[G_THRESHOLD], ff[G_SCALE], fi[F_COUNT]
+    thresholds, scale, count = ff[G_THRESHOLD_ACTIVITY:G_THRESHOLD_ERROR + 1], ff[G_SCALE], fi[F_COUNT]
     ph_first, ph_nst, ph_repeat, stage_ptr = tp[0], tp[1], tp[2], tp[3]
     ins_op = ti[0]
     mem, ex, lre, lim = st[S_MEM], st[S_EX], st[S_LRE], st[S_LIM]
@@ -1038,7 +1040,7 @@ def _phase(p, fi, ff, tb, ti, tp, ts, ta, st):
                 if op == MATVEC:
                     _matvec(i, lanes, dense, tb, ti, ta, st)
                 elif op == SEND:
-                    nrec, nfired = _send(i, lanes, dense, threshold, tb, ti, ts, st, nrec, nfired)
+                    nrec, nfired = _send(i, lanes, dense, thresholds, tb, ti, ts, st, nrec, nfired)
                 elif op <= RELAX:
                     _elementwise(op, i, lanes, tb, ti, mem, cnt, opcnt)
                 elif op <= INPUT_CREDIT_IMMEDIATE:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from hwsim.commands import parse_threshold
 from neuropc.cli_errors import user_errors
 from neuropc.errors import NeuropcError
 
@@ -23,7 +24,7 @@ def _lengths(text: str) -> list[int]:
     return lengths
 
 
-def measured_counts_at(spec_path: Path, threshold: float | None):
+def measured_counts_at(spec_path: Path, threshold: float | dict[str, float] | None):
     """A function T -> hwsim WorkCounts of one training sequence of length T (batch 1).
 
     The copy task keeps its digits and stretches (or shortens) the delay so a sequence has
@@ -57,12 +58,13 @@ def report() -> None:
 @click.option("--profile", "chip_name", help="Neuromorphic cost profile (default: the target's).")
 @click.option("--vs", "conventional_name", default="gpu-h100", show_default=True,
               help="Conventional cost profile for BPTT.")
-@click.option("--threshold", type=click.FloatRange(min=0.0), help="Event threshold (default: the spec's).")
+@click.option("--threshold", metavar="T|activity=A,error=E",
+              help="Event threshold, one or per population (default: the spec's).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for scaling.json and scaling.png.")
 @user_errors
 def scaling(spec_path: Path, lengths: str, chip_name: str | None, conventional_name: str,
-            threshold: float | None, out_dir: Path) -> None:
+            threshold: str | None, out_dir: Path) -> None:
     """How energy and memory per training sequence grow with T (BPTT's memory grows, tPC-RTRL's not)."""
     from hwsim import scaling as scaling_view
     from hwsim.costs import load_profile
@@ -70,7 +72,7 @@ def scaling(spec_path: Path, lengths: str, chip_name: str | None, conventional_n
     from neuropc.reference.network import Architecture
 
     values = _lengths(lengths)
-    spec, counts_at = measured_counts_at(spec_path, threshold)
+    spec, counts_at = measured_counts_at(spec_path, parse_threshold(threshold))
     target = spec.hardware.target if spec.hardware else "loihi2"
     chip = load_profile(chip_name or TARGET_PROFILES.get(target, "loihi2-estimate"))
     conventional = load_profile(conventional_name)

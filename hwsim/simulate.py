@@ -23,11 +23,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+from pydantic import ValidationError
 
 from compiler.artifact import Artifact, is_artifact, load_artifact
 from compiler.program import FORMAT_VERSION
@@ -38,7 +40,7 @@ from neuropc.errors import NeuropcError
 from neuropc.reference.optim import Optimizer
 from neuropc.run_files import RunDirectory
 from neuropc.spec.loading import load_spec, parse_spec
-from neuropc.spec.schema import NetworkSpec
+from neuropc.spec.schema import EventThresholds, NetworkSpec
 from neuropc.tasks import task_from_spec
 from neuropc.tasks.base import SequenceBatch
 from neuropc.training import TRAIN_STREAM, ProgressCallback, held_out_batch, run_loop
@@ -90,10 +92,29 @@ def resolved_spec(artifact: Artifact, steps: int | None = None,
 
 # -- settings and results ------------------------------------------------------------------
 
+ThresholdArgument = EventThresholds | float | Mapping[str, float] | None
+
+
+def event_thresholds(spec: NetworkSpec, given: ThresholdArgument = None) -> EventThresholds:
+    """The spec's delta-coding thresholds with ``given`` laid over them: a number sets both
+    populations, a mapping only those it names (``--threshold activity=0.05``)."""
+    base = spec.hardware.event_threshold if spec.hardware is not None else EventThresholds()
+    if given is None:
+        return base
+    try:
+        if isinstance(given, Mapping):
+            return EventThresholds.model_validate({**base.model_dump(), **given})
+        return EventThresholds.of(given)
+    except ValidationError as err:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'threshold'}: {e['msg']}"
+                             for e in err.errors())
+        raise NeuropcError(f"--threshold {given}: {problems}") from None
+
+
 @dataclass(frozen=True)
 class SimulationSettings:
     number_format: str
-    threshold: float
+    threshold: EventThresholds
     dense: bool
     batch: int
     lanes: int  # training lanes: batch (lockstep) or 1 (sequences one after another)
@@ -101,6 +122,9 @@ class SimulationSettings:
     steps: int
     seed: int
     calibration_sequences: int | None  # fixed point: None = the run's own training
+
+    def as_json(self) -> dict[str, Any]:
+        return {**asdict(self), "threshold": self.threshold.model_dump()}
 
 
 @dataclass
@@ -247,7 +271,7 @@ def evaluate(engine: Engine, held_out: SequenceBatch) -> tuple[float, float | No
 
 
 def calibration_maxima(artifact: Artifact, spec: NetworkSpec, sequences: int | None = None,
-                       threshold: float = 0.0) -> dict[tuple[str, str, str], float]:
+                       threshold: EventThresholds | float = 0.0) -> dict[tuple[str, str, str], float]:
     """Largest magnitude of every format group while training in float64.
 
     ``sequences`` None: the run's own training (``run.steps`` batches of the training stream,
@@ -283,13 +307,13 @@ def formats_from_maxima(artifact: Artifact, maxima: dict[tuple[str, str, str], f
 
 
 def calibrate(artifact: Artifact, spec: NetworkSpec, sequences: int | None = None,
-              threshold: float = 0.0) -> dict[tuple[str, str, str], FixedFormat]:
+              threshold: EventThresholds | float = 0.0) -> dict[tuple[str, str, str], FixedFormat]:
     """Fixed-point formats: ``calibration_maxima`` then ``formats_from_maxima``."""
     return formats_from_maxima(artifact, calibration_maxima(artifact, spec, sequences, threshold))
 
 
 def simulate(source: Artifact | NetworkSpec | str | Path, *, steps: int | None = None,
-             threshold: float | None = None, number_format: str = "float64",
+             threshold: ThresholdArgument = None, number_format: str = "float64",
              batch: int | None = None, lanes: int | None = None, dense: bool = False,
              eval_lanes: int = 64, calibration_sequences: int | None = None,
              calibration: dict[tuple[str, str, str], float] | None = None,
@@ -298,7 +322,8 @@ def simulate(source: Artifact | NetworkSpec | str | Path, *, steps: int | None =
     """Train the spec's task on hwsim for ``steps`` batches (default ``run.steps``),
     evaluating every ``run.eval_every`` batches and at the end, as ``neuropc train`` does.
 
-    ``threshold``: delta-coding threshold (default ``hardware.event_threshold``);
+    ``threshold``: delta-coding thresholds over the spec's ``hardware.event_threshold``
+    (``event_thresholds``: a number sets activities and errors, a mapping those it names);
     ``number_format``: float64, float32 or fixed; ``batch`` overrides ``run.batch``;
     ``lanes``: 1 runs the sequences of a batch one after another (update mode sequence), the
     default runs them in lockstep; ``dense``: send every value and count every synapse;
@@ -318,15 +343,11 @@ def simulate(source: Artifact | NetworkSpec | str | Path, *, steps: int | None =
     else:
         artifact = load_source(source)
     spec = resolved_spec(artifact, steps=steps, batch=batch)
-    hardware = spec.hardware
-    if threshold is None:
-        threshold = hardware.event_threshold if hardware is not None else 0.0
-    if threshold < 0:
-        raise NeuropcError(f"--threshold must be >= 0, got {threshold}")
+    threshold = event_thresholds(spec, threshold)
     run = spec.run
     lanes = lanes_for(spec, run.batch, lanes)
     eval_lanes = evaluation_lanes(run.eval_sequences, eval_lanes)
-    settings = SimulationSettings(number_format, float(threshold), dense, run.batch, lanes,
+    settings = SimulationSettings(number_format, threshold, dense, run.batch, lanes,
                                   eval_lanes, run.steps, run.seed, calibration_sequences)
     formats = None
     if number_format == "fixed":
@@ -395,7 +416,7 @@ def counters_document(result: SimulationResult, artifact: Artifact) -> dict[str,
     return {
         "fields": list(FIELDS),
         "definitions": "docs/hwsim.md (what each counter counts)",
-        "settings": asdict(result.settings),
+        "settings": result.settings.as_json(),
         "fixed_point": None if result.formats is None else {
             "rounding": ROUNDING,
             "formats": [{"group": list(key), "bits": f.bits, "frac": f.frac}
@@ -434,7 +455,7 @@ def write_run(run_dir: RunDirectory, result: SimulationResult, engine: Engine,
     run_dir.write_curve(result.metrics, chance=chance)
     train_seqs = max(int(result.training.shape[0]), 1)
     summary = {"wall_time_s": round(result.wall_time, 3), **result.final,
-               "simulator": asdict(result.settings),
+               "simulator": result.settings.as_json(),
                "training_per_sequence": result.training_total.per_sequence(train_seqs)}
     if result.evaluations:
         summary["inference_per_sequence"] = result.evaluations[-1].per_sequence()

@@ -147,7 +147,8 @@ def describe(spec: NetworkSpec) -> str:
                  f"{seq} steps per sequence")
     lines.append(f"run:  {spec.run.steps} steps, batch {spec.run.batch}, seed {spec.run.seed}")
     if spec.hardware is not None:
-        lines.append(f"hardware: target {spec.hardware.target}")
+        lines.append(f"hardware: target {spec.hardware.target}, event threshold "
+                     f"{spec.hardware.event_threshold}")
     return "\n".join(lines)
 
 

@@ -142,6 +142,41 @@ class RunSpec(_Strict):
     eval_sequences: PositiveInt = 512
 
 
+class EventThresholds(_Strict):
+    """Delta-coding thresholds of the two populations a PC network sends between cores.
+
+    Activities (LRU features, hidden activities) are O(0.1) and tolerate coarse updates;
+    prediction errors are orders of magnitude smaller and carry the learning signal, so one
+    threshold for both either wastes events on activities or silences learning. Like a
+    Loihi sigma-delta process, each population has its own. A single number sets both.
+    """
+
+    activity: Annotated[float, Field(ge=0.0)] = 0.0
+    error: Annotated[float, Field(ge=0.0)] = 0.0
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_number_sets_both(cls, data: object) -> object:
+        if isinstance(data, Mapping | EventThresholds):
+            return data
+        if isinstance(data, int | float) and not isinstance(data, bool):
+            if not data >= 0:
+                raise ValueError(f"a threshold must be >= 0 (got {data:g})")
+            return {"activity": data, "error": data}
+        raise ValueError("expected a number (both populations) or a mapping "
+                         "{activity: A, error: E}")
+
+    @classmethod
+    def of(cls, value: EventThresholds | float) -> EventThresholds:
+        """``value`` as thresholds: a number sets both populations."""
+        return value if isinstance(value, EventThresholds) else cls.model_validate(value)
+
+    def __str__(self) -> str:
+        if self.activity == self.error:
+            return f"{self.activity:g}"
+        return f"activity {self.activity:g}, error {self.error:g}"
+
+
 class HardwareSpec(_Strict):
     """Which chip the compiler targets and how the simulator sends values.
 
@@ -149,11 +184,11 @@ class HardwareSpec(_Strict):
     ``overrides`` replaces any of its constants by name (``compartments_per_core``,
     ``synaptic_memory_bits``, ``weight_bits``, ``trace_bits``, ...), integers only; the
     compiler rejects unknown names. ``event_threshold`` is the simulator's delta-coding
-    threshold (0 sends every value).
+    threshold (0 sends every change): one number, or ``{activity: A, error: E}``.
     """
 
     target: str = "loihi2"
-    event_threshold: Annotated[float, Field(ge=0.0)] = 0.0
+    event_threshold: EventThresholds = Field(default_factory=EventThresholds)
     overrides: dict[str, float | int] = Field(default_factory=dict)
 
 

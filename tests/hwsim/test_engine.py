@@ -301,6 +301,34 @@ def test_threshold_sends_fewer_messages_and_zero_threshold_sends_only_changes() 
     assert coarse[effective] < zero[effective] < dense[effective]
 
 
+def test_activities_and_errors_each_follow_their_own_threshold() -> None:
+    """Within one sequence (weights change only at its end) the predictions depend on how
+    activities are sent, never on errors: an error threshold alone leaves every prediction
+    bit-identical and sends fewer messages, an activity threshold changes them, and a number
+    is the same as giving it to both populations."""
+    spec = tiny(batch=4, hidden=(5,))
+    artifact = _artifact(spec)
+    batch = task_from_spec(spec.task).sample(np.random.default_rng(4), 4)
+    messages = FIELDS.index("messages")
+
+    def run(threshold: object) -> tuple[np.ndarray, np.ndarray, int]:
+        engine = Engine(artifact, 4, threshold=threshold)
+        out = engine.run(batch.inputs, batch.targets, batch.mask, train=True, reset=True)
+        return out.logits, out.loss, int(engine.take_counts()[..., messages].sum())
+
+    exact = run(0.0)
+    errors_coarse = run({"activity": 0.0, "error": 0.05})
+    activities_coarse = run({"activity": 0.05, "error": 0.0})
+    both_coarse = run({"activity": 0.05, "error": 0.05})
+    assert np.array_equal(errors_coarse[0], exact[0]) and errors_coarse[2] < exact[2]
+    assert not np.array_equal(activities_coarse[0], exact[0])
+    assert np.array_equal(activities_coarse[0], both_coarse[0])
+    assert both_coarse[2] < activities_coarse[2] < exact[2]
+    number = run(0.05)
+    assert np.array_equal(number[0], both_coarse[0]) and np.array_equal(number[1], both_coarse[1])
+    assert number[2] == both_coarse[2]
+
+
 def test_counts_per_sequence_do_not_depend_on_history() -> None:
     """A sequence start zeroes inboxes, delta references and accumulators, so the same
     sequence with the same weights costs the same whatever ran before it (and in any lane)."""
@@ -336,6 +364,7 @@ def _inference_scratch(artifact: Artifact) -> set[tuple[int, str]]:
                                   "spatial-bp-complex", "tpc-real-moving-K2",
                                   "rtrl-split-cores-moving"])
 @pytest.mark.parametrize("options", [{}, {"dense": True}, {"threshold": 0.05},
+                                     {"threshold": {"activity": 0.05, "error": 0.01}},
                                      {"number_format": "fixed"}])
 def test_steps_at_rest_are_charged_exactly_what_running_them_does(case: str, options: dict) -> None:
     """Steps without loss skip re-running inference and are charged its recorded counts: every

@@ -101,7 +101,8 @@ def test_counters_json_is_consistent(spec_file: Path, tmp_path: Path):
         assert e["total"]["learning_weight_updates"] == e["total"]["learning_trace_updates"] == 0
     for field in fields:
         assert sum(core[field] for core in doc["inference"]["per_core"]) == inference_total[field]
-    assert doc["settings"]["threshold"] == 0.01 and doc["fixed_point"] is None
+    assert doc["settings"]["threshold"] == {"activity": 0.01, "error": 0.01}
+    assert doc["fixed_point"] is None
     summary = json.loads((out / "summary.json").read_text())
     assert summary["simulator"]["number_format"] == "float64"
     assert summary["training_per_sequence"]["messages"] == training["total"]["messages"] / 12
@@ -172,6 +173,11 @@ def test_simulate_errors_are_one_line(spec_file: Path, tmp_path: Path, copy_spec
                "--format float16", "float64, float32, fixed")
     _one_error(_run("simulate", spec_file, "--threshold", "-0.5", "--out", tmp_path / "t"),
                "--threshold", ">= 0")
+    _one_error(_run("simulate", spec_file, "--threshold", "activity=0.1,errors=0", "--out", tmp_path / "t"),
+               "--threshold", "'errors' is not a population")
+    _one_error(_run("simulate", spec_file, "--threshold", "error=tiny", "--out", tmp_path / "t"),
+               "--threshold", "'tiny' is not a number")
+    assert not (tmp_path / "t").exists()
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
@@ -182,3 +188,21 @@ def test_simulate_errors_are_one_line(spec_file: Path, tmp_path: Path, copy_spec
     data["rule"]["update"] = "online"
     online.write_text(yaml.safe_dump(data))
     _one_error(_run("simulate", online, "--sequential", "--out", tmp_path / "o"), "lockstep")
+
+
+def test_threshold_option_overrides_the_spec_per_population(spec_file: Path, tmp_path: Path):
+    """The spec's thresholds stand unless --threshold names a population (or gives one number
+    for both); counters.json records what the run used."""
+    data = yaml.safe_load(spec_file.read_text())
+    data["hardware"] = {"target": "loihi2", "event_threshold": {"activity": 0.1, "error": 0.01}}
+    split = tmp_path / "split.yaml"
+    split.write_text(yaml.safe_dump(data))
+    for option, want in {(): {"activity": 0.1, "error": 0.01},
+                         ("--threshold", "error=0"): {"activity": 0.1, "error": 0.0},
+                         ("--threshold", "0.02"): {"activity": 0.02, "error": 0.02}}.items():
+        out = tmp_path / f"run{len(list(tmp_path.iterdir()))}"
+        result = _run("simulate", split, "--steps", "1", "--out", out, *option)
+        assert result.exit_code == 0, result.output
+        assert json.loads((out / "counters.json").read_text())["settings"]["threshold"] == want
+        expected = "0.02" if want["activity"] == want["error"] else f"activity {want['activity']:g}, error {want['error']:g}"
+        assert f"threshold {expected}" in result.output

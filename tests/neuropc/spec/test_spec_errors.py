@@ -37,6 +37,12 @@ BAD_SPECS = {
     "duplicate key": (edited("  complex: true", "  complex: true\n  complex: false"), ["duplicate key 'complex'"]),
     "malformed yaml": (edited("radius: [0.9, 0.999]", "radius: [0.9, 0.999"), ["malformed YAML"]),
     "empty file": ("", ["spec is empty"]),
+    "negative threshold": (EXAMPLE + "hardware:\n  event_threshold: -0.1\n",
+                           ["hardware.event_threshold", ">= 0", "-0.1"]),
+    "threshold population": (EXAMPLE + "hardware:\n  event_threshold: {activity: 0.1, errors: 0.01}\n",
+                             ["hardware.event_threshold.errors", "unknown key"]),
+    "threshold not a number": (EXAMPLE + "hardware:\n  event_threshold: high\n",
+                               ["hardware.event_threshold", "{activity: A, error: E}"]),
     "not a mapping": ("- 1\n- 2\n", ["must be a mapping"]),
 }
 
@@ -87,3 +93,13 @@ def test_bad_override_on_the_command_line(tmp_path: Path):
     result = CliRunner().invoke(main, ["train", str(path), "--rule", "bptt", "--out", str(tmp_path / "run")])
     assert result.exit_code == 2
     assert "overrides make the spec invalid" in result.output and "bptt" in result.output
+
+
+@pytest.mark.parametrize(("written", "activity", "error"), [
+    ("0.02", 0.02, 0.02), ("{activity: 0.05, error: 0.002}", 0.05, 0.002), ("{error: 0.001}", 0.0, 0.001),
+])
+def test_event_threshold_is_one_number_or_one_per_population(written: str, activity: float, error: float):
+    spec = parse_spec(EXAMPLE + f"hardware:\n  event_threshold: {written}\n")
+    assert spec.hardware.event_threshold.activity == activity
+    assert spec.hardware.event_threshold.error == error
+    assert parse_spec(dump_spec(spec)) == spec
