@@ -102,7 +102,9 @@ class Encoded:
     g_ch1: np.ndarray
     g_ref: np.ndarray  # offset of the group's delta-coding references (lane-major)
     g_hops: np.ndarray  # hops of one value sent on every channel of the group
-    g_error: np.ndarray  # 1 if the group sends errors (their threshold), 0 for activities
+    # 1: the group travels at the errors' threshold (errors, and the softmax normaliser scalars
+    # that scale the output error); 0: at the activities' threshold
+    g_error: np.ndarray
     ref_size: int
     c_dst_buf: np.ndarray  # per channel of a group (in group order)
     c_dst_start: np.ndarray
@@ -280,7 +282,7 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
                 if len(g_src) > first:
                     close()
                 g_src.append(key[0])
-                g_error.append(int(per_step_source(order[key[0]][1])))
+                g_error.append(int(names[int(ch.kind[cid])] != "activity"))
                 g_start.append(key[1])
                 g_len.append(key[2])
                 g_ch0.append(len(c_id))

@@ -329,6 +329,20 @@ def test_activities_and_errors_each_follow_their_own_threshold() -> None:
     assert number[2] == both_coarse[2]
 
 
+def test_softmax_scalars_travel_at_the_errors_threshold() -> None:
+    """An output layer split over cores exchanges its softmax normaliser (max and sum); those
+    scalars scale every output error, so they take the errors' threshold, not the activities'."""
+    spec = tiny(vocab=20, split=True)
+    artifact = _artifact(spec)
+    channels = artifact.program.channels
+    assert sum(core.layer == "output" for core in artifact.program.cores) > 1
+    enc = Engine(artifact, 1).enc
+    kinds = [channels.name(channels.kind[enc.c_id[enc.g_ch0[g]]]) for g in range(len(enc.g_src))]
+    by_threshold = {flag: {kind for kind, f in zip(kinds, enc.g_error, strict=True) if f == flag}
+                    for flag in (0, 1)}
+    assert by_threshold == {0: {"activity"}, 1: {"error", "reduce", "broadcast"}}
+
+
 def test_counts_per_sequence_do_not_depend_on_history() -> None:
     """A sequence start zeroes inboxes, delta references and accumulators, so the same
     sequence with the same weights costs the same whatever ran before it (and in any lane)."""
