@@ -14,6 +14,7 @@ counter counts is in docs/hwsim.md; the kernels are in ``hwsim.kernels``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -54,7 +55,8 @@ class Engine:
     """
 
     def __init__(self, artifact: Artifact, lanes: int | None = None, *,
-                 number_format: str = "float64", threshold: EventThresholds | float = 0.0, dense: bool = False,
+                 number_format: str = "float64", threshold: EventThresholds | float | Mapping[str, float] = 0.0,
+                 dense: bool = False,
                  formats: dict[tuple[str, str, str], FixedFormat] | None = None,
                  params: dict[str, np.ndarray] | None = None) -> None:
         if number_format not in NUMBER_FORMATS:

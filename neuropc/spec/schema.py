@@ -167,8 +167,8 @@ class EventThresholds(_Strict):
                          "{activity: A, error: E}")
 
     @classmethod
-    def of(cls, value: EventThresholds | float) -> EventThresholds:
-        """``value`` as thresholds: a number sets both populations."""
+    def of(cls, value: EventThresholds | float | Mapping[str, float]) -> EventThresholds:
+        """``value`` as thresholds: a number sets both populations, a mapping names them."""
         return value if isinstance(value, EventThresholds) else cls.model_validate(value)
 
     def __str__(self) -> str:
