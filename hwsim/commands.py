@@ -27,19 +27,17 @@ if TYPE_CHECKING:
 
 def parse_threshold(text: str | None) -> float | dict[str, float] | None:
     """``--threshold``: a number (activities and errors alike) or ``activity=A,error=E``
-    (either may be left out and keeps the spec's value)."""
+    (either may be left out and keeps the spec's value). Only the syntax: the values are
+    checked where every threshold is, by ``EventThresholds`` (``simulate.event_thresholds``)."""
     if text is None:
         return None
     usage = "expected a number, or activity=A,error=E (either part may be left out)"
 
     def number(value: str) -> float:
         try:
-            parsed = float(value)
+            return float(value)
         except ValueError:
             raise NeuropcError(f"--threshold {text}: {value.strip()!r} is not a number; {usage}") from None
-        if not 0 <= parsed < float("inf"):
-            raise NeuropcError(f"--threshold {text}: a threshold must be >= 0 and finite (got {value.strip()})")
-        return parsed
 
     if "=" not in text:
         return number(text)

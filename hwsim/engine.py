@@ -69,7 +69,7 @@ class Engine:
         self.program = program
         self.lanes = int(lanes if lanes is not None else program.lanes)
         self.number_format = number_format
-        self.threshold = EventThresholds.of(threshold)
+        self.threshold = EventThresholds.model_validate(threshold)
         self.dense = bool(dense)
         self.fixed = number_format == "fixed"
         self.rounding = {"float64": K.ROUND_NONE, "float32": K.ROUND_FLOAT32,

@@ -102,13 +102,16 @@ def event_thresholds(spec: NetworkSpec, given: ThresholdArgument = None) -> Even
     if given is None:
         return base
     try:
-        if isinstance(given, Mapping):
-            return EventThresholds.model_validate({**base.model_dump(), **given})
-        return EventThresholds.of(given)
+        return EventThresholds.model_validate({**base.model_dump(), **given}
+                                              if isinstance(given, Mapping) else given)
     except ValidationError as err:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'threshold'}: {e['msg']}"
-                             for e in err.errors())
-        raise NeuropcError(f"--threshold {given}: {problems}") from None
+        problems = []
+        for item in err.errors(include_url=False):
+            cause = item.get("ctx", {}).get("error")
+            field = "".join(f"{part} threshold: " for part in item["loc"])
+            problems.append(f"{field}{cause}" if cause is not None
+                            else f"{field}{item['msg']} (got {item['input']!r})")
+        raise NeuropcError(f"--threshold: {'; '.join(problems)}") from None
 
 
 @dataclass(frozen=True)

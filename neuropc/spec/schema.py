@@ -151,8 +151,8 @@ class EventThresholds(_Strict):
     Loihi sigma-delta process, each population has its own. A single number sets both.
     """
 
-    activity: Annotated[float, Field(ge=0.0)] = 0.0
-    error: Annotated[float, Field(ge=0.0)] = 0.0
+    activity: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
+    error: Annotated[float, Field(ge=0.0, allow_inf_nan=False)] = 0.0
 
     @model_validator(mode="before")
     @classmethod
@@ -160,16 +160,11 @@ class EventThresholds(_Strict):
         if isinstance(data, Mapping | EventThresholds):
             return data
         if isinstance(data, int | float) and not isinstance(data, bool):
-            if not data >= 0:
-                raise ValueError(f"a threshold must be >= 0 (got {data:g})")
+            if not 0 <= data < float("inf"):
+                raise ValueError(f"a threshold must be >= 0 and finite (got {data:g})")
             return {"activity": data, "error": data}
         raise ValueError("expected a number (both populations) or a mapping "
                          "{activity: A, error: E}")
-
-    @classmethod
-    def of(cls, value: EventThresholds | float | Mapping[str, float]) -> EventThresholds:
-        """``value`` as thresholds: a number sets both populations, a mapping names them."""
-        return value if isinstance(value, EventThresholds) else cls.model_validate(value)
 
     def __str__(self) -> str:
         if self.activity == self.error:
