@@ -212,12 +212,15 @@ def accuracy_sweep(spec: NetworkSpec, thresholds: list[Thresholds], folder: Path
         return results, ref.result() if ref is not None else None
 
 
+def _within_a_point(sweep: dict, key: Thresholds) -> bool:
+    """The accuracy rule of the target: final accuracy at most 1 point under threshold 0."""
+    return sweep[key]["final"] >= sweep[EXACT]["final"] - 0.01
+
+
 def _largest_within_a_point(sweep: dict, keys: list[Thresholds]) -> Thresholds:
-    """The run among ``keys`` that sends least while its final accuracy stays within 1 point
-    of threshold 0 (largest threshold, ties by fewest synaptic ops)."""
-    floor = sweep[EXACT]["final"] - 0.01
-    kept = [key for key in keys if sweep[key]["final"] >= floor]
-    return max(kept, key=lambda key: (key, -sweep[key]["train_total"]["synaptic_ops_effective"]))
+    """The largest threshold among ``keys`` (keys differ in one population) that keeps the
+    accuracy rule."""
+    return max(key for key in keys if _within_a_point(sweep, key))
 
 
 # -- documents ---------------------------------------------------------------------------
@@ -273,9 +276,8 @@ def _ceiling(run: dict) -> str:
 def _smallest_meeting(sweep: dict, error: float) -> str:
     """The least coarse activity threshold that already saves 3x within a point, if any: how
     far the verdict is from the edge of the accuracy rule."""
-    floor = sweep[EXACT]["final"] - 0.01
     meeting = sorted(key for key, run in sweep.items() if key[1] == error and key[0] > error
-                     and run["final"] >= floor and 1 / _ratio(run["train_total"]) >= 3)
+                     and _within_a_point(sweep, key) and 1 / _ratio(run["train_total"]) >= 3)
     if not meeting:
         return ""
     key = meeting[0]
