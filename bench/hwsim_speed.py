@@ -305,7 +305,7 @@ def speed_document(spec: NetworkSpec, sweep: dict, reference: dict, one: Thresho
         f"sequence, loss on the last {spec.task.length}",
         "- target loihi2; float64; compiled cores: "
         + ", ".join(f"{layer['name']} {layer['cores']}"
-                    for layer in artifact_from_spec(spec).program.settings["layers"]),
+                    for layer in artifact_from_spec(spec).program.settings.layers),
         f"- numba: a cold compile of the kernels (fresh process, empty cache) took "
         f"{compile_s:.0f} s, once per machine; timings below exclude it",
         "",

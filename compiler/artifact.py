@@ -169,6 +169,9 @@ def read_payload(path: str | Path) -> tuple[int, bytes]:
         raise ArtifactError(f"{path}: truncated: {len(data)} bytes, the header alone is "
                             f"{HEADER_SIZE}")
     _, version, length, digest = _HEADER.unpack_from(data)
+    if version > FORMAT_VERSION:
+        raise ArtifactError(f"{path}: artifact format version {version} was written by a newer "
+                            f"neuropc (this one reads version {FORMAT_VERSION}); upgrade neuropc")
     if version != FORMAT_VERSION:
         raise ArtifactError(f"{path}: artifact format version {version}, this neuropc reads "
                             f"version {FORMAT_VERSION}; recompile the spec")

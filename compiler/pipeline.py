@@ -18,9 +18,9 @@ from compiler.graph import NetworkGraph, lower
 from compiler.layout import RuleFacts
 from compiler.partition import LayerPlan, partition
 from compiler.placement import Placement, place
-from compiler.program import Program
+from compiler.program import Program, RunDefaults, TaskContract
 from compiler.report import build_report
-from compiler.schedule import schedule
+from compiler.schedule import RunContext, schedule
 from compiler.targets import ResourceTable, load_target
 from compiler.verify import Verification, verify
 from neuropc import __version__
@@ -28,6 +28,7 @@ from neuropc.errors import NeuropcError
 from neuropc.reference.network import params_from_spec
 from neuropc.spec.loading import dump_spec
 from neuropc.spec.schema import HardwareSpec, NetworkSpec
+from neuropc.tasks import task_from_spec as make_task
 
 
 @dataclass
@@ -51,6 +52,18 @@ def resolve_target(spec: NetworkSpec, target: str | None = None) -> ResourceTabl
     """The spec's hardware table (or ``target`` instead of its name), overrides applied."""
     hardware = spec.hardware or HardwareSpec()
     return load_target(target or hardware.target, hardware.overrides)
+
+
+def run_context(spec: NetworkSpec) -> RunContext:
+    """The run facts the artifact carries so that no executor reads the spec."""
+    task = make_task(spec.task)
+    run = spec.run
+    hardware = spec.hardware or HardwareSpec()
+    return RunContext(
+        task=TaskContract(spec.task.name, spec.task.model_dump(mode="json"),
+                          task.sequence_length, task.describe()),
+        run=RunDefaults(run.steps, run.batch, run.seed, run.eval_every, run.eval_sequences),
+        thresholds=hardware.event_threshold.model_dump())
 
 
 def compile_spec(spec: NetworkSpec, target: str | None = None,
@@ -79,7 +92,7 @@ def compile_spec(spec: NetworkSpec, target: str | None = None,
     lap("lower")
     plans = partition(net, facts, table)
     lap("partition")
-    program = schedule(net, facts, table, plans)
+    program = schedule(net, facts, table, plans, run_context(spec))
     lap("schedule")
     params = params_from_spec(spec) if with_params else {}
     lap("params")

@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import asdict, dataclass, field
+from typing import Any, Literal
 
 import numpy as np
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
 
 # buffer kinds
 COMPARTMENT = "compartment"  # neuron state value, per lane; counts against compartments
@@ -45,7 +45,8 @@ PER_LANE_KINDS = (COMPARTMENT, REGISTER, INBOX, TRACE)
 VALUE_KINDS = (COMPARTMENT, REGISTER, INBOX)
 STORED_KINDS = (WEIGHT, PARAM)
 
-#: Phases in the order they run within a sequence; ``repeat`` of ``infer`` is K.
+#: Phases the compiler emits, in the order they run within a sequence; ``repeat`` of
+#: ``infer`` is K. Executors follow ``Program.phases`` and each phase's ``when``.
 PHASE_ORDER = ("reset", "predict", "infer", "backprop", "learn", "advance", "apply")
 
 HOST = -1  # source core id of channels fed by the host (inputs, targets, masks)
@@ -274,19 +275,126 @@ class Channels:
         return cls(*(np.asarray(d[c]) for c in CHANNEL_COLUMNS), names=[str(n) for n in d["names"]])
 
 
+PhaseWhen = Literal["sequence_start", "step", "step_with_loss", "sequence_end"]
+#: when a phase runs: at the start of every sequence, at every time step, after every
+#: training step that carries loss (online updates), or once at the end of a sequence
+PHASE_WHEN: tuple[str, ...] = ("sequence_start", "step", "step_with_loss", "sequence_end")
+
+
 @dataclass(frozen=True)
 class Phase:
-    """A phase of the step loop. ``when``: sequence_start, step, or sequence_end (the apply
-    phase runs after every step that carries loss when the rule updates online)."""
+    """A phase of the step loop, in the order phases of the same ``when`` run.
+
+    ``train_only``: skipped when a program only evaluates (inference, backprop, learning,
+    apply). ``idle_without_loss``: at a training step where no lane carries loss the phase
+    changes no value (every error is exactly 0), so an executor may charge the counts of an
+    earlier such step instead of running it again. ``outputs``: the output layer's prediction
+    and loss registers are read after this phase.
+    """
 
     name: str
     repeat: int
-    when: str
+    when: PhaseWhen
     stages: int
+    train_only: bool = False
+    idle_without_loss: bool = False
+    outputs: bool = False
+
+    def __post_init__(self) -> None:
+        if self.when not in PHASE_WHEN:
+            raise ValueError(f"phase {self.name}: unknown 'when' {self.when!r}")
 
     def to_dict(self) -> dict[str, Any]:
-        return {"name": self.name, "repeat": self.repeat, "when": self.when,
-                "stages": self.stages}
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class LayerFacts:
+    """One layer of the network as the program lays it out."""
+
+    name: str
+    index: int
+    kind: str
+    size: int
+    parts: int
+    cores: int
+    first_core: int
+
+
+@dataclass(frozen=True)
+class OptimizerSettings:
+    name: str
+    lr: float
+    beta1: float
+    beta2: float
+    epsilon: float
+
+
+@dataclass(frozen=True)
+class TaskContract:
+    """The task a program is trained on, as data: ``params`` is the spec's task section
+    (``name`` and its fields), which ``neuropc.tasks`` turns back into a Task."""
+
+    name: str
+    params: dict[str, Any]
+    sequence_length: int
+    description: str
+
+
+@dataclass(frozen=True)
+class RunDefaults:
+    """The run the spec asked for (a simulation may override steps and batch)."""
+
+    steps: int
+    batch: int
+    seed: int
+    eval_every: int
+    eval_sequences: int
+
+
+@dataclass(frozen=True)
+class ProgramSettings:
+    """Every fact about a program that an executor or a runner needs besides its cores and
+    channels, typed, so nothing downstream re-reads the spec.
+
+    ``threshold_groups`` maps each channel kind to the population whose delta-coding
+    threshold it travels at (``thresholds``: population -> default threshold);
+    ``update``: ``sequence`` applies once per batch, ``online`` after every step with loss.
+    """
+
+    rule: str
+    loss: str
+    activation: str
+    iterations: int
+    step: float
+    fixed_prediction: bool
+    carry: str
+    update: str
+    optimizer: OptimizerSettings
+    complex: bool
+    learn_gamma: bool
+    inputs: int
+    outputs: int
+    layers: tuple[LayerFacts, ...]
+    threshold_groups: dict[str, str]
+    thresholds: dict[str, float]
+    number_format: str
+    task: TaskContract
+    run: RunDefaults
+    stages_per_step: int
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ProgramSettings:
+        return cls(**{**d, "optimizer": OptimizerSettings(**d["optimizer"]),
+                      "layers": tuple(LayerFacts(**x) for x in d["layers"]),
+                      "task": TaskContract(**d["task"]), "run": RunDefaults(**d["run"])})
+
+    def threshold_group(self, channel_kind: str) -> str:
+        """The population a channel kind's values are thresholded as (KeyError if none)."""
+        return self.threshold_groups[channel_kind]
 
 
 @dataclass
@@ -298,147 +406,23 @@ class Program:
     channels: Channels
     lanes: int
     host_inputs: dict[str, int]  # host stream -> values per lane per step
-    settings: dict[str, Any]  # rule, loss, activation, sizes: for executors and reports
+    settings: ProgramSettings
 
     def phase(self, name: str) -> Phase | None:
         return next((p for p in self.phases if p.name == name), None)
 
     def to_dict(self) -> dict[str, Any]:
         return {"lanes": self.lanes, "host_inputs": self.host_inputs,
-                "settings": self.settings, "phases": [p.to_dict() for p in self.phases],
+                "settings": self.settings.to_dict(), "phases": [p.to_dict() for p in self.phases],
                 "cores": [c.to_dict() for c in self.cores]}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any], channels: Channels) -> Program:
         return cls([Phase(**p) for p in d["phases"]],
                    [CoreProgram.from_dict(c) for c in d["cores"]],
-                   channels, d["lanes"], dict(d["host_inputs"]), dict(d["settings"]))
+                   channels, d["lanes"], dict(d["host_inputs"]),
+                   ProgramSettings.from_dict(d["settings"]))
 
-
-# ---------------------------------------------------------------------------------------
-# Op signatures: the roles of every op kind, which buffer kinds may fill them, and their
-# shapes as letter patterns ("rc" = a matrix whose dims bind r and c; "" = a per-lane
-# scalar; "*" = any; one capital letter binds a whole shape, "S" = same shape as the other
-# "S" roles). ``mode``: one (a single buffer), parts (1 buffer, or 2 for the re/im
-# compartments of a complex unit, applied consistently within the op), concat (a list of
-# buffers read as one flat vector).
-# ---------------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Role:
-    kinds: tuple[str, ...]
-    shape: str
-    mode: str = "one"
-    optional: bool = False
-
-
-@dataclass(frozen=True)
-class Signature:
-    inputs: dict[str, Role]
-    outputs: dict[str, Role]
-    formula: str
-    params: tuple[str, ...] = ()
-    host_scalars: tuple[str, ...] = ()
-
-
-_V = VALUE_KINDS
-_OUT = (COMPARTMENT, REGISTER)
-_PARTS = "parts"
-
-SIGNATURES: dict[str, Signature] = {
-    "zero": Signature({}, {"y": Role((COMPARTMENT, REGISTER, TRACE), "S")}, "y = 0"),
-    "copy": Signature({"x": Role(_V, "n")}, {"y": Role(_OUT, "n")}, "y = x"),
-    "activate": Signature({"x": Role(_V, "n")}, {"y": Role(_OUT, "n")}, "y = f(x)",
-                          params=("fn",)),
-    "gate": Signature({"x": Role(_V, "n"), "point": Role(_V, "n")}, {"y": Role(_OUT, "n")},
-                      "y = f'(point) * x", params=("fn",)),
-    "error": Signature({"value": Role(_V, "n"), "prediction": Role(_V, "n")},
-                       {"eps": Role(_OUT, "n")}, "eps = value - prediction"),
-    "matvec": Signature({"w": Role((WEIGHT,), "rc"), "x": Role(_V, "c"),
-                         "bias": Role((PARAM,), "r", optional=True)},
-                        {"y": Role(_OUT, "r")}, "y = w @ x (+ bias)"),
-    "relax": Signature({"value": Role((COMPARTMENT,), "n"), "eps": Role(_V, "n"),
-                        "drive": Role(_V, "n")},
-                       {"value": Role((COMPARTMENT,), "n")},
-                       "value = value - step * (eps - drive)", params=("step",)),
-    "lru_predict": Signature(
-        {"h": Role(_V, "n", _PARTS), "drive": Role(_V, "n", _PARTS),
-         "nu": Role((PARAM,), "n"), "theta": Role((PARAM,), "n", optional=True),
-         "gamma_log": Role((PARAM,), "n")},
-        {"mu": Role(_OUT, "n", _PARTS)}, "mu = lam * h + gam * drive"),
-    "lru_trace": Signature(
-        {"trace": Role((TRACE,), "n", _PARTS), "src": Role(_V, "n", _PARTS),
-         "nu": Role((PARAM,), "n"), "theta": Role((PARAM,), "n", optional=True)},
-        {"trace": Role((TRACE,), "n", _PARTS)}, "trace = lam * trace + src"),
-    "lru_synapse_trace": Signature(
-        {"trace": Role((TRACE,), "nm", _PARTS), "u": Role(_V, "m"),
-         "nu": Role((PARAM,), "n"), "theta": Role((PARAM,), "n", optional=True),
-         "gamma_log": Role((PARAM,), "n")},
-        {"trace": Role((TRACE,), "nm", _PARTS)},
-        "trace[i,j] = lam_i * trace[i,j] + gam_i * u_j"),
-    "lru_lambda_credit": Signature(
-        {"eps": Role(_V, "n", _PARTS), "sens": Role((TRACE, *_V), "n", _PARTS),
-         "nu": Role((PARAM,), "n"), "theta": Role((PARAM,), "n", optional=True),
-         "acc_nu": Role((ACCUMULATOR,), "n"),
-         "acc_theta": Role((ACCUMULATOR,), "n", optional=True)},
-        {"acc_nu": Role((ACCUMULATOR,), "n"),
-         "acc_theta": Role((ACCUMULATOR,), "n", optional=True)},
-        "c = eps * conj(sens); acc_nu += Re(c * conj(dlam/dnu)); "
-        "acc_theta += Re(c * conj(dlam/dtheta))"),
-    "lru_gamma_credit": Signature(
-        {"eps": Role(_V, "n", _PARTS), "sens": Role((TRACE, *_V), "n", _PARTS),
-         "gamma_log": Role((PARAM,), "n"), "acc": Role((ACCUMULATOR,), "n")},
-        {"acc": Role((ACCUMULATOR,), "n")}, "acc += gam * Re(eps * conj(sens))"),
-    "lru_input_credit": Signature(
-        {"eps": Role(_V, "n", _PARTS), "trace": Role((TRACE,), "nm", _PARTS),
-         "acc": Role((ACCUMULATOR,), "nm", _PARTS)},
-        {"acc": Role((ACCUMULATOR,), "nm", _PARTS)}, "acc += eps_i * conj(trace_ij)"),
-    "lru_input_credit_immediate": Signature(
-        {"eps": Role(_V, "n", _PARTS), "u": Role(_V, "m"), "gamma_log": Role((PARAM,), "n"),
-         "acc": Role((ACCUMULATOR,), "nm", _PARTS)},
-        {"acc": Role((ACCUMULATOR,), "nm", _PARTS)}, "acc += eps_i * gam_i * u_j"),
-    "outer_accumulate": Signature(
-        {"post": Role(_V, "r"), "pre": Role(_V, "c"), "acc": Role((ACCUMULATOR,), "rc")},
-        {"acc": Role((ACCUMULATOR,), "rc")}, "acc += outer(post, pre)"),
-    "accumulate": Signature({"x": Role(_V, "n"), "acc": Role((ACCUMULATOR,), "n")},
-                            {"acc": Role((ACCUMULATOR,), "n")}, "acc += x"),
-    "max": Signature({"x": Role(_V, "*", "concat")}, {"y": Role((REGISTER,), "")},
-                     "y = max(x)"),
-    "sum_exp": Signature({"x": Role(_V, "n"), "shift": Role(_V, "")},
-                         {"y": Role((REGISTER,), "")}, "y = sum(exp(x - shift))"),
-    "log_sum": Signature({"x": Role(_V, "*", "concat")}, {"y": Role((REGISTER,), "")},
-                         "y = log(sum(x))"),
-    "xent_error": Signature(
-        {"logits": Role(_V, "n"), "shift": Role(_V, ""), "logz": Role(_V, ""),
-         "target": Role((INBOX,), ""), "mask": Role((INBOX,), "")},
-        {"eps": Role(_OUT, "n")},
-        "eps_j = (onehot(target - offset)_j - exp((logits_j - shift) - logz)) * mask",
-        params=("offset",)),
-    "xent_loss": Signature(
-        {"logits": Role(_V, "n"), "shift": Role(_V, ""), "logz": Role(_V, ""),
-         "target": Role((INBOX,), ""), "mask": Role((INBOX,), "")},
-        {"loss": Role((REGISTER,), "")},
-        "loss = -((logits[target - offset] - shift) - logz) * mask if offset <= target < "
-        "offset + n else 0", params=("offset",)),
-    "se_error": Signature({"prediction": Role(_V, "n"), "target": Role((INBOX,), "n"),
-                           "mask": Role((INBOX,), "")}, {"eps": Role(_OUT, "n")},
-                          "eps = -(prediction - target) * mask"),
-    "se_loss": Signature({"prediction": Role(_V, "n"), "target": Role((INBOX,), "n"),
-                          "mask": Role((INBOX,), "")}, {"loss": Role((REGISTER,), "")},
-                         "loss = 0.5 * sum((prediction - target)^2) * mask"),
-    "send": Signature({}, {}, "deliver every listed channel at the end of the stage"),
-    "apply_sgd": Signature(
-        {"param": Role(STORED_KINDS, "S"), "acc": Role((ACCUMULATOR,), "S")},
-        {"param": Role(STORED_KINDS, "S"), "acc": Role((ACCUMULATOR,), "S")},
-        "d = acc * scale; param += lr * d; acc = 0", params=("lr",),
-        host_scalars=("scale",)),
-    "apply_adam": Signature(
-        {"param": Role(STORED_KINDS, "S"), "acc": Role((ACCUMULATOR,), "S"),
-         "m": Role((OPTIMIZER,), "S"), "v": Role((OPTIMIZER,), "S")},
-        {"param": Role(STORED_KINDS, "S"), "acc": Role((ACCUMULATOR,), "S"),
-         "m": Role((OPTIMIZER,), "S"), "v": Role((OPTIMIZER,), "S")},
-        "d = acc * scale; m = b1*m + (1-b1)*d; v = b2*v + (1-b2)*d^2; "
-        "param += lr * (m / (1 - b1^count)) / (sqrt(v / (1 - b2^count)) + epsilon); acc = 0",
-        params=("lr", "beta1", "beta2", "epsilon"), host_scalars=("scale", "count")),
-}
+    def phases_when(self, when: str) -> list[Phase]:
+        """The phases that run at ``when``, in order."""
+        return [p for p in self.phases if p.when == when]

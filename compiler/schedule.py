@@ -22,6 +22,7 @@ Stage layout (L = index of the output layer, value layers 0..L-1):
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -36,10 +37,32 @@ from compiler.program import (
     Channels,
     CoreProgram,
     Op,
+    LayerFacts,
+    OptimizerSettings,
     Phase,
     Program,
+    ProgramSettings,
+    RunDefaults,
+    TaskContract,
 )
 from compiler.targets import ResourceTable
+
+#: the delta-coding population of every channel kind: activities, and the errors with the
+#: softmax normaliser scalars that scale the output error (host streams are not thresholded)
+THRESHOLD_GROUPS = {"activity": "activity", "error": "error", "reduce": "error",
+                    "broadcast": "error", "input": "host", "target": "host", "mask": "host"}
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """What the program carries about the run besides the network: the task, the run's
+    defaults, the delta-coding thresholds and the number format."""
+
+    task: TaskContract
+    run: RunDefaults
+    thresholds: dict[str, float]
+    number_format: str = "float64"
+
 
 #: Adam constants: the defaults of neuropc.reference.optim.Optimizer (a test keeps them equal).
 ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON = 0.9, 0.999, 1e-8
@@ -116,8 +139,9 @@ class Scheduler:
     """Builds every core's program for one partition."""
 
     def __init__(self, net: NetworkGraph, facts: RuleFacts, table: ResourceTable,
-                 plans: list[LayerPlan]) -> None:
+                 plans: list[LayerPlan], context: RunContext) -> None:
         self.net, self.facts, self.table, self.plans = net, facts, table, plans
+        self.context = context
         self.L = net.output.index
         self.channels = ChannelBuilder()
         self.cores: list[list[_Core]] = []
@@ -198,44 +222,47 @@ class Scheduler:
                 else:
                     self._output(c)
                 self._apply(c)
-        return Program(self._phases(), [c.program() for row in self.cores for c in row],
+        phases = self._phases()
+        return Program(phases, [c.program() for row in self.cores for c in row],
                        self.channels.build(), self.facts.lanes, self._host_inputs(),
-                       self._settings())
+                       self._settings(phases))
 
     def _phases(self) -> list[Phase]:
         f = self.facts
         softmax = 5 if f.loss == "cross_entropy" else 1
         phases = [Phase("reset", 1, "sequence_start", 1),
-                  Phase("predict", 1, "step", self.L + softmax)]
+                  Phase("predict", 1, "step", self.L + softmax, outputs=True)]
         if f.pc:
+            # errors are exactly 0 after predict at a step without loss: inference is idle
             phases.append(Phase("infer", f.iterations, "step",
-                                2 if f.fixed_prediction else 2 + softmax))
+                                2 if f.fixed_prediction else 2 + softmax, train_only=True,
+                                idle_without_loss=True))
         else:
-            phases.append(Phase("backprop", 1, "step", self.L + 1))
-        phases += [Phase("learn", 1, "step", 2), Phase("advance", 1, "step", 1),
+            phases.append(Phase("backprop", 1, "step", self.L + 1, train_only=True))
+        phases += [Phase("learn", 1, "step", 2, train_only=True), Phase("advance", 1, "step", 1),
                    Phase("apply", 1, "sequence_end" if f.update == "sequence"
-                         else "step_with_loss", 1)]
+                         else "step_with_loss", 1, train_only=True)]
         return phases
 
     def _host_inputs(self) -> dict[str, int]:
         target = 1 if self.facts.loss == "cross_entropy" else self.net.arch.outputs
         return {"u": self.net.arch.inputs, "target": target, "mask": 1}
 
-    def _settings(self) -> dict[str, Any]:
-        f, arch = self.facts, self.net.arch
-        return {
-            "rule": f.rule, "loss": f.loss, "activation": f.activation,
-            "iterations": f.iterations, "step": f.step,
-            "fixed_prediction": f.fixed_prediction, "carry": f.carry, "update": f.update,
-            "optimizer": f.optimizer, "lr": f.lr,
-            "adam": {"beta1": ADAM_BETA1, "beta2": ADAM_BETA2, "epsilon": ADAM_EPSILON},
-            "complex": f.complex, "learn_gamma": f.learn_gamma, "inputs": arch.inputs,
-            "outputs": arch.outputs,
-            "layers": [{"name": p.layer.name, "index": p.layer.index, "kind": p.layer.kind,
-                        "size": p.layer.size, "parts": p.layer.parts, "cores": p.cores,
-                        "first_core": self.cores[p.layer.index][0].core}
-                       for p in self.plans],
-        }
+    def _settings(self, phases: list[Phase]) -> ProgramSettings:
+        f, arch, ctx = self.facts, self.net.arch, self.context
+        return ProgramSettings(
+            rule=f.rule, loss=f.loss, activation=f.activation, iterations=f.iterations,
+            step=f.step, fixed_prediction=f.fixed_prediction, carry=f.carry, update=f.update,
+            optimizer=OptimizerSettings(f.optimizer, f.lr, ADAM_BETA1, ADAM_BETA2, ADAM_EPSILON),
+            complex=f.complex, learn_gamma=f.learn_gamma, inputs=arch.inputs,
+            outputs=arch.outputs,
+            layers=tuple(LayerFacts(p.layer.name, p.layer.index, p.layer.kind, p.layer.size,
+                                    p.layer.parts, p.cores, self.cores[p.layer.index][0].core)
+                         for p in self.plans),
+            threshold_groups=dict(THRESHOLD_GROUPS), thresholds=dict(ctx.thresholds),
+            number_format=ctx.number_format, task=ctx.task, run=ctx.run,
+            stages_per_step=sum(p.stages * p.repeat for p in phases if p.when == "step"),
+        )
 
     def _lru(self, c: _Core) -> None:
         f = self.facts
@@ -419,6 +446,6 @@ class Scheduler:
 
 
 def schedule(net: NetworkGraph, facts: RuleFacts, table: ResourceTable,
-             plans: list[LayerPlan]) -> Program:
+             plans: list[LayerPlan], context: RunContext) -> Program:
     """Per-core programs and channels for a partitioned network."""
-    return Scheduler(net, facts, table, plans).build()
+    return Scheduler(net, facts, table, plans, context).build()

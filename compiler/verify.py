@@ -23,12 +23,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.layout import LIMITS, memory_usage
+from compiler.ops import OPS
 from compiler.program import (
     HOST,
     INBOX,
     PHASE_ORDER,
     REGISTER,
-    SIGNATURES,
     CoreProgram,
     Op,
     Program,
@@ -65,7 +65,7 @@ def _check_op(core: CoreProgram, phase: str, op: Op, lanes_parts: int,
               problems: list[str]) -> None:
     where = f"core {core.core} ({core.layer}[{core.start}:{core.stop}]) {phase} stage " \
             f"{op.stage} {op.kind}"
-    sig = SIGNATURES.get(op.kind)
+    sig = OPS.get(op.kind)
     if sig is None:
         problems.append(f"{where}: unknown op kind")
         return
@@ -365,12 +365,12 @@ def check_placement_once(program: Program, param_shapes: dict[str, tuple[int, ..
     """Every neuron, weight (primary and feedback copy), trace and accumulator is held by
     exactly one core; returns the problems found."""
     problems: list[str] = []
-    layers = program.settings["layers"]
+    layers = program.settings.layers
     for layer in layers:
-        spans = sorted((c.start, c.stop) for c in program.cores if c.layer == layer["name"])
-        problem = _tiles([(s, None) for s in spans], (layer["size"],))
+        spans = sorted((c.start, c.stop) for c in program.cores if c.layer == layer.name)
+        problem = _tiles([(s, None) for s in spans], (layer.size,))
         if problem:
-            problems.append(f"layer {layer['name']}: neurons {problem}")
+            problems.append(f"layer {layer.name}: neurons {problem}")
     groups: dict[tuple, list] = defaultdict(list)
     for core in program.cores:
         for buf in core.buffers.values():
@@ -380,12 +380,12 @@ def check_placement_once(program: Program, param_shapes: dict[str, tuple[int, ..
             rows, cols = bnd.rows, bnd.cols
             groups[(bnd.space, bnd.name, bnd.part, bnd.layer, bnd.copy)].append((rows, cols))
     lru = layers[0]
-    m = program.settings["inputs"]
-    trace_shapes = {"B": (lru["size"], m), "lam": (lru["size"],), "gam": (lru["size"],)}
+    m = program.settings.inputs
+    trace_shapes = {"B": (lru.size, m), "lam": (lru.size,), "gam": (lru.size,)}
     for key, blocks in groups.items():
         space, name = key[0], key[1]
         if space == "state":
-            shape = (next(x["size"] for x in layers if x["index"] == key[3]),)
+            shape = (next(x.size for x in layers if x.index == key[3]),)
         elif space == "trace":
             shape = trace_shapes[name]
         else:

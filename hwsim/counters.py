@@ -18,6 +18,7 @@ from dataclasses import dataclass, field, fields, replace
 from numbers import Integral
 from typing import Any, NamedTuple
 
+from compiler.ops import BY_CODE
 from neuropc.errors import NeuropcError
 
 
@@ -127,6 +128,23 @@ class WorkCounts:
 
 
 # ---------------------------------------------------------------------------------------------
+
+#: columns of every count array: the fields of ``WorkCounts`` in order
+FIELDS: tuple[str, ...] = WorkCounts.names()
+#: kinds of work counted separately: every program op kind (by code), then work a core does
+#: outside any op (writing delivered values into inboxes, writing host inputs, the
+#: sequence-start reset and the per-step restart of the error channels)
+WORK_KINDS: tuple[str, ...] = (*(BY_CODE[code].name for code in sorted(BY_CODE)),
+                               "deliver", "host_input", "sequence_reset", "step_reset")
+
+
+def work_counts(rows: Any) -> WorkCounts:
+    """A (fields,) or (..., fields) integer array, summed over leading axes, as WorkCounts."""
+    import numpy as np
+
+    totals = np.asarray(rows, dtype=np.int64).reshape(-1, len(FIELDS)).sum(axis=0)
+    return WorkCounts(**{name: int(v) for name, v in zip(FIELDS, totals, strict=True)})
+
 
 class SlotRun(NamedTuple):
     """``count`` consecutive history slots with the same traffic, oldest first (bytes)."""

@@ -257,7 +257,7 @@ def evaluate(engine: Engine, held_out: SequenceBatch) -> tuple[float, float | No
     per_step = np.zeros((steps, len(FIELDS)), np.int64)
     total_loss = 0.0
     correct = 0.0
-    classify = engine.program.settings["loss"] == "cross_entropy"
+    classify = engine.program.settings.loss == "cross_entropy"
     for start in range(0, size, engine.lanes):
         stop = start + engine.lanes
         chunk = _sequences(held_out, start, stop)

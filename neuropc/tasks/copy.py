@@ -36,5 +36,10 @@ class CopyTask:
         inputs = np.eye(vocab + 2)[symbols]
         return SequenceBatch(inputs=inputs, targets=targets, mask=mask)
 
+    def describe(self) -> str:
+        s = self.spec
+        return (f"copy {s.length} digits (1..{s.vocab}), delay {s.delay}, "
+                f"{self.sequence_length} steps per sequence")
+
     def chance_accuracy(self) -> float:
         return 1.0 / self.spec.vocab

@@ -85,7 +85,12 @@ def test_other_files_and_versions_are_refused(written, tmp_path) -> None:
     data = bytearray(written.read_bytes())
     struct.pack_into("<I", data, 8, 99)
     written.write_bytes(bytes(data))
-    with pytest.raises(ArtifactError, match="format version 99.*reads version 1"):
+    with pytest.raises(ArtifactError, match="format version 99 was written by a newer.*upgrade"):
+        load_artifact(written)
+    struct.pack_into("<I", data, 8, 1)
+    written.write_bytes(bytes(data))
+    with pytest.raises(ArtifactError, match="format version 1, this neuropc reads version 2; "
+                                            "recompile"):
         load_artifact(written)
     with pytest.raises(ArtifactError, match="no such artifact"):
         load_artifact(tmp_path / "missing.npc")

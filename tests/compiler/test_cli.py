@@ -9,6 +9,7 @@ import yaml
 from click.testing import CliRunner
 from npc_specs import COPY_YAML
 
+from compiler.program import FORMAT_VERSION
 from neuropc.cli import main
 
 
@@ -64,7 +65,7 @@ def test_inspect_shows_a_core_and_exports_graphs(spec_file, tmp_path) -> None:
     out = tmp_path / "net.npc"
     assert _run("compile", str(spec_file), "-o", str(out)).exit_code == 0
     result = _run("inspect", str(out))
-    assert result.exit_code == 0 and "neuropc artifact format 1" in result.output
+    assert result.exit_code == 0 and f"neuropc artifact format {FORMAT_VERSION}" in result.output
     result = _run("inspect", str(out), "--core", "0")
     assert result.exit_code == 0, result.output
     for fragment in ("core 0: lru[0:", "phase predict", "lru_predict", "phase infer (x2",

@@ -73,8 +73,8 @@ def _usage(program, lanes: int) -> list[dict[str, int]]:
 def _counts(program, shapes):
     """How many cores hold each element of every bound array, as dense count arrays."""
     counts: dict[tuple, np.ndarray] = {}
-    layers = {layer["index"]: layer["size"] for layer in program.settings["layers"]}
-    m = program.settings["inputs"]
+    layers = {layer.index: layer.size for layer in program.settings.layers}
+    m = program.settings.inputs
     n = layers[0]
     trace_shapes = {"B": (n, m), "lam": (n,), "gam": (n,)}
     for core in program.cores:
@@ -112,12 +112,12 @@ def test_no_core_exceeds_a_limit_and_everything_is_placed_once(spec) -> None:
         for key, value in use.items():
             assert value <= table[key], (core.core, core.layer, key, value, table[key])
     # every neuron of every layer on exactly one core
-    for layer in program.settings["layers"]:
-        hits = np.zeros(layer["size"], dtype=np.int64)
+    for layer in program.settings.layers:
+        hits = np.zeros(layer.size, dtype=np.int64)
         for core in program.cores:
-            if core.layer == layer["name"]:
+            if core.layer == layer.name:
                 hits[core.start:core.stop] += 1
-        assert (hits == 1).all(), layer["name"]
+        assert (hits == 1).all(), layer.name
     # every weight, feedback copy, trace, accumulator and state element exactly once
     shapes = _param_shapes(compiled.net)
     counts = _counts(program, shapes)

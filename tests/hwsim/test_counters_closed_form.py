@@ -166,7 +166,7 @@ CASES = {
 def test_dense_counts_equal_the_closed_form(case: str) -> None:
     spec = CASES[case]
     artifact = artifact_from_spec(spec)
-    cores = [layer["cores"] for layer in artifact.program.settings["layers"]]
+    cores = [layer.cores for layer in artifact.program.settings.layers]
     if "split" in case:
         assert all(k > 1 for k in cores)
     engine = Engine(artifact, LANES, dense=True)

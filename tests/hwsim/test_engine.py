@@ -152,8 +152,8 @@ def test_engine_matches_the_reference_learner_step_by_step(case: str) -> None:
     spec = CASES[case]
     artifact = _artifact(spec)
     if "split" in case:  # several cores per layer, softmax combined across output slices
-        layers = artifact.program.settings["layers"]
-        assert all(layer["cores"] > 1 for layer in layers), layers
+        layers = artifact.program.settings.layers
+        assert all(layer.cores > 1 for layer in layers), layers
     arch = Architecture.from_spec(spec)
     params = {k: v.copy() for k, v in artifact.params.items()}
     optimizer = Optimizer(spec.rule.optimizer)
