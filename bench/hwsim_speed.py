@@ -6,7 +6,7 @@
 
 Speed: the same copy-task configuration (examples/copy.yaml), the same sequences and the same
 initial weights; the reference trains them with ``neuropc.reference.rules.train_on_batch``,
-hwsim with its engine (``hwsim.simulate.train_batch``, B lanes in lockstep), at batch 1 and
+hwsim with its engine (``hwsim.runner.train_batch``, B lanes in lockstep), at batch 1 and
 batch 32, one thread each (OPENBLAS/OMP/MKL threads = 1; the engine is single-threaded). Best
 of ``--repeats`` rounds, each timing the reference and every hwsim run back to back. Time
 steps per second count sequence-steps (B per lockstep step).
@@ -47,7 +47,8 @@ sys.path.insert(0, str(ROOT))
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
 
 from hwsim.engine import FIELDS, Engine  # noqa: E402
-from hwsim.simulate import artifact_from_spec, train_batch  # noqa: E402
+from compiler.pipeline import compile_artifact as artifact_from_spec  # noqa: E402
+from hwsim.runner import train_batch  # noqa: E402
 from neuropc.reference.network import Architecture, params_from_spec  # noqa: E402
 from neuropc.reference.optim import Optimizer  # noqa: E402
 from neuropc.reference.rules import train_on_batch  # noqa: E402
@@ -101,7 +102,7 @@ def throughput(spec: NetworkSpec, batch: int, batches: int, thresholds: list[Thr
     steps = batches * batch * data[0].length
     artifact = artifact_from_spec(spec)
     warm = Engine(artifact, batch)  # loads the cached kernels (or compiles them once)
-    train_batch(warm, spec, data[0])
+    train_batch(warm, data[0])
     losses: dict = {}
 
     def reference(state) -> None:
@@ -114,7 +115,7 @@ def throughput(spec: NetworkSpec, batch: int, batches: int, thresholds: list[Thr
     for threshold in thresholds:
 
         def hwsim(engine: Engine, threshold: Thresholds = threshold) -> None:
-            losses[threshold] = [train_batch(engine, spec, b)[0] for b in data]
+            losses[threshold] = [train_batch(engine, b)[0] for b in data]
             counts[threshold] = engine.core_totals.sum(axis=0)
 
         def setup(threshold: Thresholds = threshold) -> Engine:
@@ -140,7 +141,7 @@ def throughput(spec: NetworkSpec, batch: int, batches: int, thresholds: list[Thr
 def cold_compile_seconds() -> float:
     """A fresh process with an empty numba cache: import, encode and the first step."""
     code = ("import numpy as np; from neuropc.spec import load_spec; "
-            "from hwsim.simulate import artifact_from_spec; from hwsim.engine import Engine; "
+            "from compiler.pipeline import compile_artifact as artifact_from_spec; from hwsim.engine import Engine; "
             "s = load_spec('examples/copy.yaml').with_overrides({'recurrent.size': 4, "
             "'readout.hidden': [3]}); e = Engine(artifact_from_spec(s), 1); e.reset()")
     with tempfile.TemporaryDirectory() as cache:
@@ -459,7 +460,7 @@ def fixed_point_document(spec: NetworkSpec, runs: dict, command: str, minutes: f
         f"examples/copy.yaml ({spec.rule.name}, {spec.rule.optimizer.name} lr {lr}) with run.batch "
         f"32 and run.steps {steps}, threshold 0, target loihi2, the same seed and sequences in "
         f"every row; widths raised through `hardware.overrides` where stated. Each row is "
-        f"`hwsim.simulate.simulate(spec, number_format=F)`, i.e. `neuropc simulate SPEC --format "
+        f"`hwsim.runner.simulate(artifact, number_format=F)`, i.e. `neuropc simulate SPEC --format "
         f"F`. Fixed point rounds every stored value to nearest (ties to even) on its buffer's "
         f"grid and saturates it (docs/hwsim.md). Ranges: the largest magnitude each format group "
         f"reaches in the float64 twin of the run plus one bit (the default of `--format fixed`; "
@@ -555,19 +556,19 @@ def _variant_spec(text: str, overrides: dict) -> NetworkSpec:
 
 def _maxima_job(text: str) -> dict:
     """The float64 twin of the run: largest magnitude of every format group."""
-    from hwsim.simulate import calibration_maxima
+    from hwsim.runner import calibration_maxima
 
     spec = _variant_spec(text, {})
-    return calibration_maxima(artifact_from_spec(spec), spec)
+    return calibration_maxima(artifact_from_spec(spec))
 
 
 def _format_job(text: str, name: str, maxima: dict | None) -> tuple[str, dict]:
-    from hwsim.simulate import simulate
+    from hwsim.runner import simulate
 
     fmt, overrides, label, calibration = VARIANTS[name]
     spec = _variant_spec(text, overrides)
     started = time.perf_counter()
-    result = simulate(spec, number_format=fmt,
+    result = simulate(artifact_from_spec(spec), number_format=fmt,
                       calibration=maxima if calibration == "full" else None,
                       calibration_sequences=calibration if isinstance(calibration, int) else None)
     wall = time.perf_counter() - started
@@ -587,7 +588,7 @@ def _format_job(text: str, name: str, maxima: dict | None) -> tuple[str, dict]:
 
 
 def fixed_point(spec: NetworkSpec, jobs: int) -> dict:
-    """Every variant through ``hwsim.simulate.simulate`` (what ``neuropc simulate --format``
+    """Every variant through ``hwsim.runner.simulate`` (what ``neuropc simulate --format``
     runs); the full-calibration variants share one float64 calibration run, which is what each
     of them would compute by itself."""
     from concurrent.futures import ProcessPoolExecutor

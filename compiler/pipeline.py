@@ -14,11 +14,12 @@ from typing import Any
 
 import numpy as np
 
+from compiler.artifact import Artifact
 from compiler.graph import NetworkGraph, lower
 from compiler.layout import RuleFacts
 from compiler.partition import LayerPlan, partition
 from compiler.placement import Placement, place
-from compiler.program import Program, RunDefaults, TaskContract
+from compiler.program import FORMAT_VERSION, Program, RunDefaults, TaskContract
 from compiler.report import build_report
 from compiler.schedule import RunContext, schedule
 from compiler.targets import ResourceTable, load_target
@@ -161,3 +162,10 @@ def artifact_contents(compiled: Compiled, spec_text: str) -> dict[str, Any]:
         "graph": graph_document(compiled),
         "report": compiled.report,
     }
+
+
+def compile_artifact(spec: NetworkSpec, spec_text: str = "") -> Artifact:
+    """Compile a spec in memory into the same Artifact its .npc file would load as."""
+    contents = artifact_contents(compile_spec(spec), spec_text)
+    contents["manifest"] = {**contents["manifest"], "format_version": FORMAT_VERSION}
+    return Artifact(**contents)

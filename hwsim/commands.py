@@ -22,7 +22,7 @@ from neuropc.errors import NeuropcError
 if TYPE_CHECKING:
     from compiler.artifact import Artifact
     from hwsim.costs import CostProfile
-    from hwsim.simulate import SimulationResult
+    from hwsim.runner import SimulationResult
 
 
 def parse_threshold(text: str | None) -> float | dict[str, float] | None:
@@ -52,7 +52,7 @@ def parse_threshold(text: str | None) -> float | dict[str, float] | None:
     return parts
 
 
-def run_simulation(source: Path, *, steps: int | None = None,
+def run_simulation(source: Path, *, backend: str = "native", steps: int | None = None,
                    threshold: float | dict[str, float] | None = None,
                    number_format: str = "float64", batch: int | None = None,
                    sequential: bool = False, dense: bool = False,
@@ -60,25 +60,30 @@ def run_simulation(source: Path, *, steps: int | None = None,
                    force: bool = False, echo: Callable[[str], None] = click.echo,
                    progress: bool = True, artifact: Artifact | None = None):
     """What ``neuropc simulate`` does; returns (SimulationResult, run folder path)."""
+    from hwsim.backends import backend_names
     from hwsim.number_format import NUMBER_FORMATS
-    from hwsim.simulate import event_thresholds, lanes_for, load_source, resolved_spec, simulate
+    from hwsim.runner import event_thresholds, lanes_for, recorded_spec, simulate
+    from neuropc.api import load_source
     from neuropc.progress import TrainingProgress
     from neuropc.run_files import RunDirectory
 
     if number_format not in NUMBER_FORMATS:
         raise NeuropcError(f"--format {number_format}: choose one of {', '.join(NUMBER_FORMATS)}")
+    if backend not in backend_names():
+        raise NeuropcError(f"--backend {backend}: choose one of {', '.join(backend_names())}")
     artifact = artifact if artifact is not None else load_source(source)
-    spec = resolved_spec(artifact, steps=steps, batch=batch)
-    thresholds = event_thresholds(spec, threshold)
-    lanes_for(spec, spec.run.batch, 1 if sequential else None)  # refuse before writing anything
+    spec = recorded_spec(artifact, steps=steps, batch=batch)
+    thresholds = event_thresholds(artifact.program, threshold)
+    lanes_for(artifact.program, spec.run.batch, 1 if sequential else None)  # refuse before writing
     total = spec.run.steps
     out = out_dir or Path("runs") / f"{spec.name}-{spec.rule.name}-hwsim-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = RunDirectory(out, force=force)
     mode = "one sequence after another" if sequential else "lockstep"
-    echo(f"simulating '{spec.name}' ({spec.rule.name}, {len(artifact.program.cores)} cores) for "
+    echo(f"simulating '{spec.name}' ({spec.rule.name}, {len(artifact.program.cores)} cores) on the "
+         f"{backend} backend for "
          f"{total} steps, {number_format}, threshold {thresholds}"
          f"{', dense' if dense else ''}, batch {spec.run.batch} ({mode}) -> {run_dir.path}")
-    options = {"steps": steps, "threshold": thresholds, "number_format": number_format,
+    options = {"backend": backend, "steps": steps, "threshold": thresholds, "spec": spec, "number_format": number_format,
                "batch": batch, "lanes": 1 if sequential else None, "dense": dense,
                "calibration_sequences": calibration_sequences, "run_dir": run_dir}
     if progress:
@@ -92,6 +97,9 @@ def run_simulation(source: Path, *, steps: int | None = None,
 @click.command("simulate")
 @click.argument("source", metavar="NET.npc|NET.yaml", type=click.Path(path_type=Path))
 @click.option("--steps", type=click.IntRange(min=0), help="Training batches (overrides run.steps).")
+@click.option("--backend", default="native", show_default=True, metavar="NAME",
+              help="Executor of the compiled program: native (Numba, fast) or interpreter "
+                   "(each op's documented semantics in numpy; slow, the oracle).")
 @click.option("--threshold", metavar="T|activity=A,error=E",
               help="Delta-coding threshold: a value is sent when it moved more than this since "
                    "its last send; one number for activities and errors, or each its own "
@@ -118,18 +126,19 @@ def run_simulation(source: Path, *, steps: int | None = None,
 @click.option("--vs", "conventional_profile", metavar="NAME|FILE", default="gpu-h100", show_default=True,
               help="Conventional cost profile that BPTT is priced on.")
 @user_errors
-def simulate_command(source: Path, steps: int | None, threshold: str | None,
+def simulate_command(source: Path, steps: int | None, backend: str, threshold: str | None,
                      number_format: str, batch: int | None, sequential: bool, dense: bool,
                      calibration_sequences: int | None, out_dir: Path | None,
                      force: bool, energy_report: bool, chip_profile: str | None,
                      conventional_profile: str) -> None:
     """Train and evaluate a compiled network (or a spec, compiled on the fly) on the
     event-driven simulator; write metrics, counters.json, curve and checkpoint."""
-    from hwsim.simulate import load_source
+    from neuropc.api import load_source
 
     artifact = load_source(source)
     profiles = _profiles(artifact, chip_profile, conventional_profile) if energy_report else None
-    result, path = run_simulation(source, steps=steps, threshold=parse_threshold(threshold),
+    result, path = run_simulation(source, backend=backend, steps=steps,
+                                  threshold=parse_threshold(threshold),
                                   number_format=number_format, batch=batch,
                                   sequential=sequential, dense=dense,
                                   calibration_sequences=calibration_sequences, out_dir=out_dir,

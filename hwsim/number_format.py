@@ -7,7 +7,7 @@ neuron state) and a binary point chosen per buffer group by one rule (``fraction
     integer bits I = ceil(log2(max |value|)) + 1,   fractional bits f = bits - 1 - I
 
 where ``max |value|`` is the largest magnitude the group reaches in a float64 calibration run
-(``hwsim.simulate.calibration_maxima``): by default the float64 twin of the run itself (the
+(``hwsim.runner.calibration_maxima``): by default the float64 twin of the run itself (the
 same training sequences and updates), so the range covers what the values grow to during
 training, with one bit of headroom; optionally a short run of N sequences on a separate
 random stream. A group (``group_key``) is every buffer bound to the same global array -- all

@@ -31,7 +31,8 @@ def measured_counts_at(spec_path: Path, threshold: float | dict[str, float] | No
     exactly T steps; the program is compiled once per length (the task shapes nothing in it).
     """
     from hwsim.counters import WorkCounts
-    from hwsim.simulate import artifact_from_spec, simulate
+    from compiler.pipeline import compile_artifact
+    from hwsim.runner import simulate
     from neuropc.spec import load_spec
 
     spec = load_spec(spec_path)
@@ -41,7 +42,7 @@ def measured_counts_at(spec_path: Path, threshold: float | dict[str, float] | No
         sized = spec.with_overrides({"task.length": digits, "task.delay": length - 2 * digits,
                                      "run.steps": 1, "run.batch": 1, "run.eval_every": 1,
                                      "run.eval_sequences": 1})
-        result = simulate(artifact_from_spec(sized), threshold=threshold)
+        result = simulate(compile_artifact(sized), threshold=threshold, spec=sized)
         return WorkCounts.total(result.training_counts())
 
     return spec, counts_at

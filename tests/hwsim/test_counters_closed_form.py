@@ -18,7 +18,7 @@ import numpy as np
 import pytest
 
 from hwsim.engine import FIELDS, Engine
-from hwsim.simulate import artifact_from_spec
+from compiler.pipeline import compile_artifact as artifact_from_spec
 from neuropc.tasks import task_from_spec
 from tests.hwsim.test_engine import tiny
 

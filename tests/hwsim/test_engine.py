@@ -17,7 +17,8 @@ import pytest
 
 from compiler.artifact import Artifact
 from hwsim.engine import FIELDS, Engine
-from hwsim.simulate import artifact_from_spec, calibrate, train_batch
+from compiler.pipeline import compile_artifact as artifact_from_spec
+from hwsim.runner import calibrate, train_batch
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer
 from neuropc.reference.rules import train_on_batch
@@ -213,7 +214,7 @@ def _train_batches_against_reference(spec) -> None:
     for k in range(3):
         batch = task.sample(rng, spec.run.batch)
         want = train_on_batch(arch, spec.rule, params, batch, reference)
-        got, counts = train_batch(engine, spec, batch)
+        got, counts = train_batch(engine, batch)
         assert abs(got - want) < TOL, (k, got, want)
         check_params(engine, params, f"batch {k}")
         assert counts.shape == (spec.run.batch, 9) and (counts >= 0).all()
@@ -261,8 +262,8 @@ def test_one_lane_in_sequence_equals_lockstep_lanes() -> None:
     rng = np.random.default_rng(2)
     for _ in range(3):
         batch = task.sample(rng, 4)
-        loss_a, counts_a = train_batch(lockstep, spec, batch)
-        loss_b, counts_b = train_batch(sequential, spec, batch)
+        loss_a, counts_a = train_batch(lockstep, batch)
+        loss_b, counts_b = train_batch(sequential, batch)
         assert abs(loss_a - loss_b) < TOL
         np.testing.assert_array_equal(counts_a, counts_b)
     check_params(sequential, lockstep.parameters(), "sequential vs lockstep")
@@ -274,8 +275,8 @@ def test_float32_stays_close_to_float64() -> None:
     exact, single = Engine(artifact, 4), Engine(artifact, 4, number_format="float32")
     task = task_from_spec(spec.task)
     batch = task.sample(np.random.default_rng(3), 4)
-    loss64, _ = train_batch(exact, spec, batch)
-    loss32, _ = train_batch(single, spec, batch)
+    loss64, _ = train_batch(exact, batch)
+    loss32, _ = train_batch(single, batch)
     assert 0 < abs(loss64 - loss32) < 1e-5
     for name, value in exact.parameters().items():
         got = single.gather("param", name, value.shape)
@@ -290,7 +291,7 @@ def test_threshold_sends_fewer_messages_and_zero_threshold_sends_only_changes() 
     runs = {}
     for name, options in {"dense": {"dense": True}, "zero": {}, "coarse": {"threshold": 0.05}}.items():
         engine = Engine(artifact, 4, **options)
-        train_batch(engine, spec, batch)
+        train_batch(engine, batch)
         runs[name] = engine.core_totals.sum(axis=0)
     dense, zero, coarse = runs["dense"], runs["zero"], runs["coarse"]
     messages, effective, ops = (FIELDS.index(name) for name in (
@@ -387,7 +388,7 @@ def test_steps_at_rest_are_charged_exactly_what_running_them_does(case: str, opt
     spec = CASES[case]
     artifact = _artifact(spec)
     if options.get("number_format") == "fixed":
-        options = {**options, "formats": calibrate(artifact, spec, sequences=6)}
+        options = {**options, "formats": calibrate(artifact, sequences=6)}
     replayed, executed = Engine(artifact, LANES, **options), Engine(artifact, LANES, **options)
     executed.replay_at_rest = False
     scratch = _inference_scratch(artifact)

@@ -11,7 +11,8 @@ import pytest
 from hwsim import kernels
 from hwsim.engine import Engine
 from hwsim.number_format import FixedFormat, fractional_bits, group_key, quantize
-from hwsim.simulate import artifact_from_spec, calibrate, train_batch
+from compiler.pipeline import compile_artifact as artifact_from_spec
+from hwsim.runner import calibrate, train_batch
 from neuropc.tasks import task_from_spec
 from tests.hwsim.test_engine import tiny
 
@@ -79,7 +80,7 @@ def test_range_rule_leaves_one_bit_of_headroom(bits: int, max_abs: float, frac: 
 def test_fixed_point_engine_stores_every_value_on_its_grid() -> None:
     spec = tiny(batch=4, hidden=(5,), split=True, vocab=6)
     artifact = artifact_from_spec(spec)
-    formats = calibrate(artifact, spec, sequences=8)
+    formats = calibrate(artifact, sequences=8)
     engine = Engine(artifact, 4, number_format="fixed", formats=formats)
     for core, buf in engine.enc.buffers:  # the calibration rule, with the table's widths
         fmt = formats[group_key(artifact.program.cores[core].layer, buf)]
@@ -89,8 +90,8 @@ def test_fixed_point_engine_stores_every_value_on_its_grid() -> None:
     rng = np.random.default_rng(6)
     for _ in range(2):
         batch = task.sample(rng, 4)
-        loss, _ = train_batch(engine, spec, batch)
-        loss_exact, _ = train_batch(exact, spec, batch)
+        loss, _ = train_batch(engine, batch)
+        loss_exact, _ = train_batch(exact, batch)
         assert np.isfinite(loss) and loss != loss_exact
     for core, buf in engine.enc.buffers:
         fmt = formats[group_key(artifact.program.cores[core].layer, buf)]

@@ -13,7 +13,8 @@ from click.testing import CliRunner
 
 from hwsim.commands import run_simulation
 from hwsim.counters import WorkCounts
-from hwsim.simulate import evaluation_lanes, simulate
+from hwsim.runner import evaluation_lanes
+from neuropc.api import simulate
 from neuropc.cli import main
 from neuropc.run_files import load_checkpoint
 from neuropc.spec import dump_spec

@@ -1,18 +1,23 @@
-"""Train and evaluate a compiled network on hwsim, the way ``neuropc train`` does with numpy.
+"""Train and evaluate a compiled artifact on any backend, the way ``neuropc train`` does
+with numpy: the one runner behind ``neuropc simulate``, ``report scaling`` and the benches.
 
-    result = simulate("net.npc", steps=200, threshold=0.02, number_format="fixed")
+    result = simulate(artifact, backend="native", steps=200, threshold=0.02)
     result.metrics                  # the rows of metrics.jsonl (same keys as neuropc train)
     result.training_counts()        # [WorkCounts] one per training sequence
     result.evaluations[-1].sequence_counts()   # [WorkCounts] one per held-out sequence
     result.evaluations[-1].time_step_counts()  # [WorkCounts] per time step, summed over them
 
-The task generator, the seeds and random streams and the held-out set are those of
-``neuropc.training`` (TRAIN_STREAM, EVAL_STREAM), so a hwsim run and a reference run of the
-same spec see the same sequences. Training follows ``neuropc.reference.rules.train_on_batch``:
-a batch of B sequences either runs in B lanes in lockstep, or (``lanes=1``, update mode
-``sequence``) one sequence after another into the same accumulators, as a chip does; both
-apply once per batch with the same normalisation. Evaluation is inference only (predict and
-advance phases) on a separate engine holding the same weights, counted separately.
+The runner knows backends only through ``hwsim.backends.protocol.Backend``. What it executes
+comes from the artifact's typed program data (update mode, thresholds, task, run defaults);
+the spec it is given (or the artifact's resolved spec) is only the record written into the
+run folder and read by reports. The task generator, the seeds and random streams and the
+held-out set are those of ``neuropc.training`` (TRAIN_STREAM, EVAL_STREAM), so a run on any
+backend and a reference run of the same spec see the same sequences. Training follows
+``neuropc.reference.rules.train_on_batch``: a batch of B sequences either runs in B lanes in
+lockstep, or (``lanes=1``, update mode ``sequence``) one sequence after another into the same
+accumulators, as a chip does; both apply once per batch with the same normalisation.
+Evaluation is inference only on a second backend instance holding the same weights, counted
+separately.
 
 Counters are attributed per sequence: every lane's own work goes to its sequence, and work
 shared by the lanes (the apply phase) goes to the last sequence of its batch, which is when a
@@ -25,21 +30,20 @@ import json
 import math
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 from pydantic import ValidationError
 
-from compiler.artifact import Artifact, is_artifact, load_artifact
-from compiler.program import FORMAT_VERSION
-from hwsim.counters import WorkCounts
-from hwsim.engine import FIELDS, OP_NAMES, Engine, work_counts
+from compiler.artifact import Artifact
+from compiler.program import Program
+from hwsim.backends import Backend, ExecutionOptions, open_backend
+from hwsim.counters import FIELDS, WORK_KINDS, WorkCounts, work_counts
 from hwsim.number_format import NUMBER_FORMATS, ROUNDING, FixedFormat, fractional_bits, group_key
 from neuropc.errors import NeuropcError
 from neuropc.reference.optim import Optimizer
 from neuropc.run_files import RunDirectory
-from neuropc.spec.loading import load_spec, parse_spec
+from neuropc.spec.loading import parse_spec
 from neuropc.spec.schema import EventThresholds, NetworkSpec
 from neuropc.tasks import task_from_spec
 from neuropc.tasks.base import SequenceBatch
@@ -48,40 +52,11 @@ from neuropc.training import TRAIN_STREAM, ProgressCallback, held_out_batch, run
 CALIBRATION_STREAM = 3  # random stream of the fixed-point calibration sequences
 
 
-
-# -- inputs ------------------------------------------------------------------------------
-
-def artifact_from_spec(spec: NetworkSpec, spec_text: str = "") -> Artifact:
-    """Compile a spec in memory into the same Artifact a .npc file would load as."""
-    from compiler.pipeline import artifact_contents, compile_spec
-
-    contents = artifact_contents(compile_spec(spec), spec_text)
-    contents["manifest"] = {**contents["manifest"], "format_version": FORMAT_VERSION}
-    return Artifact(**contents)
-
-
-def load_source(path: str | Path) -> Artifact:
-    """An artifact file, or a spec file compiled on the fly (NeuropcError for anything
-    the user can fix: missing file, damaged artifact, invalid spec, bptt, no fit)."""
-    path = Path(path)
-    if not path.exists():
-        raise NeuropcError(f"{path}: no such file (expected a .npc artifact or a .yaml spec)")
-    if path.is_dir():
-        raise NeuropcError(f"{path}: is a folder, expected a .npc artifact or a .yaml spec")
-    if path.suffix == ".npc" or is_artifact(path):
-        return load_artifact(path)
-    spec = load_spec(path)
-    return artifact_from_spec(spec, path.read_text(encoding="utf-8"))
-
-
-def artifact_spec(artifact: Artifact) -> NetworkSpec:
-    return parse_spec(artifact.resolved_spec_text, "artifact spec.resolved.yaml")
-
-
-def resolved_spec(artifact: Artifact, steps: int | None = None,
+def recorded_spec(artifact: Artifact, steps: int | None = None,
                   batch: int | None = None) -> NetworkSpec:
-    """The artifact's spec with the run overrides of a simulation applied."""
-    spec = artifact_spec(artifact)
+    """The artifact's resolved spec with a run's overrides: the record a run folder keeps
+    (spec.yaml, checkpoint) and reports read; nothing executed depends on it."""
+    spec = parse_spec(artifact.resolved_spec_text, "artifact spec.resolved.yaml")
     overrides: dict[str, Any] = {}
     if steps is not None:
         overrides["run.steps"] = steps
@@ -90,15 +65,21 @@ def resolved_spec(artifact: Artifact, steps: int | None = None,
     return spec.with_overrides(overrides) if overrides else spec
 
 
+def updates_online(program: Program) -> bool:
+    """Whether the program applies its updates after every step with loss (else once per
+    sequence or batch): the apply phase's ``when``."""
+    return any(p.when == "step_with_loss" for p in program.phases)
+
+
 # -- settings and results ------------------------------------------------------------------
 
 ThresholdArgument = EventThresholds | float | Mapping[str, float] | None
 
 
-def event_thresholds(spec: NetworkSpec, given: ThresholdArgument = None) -> EventThresholds:
-    """The spec's delta-coding thresholds with ``given`` laid over them: a number sets both
-    populations, a mapping only those it names (``--threshold activity=0.05``)."""
-    base = spec.hardware.event_threshold if spec.hardware is not None else EventThresholds()
+def event_thresholds(program: Program, given: ThresholdArgument = None) -> EventThresholds:
+    """The program's delta-coding thresholds with ``given`` laid over them: a number sets
+    both populations, a mapping only those it names (``--threshold activity=0.05``)."""
+    base = EventThresholds.model_validate(program.settings.thresholds)
     if given is None:
         return base
     try:
@@ -116,6 +97,7 @@ def event_thresholds(spec: NetworkSpec, given: ThresholdArgument = None) -> Even
 
 @dataclass(frozen=True)
 class SimulationSettings:
+    backend: str
     number_format: str
     threshold: EventThresholds
     dense: bool
@@ -168,7 +150,7 @@ class SimulationResult:
     evaluations: list[EvaluationCounts] = field(default_factory=list)
     training_per_core: np.ndarray | None = None  # (cores, 9)
     inference_per_core: np.ndarray | None = None
-    training_by_op: np.ndarray | None = None  # (len(OP_NAMES), 9)
+    training_by_op: np.ndarray | None = None  # (len(WORK_KINDS), fields)
     inference_by_op: np.ndarray | None = None
     params: dict[str, np.ndarray] = field(default_factory=dict)
     formats: dict[tuple[str, str, str], FixedFormat] | None = None
@@ -193,7 +175,7 @@ class SimulationResult:
 
 # -- the loop --------------------------------------------------------------------------------
 
-def lanes_for(spec: NetworkSpec, batch: int, lanes: int | None) -> int:
+def lanes_for(program: Program, batch: int, lanes: int | None) -> int:
     """Training lanes: the batch (lockstep) by default, or 1 (one sequence after another,
     update mode 'sequence' only)."""
     if lanes is None:
@@ -201,7 +183,7 @@ def lanes_for(spec: NetworkSpec, batch: int, lanes: int | None) -> int:
     if lanes not in (1, batch):
         raise NeuropcError(f"lanes must be 1 (one sequence after another) or the batch size "
                            f"{batch} (lockstep), got {lanes}")
-    if lanes != batch and spec.rule.update == "online":
+    if lanes != batch and updates_online(program):
         raise NeuropcError("update mode 'online' applies after every step of the whole batch, "
                            "so its sequences must run in lockstep (lanes = batch)")
     return lanes
@@ -219,80 +201,105 @@ def evaluation_lanes(sequences: int, most: int) -> int:
     return max(k for k in range(1, max(1, min(most, sequences)) + 1) if sequences % k == 0)
 
 
-def train_batch(engine: Engine, spec: NetworkSpec, batch: SequenceBatch) -> tuple[float, np.ndarray]:
-    """One batch in the rule's update mode. Returns (mean training loss as the reference
-    reports it, per-sequence counts (B, 9) with the shared work charged to the last)."""
+def train_batch(backend: Backend, batch: SequenceBatch) -> tuple[float, np.ndarray]:
+    """One batch in the program's update mode. Returns (mean training loss as the reference
+    reports it, per-sequence counts (B, fields) with the shared work charged to the last)."""
     scale = 1.0 / batch.loss_steps()
-    online = spec.rule.update == "online"
+    online = updates_online(backend.artifact.program)
     size = batch.size
     counts = np.zeros((size, len(FIELDS)), np.int64)
     loss = 0.0
-    if engine.lanes == size:
-        out = engine.run(batch.inputs, batch.targets, batch.mask, train=True, reset=True,
-                         online=online, apply_end=not online, scale=scale)
+    if backend.lanes == size:
+        out = backend.run(batch.inputs, batch.targets, batch.mask, train=True, reset=True,
+                          apply_end=not online, scale=scale)
         loss = float(out.loss.sum())
-        taken = engine.take_counts()
-        counts[:] = taken[:size].sum(axis=1)
-        counts[-1] += taken[size:].sum(axis=(0, 1))
+        taken = backend.take_counts()
+        if taken is not None:
+            counts[:] = taken[:size].sum(axis=1)
+            counts[-1] += taken[size:].sum(axis=(0, 1))
     else:
-        if online or engine.lanes != 1:
+        if online or backend.lanes != 1:
             raise ValueError("sequential training needs update 'sequence' and one lane")
         for k in range(size):
             one = _sequences(batch, k, k + 1)
-            out = engine.run(one.inputs, one.targets, one.mask, train=True, reset=True,
-                             apply_end=k == size - 1, scale=scale)
+            out = backend.run(one.inputs, one.targets, one.mask, train=True, reset=True,
+                              apply_end=k == size - 1, scale=scale)
             loss += float(out.loss.sum())
-            counts[k] = engine.take_counts().sum(axis=(0, 1))
+            taken = backend.take_counts()
+            if taken is not None:
+                counts[k] = taken.sum(axis=(0, 1))
     return loss * scale, counts
 
 
-def evaluate(engine: Engine, held_out: SequenceBatch) -> tuple[float, float | None, EvaluationCounts]:
-    """Inference over the held-out set (chunks of ``engine.lanes``, which must divide it):
+def evaluate(backend: Backend, held_out: SequenceBatch) -> tuple[float, float | None, EvaluationCounts]:
+    """Inference over the held-out set (chunks of ``backend.lanes``, which must divide it):
     loss and accuracy as ``neuropc.reference.forward.evaluate`` computes them, and the work
     per sequence and per time step."""
+    lanes = backend.lanes
     size, steps = held_out.size, held_out.length
-    if size % engine.lanes:
-        raise ValueError(f"{engine.lanes} lanes do not divide {size} held-out sequences")
+    if size % lanes:
+        raise ValueError(f"{lanes} lanes do not divide {size} held-out sequences")
     per_sequence = np.zeros((size, len(FIELDS)), np.int64)
     per_step = np.zeros((steps, len(FIELDS)), np.int64)
     total_loss = 0.0
     correct = 0.0
-    classify = engine.program.settings.loss == "cross_entropy"
-    for start in range(0, size, engine.lanes):
-        stop = start + engine.lanes
+    classify = backend.artifact.program.settings.loss == "cross_entropy"
+    for start in range(0, size, lanes):
+        stop = start + lanes
         chunk = _sequences(held_out, start, stop)
-        out = engine.run(chunk.inputs, chunk.targets, chunk.mask, train=False, reset=True)
-        per_sequence[start:stop] = engine.take_counts()[:engine.lanes].sum(axis=1)
-        per_step += out.step_counts[:, :engine.lanes].sum(axis=1)
+        out = backend.run(chunk.inputs, chunk.targets, chunk.mask, train=False, reset=True)
+        taken = backend.take_counts()
+        if taken is not None:
+            per_sequence[start:stop] = taken[:lanes].sum(axis=1)
+            per_step += out.step_counts[:, :lanes].sum(axis=1)
         total_loss += float(out.loss.sum())
         if classify:
-            hits = out.logits.argmax(axis=-1) == chunk.targets
+            hits = out.outputs.argmax(axis=-1) == chunk.targets
             correct += float((hits * chunk.mask).sum())
     loss = total_loss / held_out.loss_steps()
     accuracy = correct / held_out.loss_steps() if classify else None
     return loss, accuracy, EvaluationCounts(0, per_sequence, per_step)
 
 
-def calibration_maxima(artifact: Artifact, spec: NetworkSpec, sequences: int | None = None,
-                       threshold: EventThresholds | float = 0.0) -> dict[tuple[str, str, str], float]:
-    """Largest magnitude of every format group while training in float64.
+def _task_and_run(artifact: Artifact, steps: int | None, batch: int | None
+                  ) -> tuple[Any, int, int, int]:
+    """The task (from the artifact's task contract) and the run's steps, batch and seed."""
+    settings = artifact.program.settings
+    task = task_from_spec(_task_spec(settings.task.params))
+    run = settings.run
+    return (task, run.steps if steps is None else steps, run.batch if batch is None else batch,
+            run.seed)
 
-    ``sequences`` None: the run's own training (``run.steps`` batches of the training stream,
-    the very sequences and updates of the float64 twin of the run). A number: that many
+
+def _task_spec(params: Mapping[str, Any]) -> Any:
+    from pydantic import TypeAdapter
+
+    from neuropc.spec.schema import TaskSpec
+
+    return TypeAdapter(TaskSpec).validate_python(dict(params))
+
+
+def calibration_maxima(artifact: Artifact, sequences: int | None = None,
+                       threshold: EventThresholds | float = 0.0, *, steps: int | None = None,
+                       batch: int | None = None) -> dict[tuple[str, str, str], float]:
+    """Largest magnitude of every format group while training in float64 (native backend).
+
+    ``sequences`` None: the run's own training (``steps`` batches of the training stream, the
+    very sequences and updates of the float64 twin of the run). A number: that many
     sequences from a separate random stream (CALIBRATION_STREAM), a short calibration."""
-    batch = spec.run.batch
-    engine = Engine(artifact, batch, threshold=threshold)
-    engine.track = True
-    task = task_from_spec(spec.task)
+    task, steps_, batch_, seed = _task_and_run(artifact, steps, batch)
+    thresholds = EventThresholds.model_validate(threshold).model_dump()
+    backend = open_backend("native", artifact, batch_, ExecutionOptions(thresholds=thresholds))
+    backend.track_ranges(True)
     if sequences is None:
-        rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
-        batches = spec.run.steps
+        rng = np.random.default_rng([seed, TRAIN_STREAM])
+        batches = steps_
     else:
-        rng = np.random.default_rng([spec.run.seed, CALIBRATION_STREAM])
-        batches = max(1, math.ceil(sequences / batch))
+        rng = np.random.default_rng([seed, CALIBRATION_STREAM])
+        batches = max(1, math.ceil(sequences / batch_))
     for _ in range(batches):
-        train_batch(engine, spec, task.sample(rng, batch))
-    return engine.calibration_maxima()
+        train_batch(backend, task.sample(rng, batch_))
+    return backend.calibration_maxima()
 
 
 def formats_from_maxima(artifact: Artifact, maxima: dict[tuple[str, str, str], float]
@@ -309,85 +316,82 @@ def formats_from_maxima(artifact: Artifact, maxima: dict[tuple[str, str, str], f
             for key, width in bits.items()}
 
 
-def calibrate(artifact: Artifact, spec: NetworkSpec, sequences: int | None = None,
-              threshold: EventThresholds | float = 0.0) -> dict[tuple[str, str, str], FixedFormat]:
+def calibrate(artifact: Artifact, sequences: int | None = None,
+              threshold: EventThresholds | float = 0.0, **run: int | None
+              ) -> dict[tuple[str, str, str], FixedFormat]:
     """Fixed-point formats: ``calibration_maxima`` then ``formats_from_maxima``."""
-    return formats_from_maxima(artifact, calibration_maxima(artifact, spec, sequences, threshold))
+    return formats_from_maxima(artifact, calibration_maxima(artifact, sequences, threshold, **run))
 
 
-def simulate(source: Artifact | NetworkSpec | str | Path, *, steps: int | None = None,
+def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None = None,
              threshold: ThresholdArgument = None, number_format: str = "float64",
              batch: int | None = None, lanes: int | None = None, dense: bool = False,
              eval_lanes: int = 64, calibration_sequences: int | None = None,
              calibration: dict[tuple[str, str, str], float] | None = None,
-             run_dir: RunDirectory | None = None,
+             spec: NetworkSpec | None = None, run_dir: RunDirectory | None = None,
              on_step: ProgressCallback | None = None) -> SimulationResult:
-    """Train the spec's task on hwsim for ``steps`` batches (default ``run.steps``),
-    evaluating every ``run.eval_every`` batches and at the end, as ``neuropc train`` does.
+    """Train the artifact's task on ``backend`` for ``steps`` batches (default: the
+    artifact's run), evaluating every ``run.eval_every`` batches and at the end, as
+    ``neuropc train`` does.
 
-    ``threshold``: delta-coding thresholds over the spec's ``hardware.event_threshold``
-    (``event_thresholds``: a number sets activities and errors, a mapping those it names);
-    ``number_format``: float64, float32 or fixed; ``batch`` overrides ``run.batch``;
-    ``lanes``: 1 runs the sequences of a batch one after another (update mode sequence), the
-    default runs them in lockstep; ``dense``: send every value and count every synapse;
-    ``eval_lanes``: at most this many held-out sequences in lockstep (the largest count that
-    divides the held-out set).
-    Fixed point: the formats follow from ``calibration`` (largest magnitude per format
-    group) if given, else from a float64 calibration run (``calibration_maxima``: the run's
-    own training, or ``calibration_sequences`` sequences of a separate stream).
+    ``threshold``: delta-coding thresholds over the program's (``event_thresholds``: a
+    number sets activities and errors, a mapping those it names); ``number_format``:
+    float64, float32 or fixed; ``batch`` overrides the run's batch; ``lanes``: 1 runs the
+    sequences of a batch one after another (update mode sequence), the default runs them in
+    lockstep; ``dense``: send every value and count every synapse; ``eval_lanes``: at most
+    this many held-out sequences in lockstep (the largest count that divides the held-out
+    set). Fixed point: the formats follow from ``calibration`` (largest magnitude per format
+    group) if given, else from a float64 calibration run on the native backend
+    (``calibration_maxima``: the run's own training, or ``calibration_sequences`` sequences
+    of a separate stream). ``spec``: the record kept in the run folder and the result
+    (default: the artifact's resolved spec with these overrides).
     """
     if number_format not in NUMBER_FORMATS:
         raise NeuropcError(f"unknown number format {number_format!r}; choose one of "
                            f"{', '.join(NUMBER_FORMATS)}")
-    if isinstance(source, Artifact):
-        artifact = source
-    elif isinstance(source, NetworkSpec):
-        artifact = artifact_from_spec(source)
-    else:
-        artifact = load_source(source)
-    spec = resolved_spec(artifact, steps=steps, batch=batch)
-    threshold = event_thresholds(spec, threshold)
-    run = spec.run
-    lanes = lanes_for(spec, run.batch, lanes)
-    eval_lanes = evaluation_lanes(run.eval_sequences, eval_lanes)
-    settings = SimulationSettings(number_format, threshold, dense, run.batch, lanes,
-                                  eval_lanes, run.steps, run.seed, calibration_sequences)
+    program = artifact.program
+    record = spec if spec is not None else recorded_spec(artifact, steps=steps, batch=batch)
+    thresholds = event_thresholds(program, threshold)
+    task, steps_, batch_, seed = _task_and_run(artifact, steps, batch)
+    lanes = lanes_for(program, batch_, lanes)
+    eval_lanes = evaluation_lanes(record.run.eval_sequences, eval_lanes)
+    settings = SimulationSettings(backend, number_format, thresholds, dense, batch_, lanes,
+                                  eval_lanes, steps_, seed, calibration_sequences)
     formats = None
     if number_format == "fixed":
         if calibration is None:
-            calibration = calibration_maxima(artifact, spec, calibration_sequences, threshold)
+            calibration = calibration_maxima(artifact, calibration_sequences, thresholds,
+                                             steps=steps_, batch=batch_)
         formats = formats_from_maxima(artifact, calibration)
-    options = {"number_format": number_format, "threshold": threshold, "dense": dense,
-               "formats": formats}
-    engine = Engine(artifact, lanes, **options)
-    evaluator = Engine(artifact, eval_lanes, **options)
-    task = task_from_spec(spec.task)
-    held_out = held_out_batch(spec)
-    result = SimulationResult(spec, settings, formats=formats)
+    options = ExecutionOptions(number_format, thresholds.model_dump(), dense, formats)
+    trainer = open_backend(backend, artifact, lanes, options)
+    evaluator = open_backend(backend, artifact, eval_lanes, options)
+    held_out = held_out_batch(record)
+    result = SimulationResult(record, settings, formats=formats)
     per_sequence: list[np.ndarray] = []
 
     def train_step(data: SequenceBatch) -> float:
-        loss, counts = train_batch(engine, spec, data)
+        loss, counts = train_batch(trainer, data)
         per_sequence.append(counts)
         return loss
 
     def evaluate_now(step: int) -> tuple[float, float | None]:
-        evaluator.load_shared(engine)
+        evaluator.load_shared(trainer)
         loss, accuracy, counts = evaluate(evaluator, held_out)
         counts.step = step
         result.evaluations.append(counts)
         return loss, accuracy
 
-    result.metrics, result.wall_time = run_loop(spec, train_step, evaluate_now, run_dir, on_step)
+    result.metrics, result.wall_time = run_loop(record, train_step, evaluate_now, run_dir, on_step)
     result.training = (np.concatenate(per_sequence) if per_sequence
                        else np.zeros((0, len(FIELDS)), np.int64))
-    result.training_per_core = engine.core_totals.copy()
-    result.inference_per_core = evaluator.core_totals.copy()
-    result.training_by_op = engine.take_op_counts()
-    result.inference_by_op = evaluator.take_op_counts()
-    result.params = engine.parameters()
+    result.training_per_core = trainer.core_totals()
+    result.inference_per_core = evaluator.core_totals()
+    result.training_by_op = trainer.take_work_counts()
+    result.inference_by_op = evaluator.take_work_counts()
+    result.params = trainer.parameters()
     if run_dir is not None:
-        write_run(run_dir, result, engine, artifact, task.chance_accuracy())
+        write_run(run_dir, result, trainer, artifact, task.chance_accuracy())
     return result
 
 
@@ -402,14 +406,14 @@ def _columns(rows: np.ndarray) -> dict[str, list[int]]:
 
 
 def _by_op(table: np.ndarray) -> dict[str, dict[str, int]]:
-    return {name: _fields(row) for name, row in zip(OP_NAMES, table, strict=True) if row.any()}
+    return {name: _fields(row) for name, row in zip(WORK_KINDS, table, strict=True) if row.any()}
 
 
 def counters_document(result: SimulationResult, artifact: Artifact) -> dict[str, Any]:
     """counters.json: totals per core and per op kind, per training sequence, and per
     held-out sequence and time step of every evaluation (definitions: docs/hwsim.md)."""
     program = artifact.program
-    steps = result.spec.task.length * 2 + result.spec.task.delay
+    steps = program.settings.task.sequence_length
     cores = [{"core": c.core, "layer": c.layer, "slice": c.slice_index, "neurons": c.neurons}
              for c in program.cores]
 
@@ -418,6 +422,7 @@ def counters_document(result: SimulationResult, artifact: Artifact) -> dict[str,
 
     return {
         "fields": list(FIELDS),
+        "backend": result.settings.backend,
         "definitions": "docs/hwsim.md (what each counter counts)",
         "settings": result.settings.as_json(),
         "fixed_point": None if result.formats is None else {
@@ -447,18 +452,18 @@ def counters_document(result: SimulationResult, artifact: Artifact) -> dict[str,
     }
 
 
-def write_run(run_dir: RunDirectory, result: SimulationResult, engine: Engine,
+def write_run(run_dir: RunDirectory, result: SimulationResult, backend: Backend,
               artifact: Artifact, chance: float | None) -> None:
     """Checkpoint, curve, summary and counters, like ``neuropc train`` plus counters.json."""
     optimizer = Optimizer(result.spec.rule.optimizer)
-    moments = engine.optimizer_state()
+    moments = backend.optimizer_state()
     optimizer.first, optimizer.second = moments["adam_m"], moments["adam_v"]
-    optimizer.count = engine.count
+    optimizer.count = backend.optimizer_steps
     run_dir.write_checkpoint(result.spec, result.params, optimizer, result.settings.steps)
     run_dir.write_curve(result.metrics, chance=chance)
     train_seqs = max(int(result.training.shape[0]), 1)
     summary = {"wall_time_s": round(result.wall_time, 3), **result.final,
-               "simulator": result.settings.as_json(),
+               "backend": result.settings.backend, "simulator": result.settings.as_json(),
                "training_per_sequence": result.training_total.per_sequence(train_seqs)}
     if result.evaluations:
         summary["inference_per_sequence"] = result.evaluations[-1].per_sequence()
