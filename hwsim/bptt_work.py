@@ -1,6 +1,6 @@
 """The work of BPTT on conventional hardware, counted two ways that must agree.
 
-1. Instrumented: ``BPTTCounter`` is passed to ``neuropc.reference.bptt.bptt_gradients``, which
+1. Instrumented: ``BPTTCounter`` is passed to ``neuropc.reference.bptt.bptt_updates``, which
    reports every matrix product, elementwise stage, weight read, history write and read,
    gradient accumulation and parameter update it actually executes, with the arrays involved.
    The counter turns array shapes and dtypes into counts.
@@ -25,7 +25,7 @@ import numpy as np
 from hwsim.costs import CostProfile
 from hwsim.counters import ConventionalWork, compress_slots
 from neuropc.errors import NeuropcError
-from neuropc.reference.bptt import bptt_gradients
+from neuropc.reference.bptt import bptt_updates
 from neuropc.reference.network import Architecture, Params, init_params
 from neuropc.tasks.base import SequenceBatch
 
@@ -173,7 +173,7 @@ def count_bptt_work(arch: Architecture, params: Params, batch: SequenceBatch,
                     profile: CostProfile | None = None, value_bytes: int = FP32_BYTES) -> ConventionalWork:
     """Run the reference BPTT on ``batch`` and count what it did (instrumented)."""
     counter = BPTTCounter(value_bytes)
-    bptt_gradients(arch, params, batch, counter=counter)
+    bptt_updates(arch, params, batch, counter=counter)
     return _place(counter.work(batch.length, batch.size), profile)
 
 

@@ -12,9 +12,11 @@ from neuropc.reference.step_errors import backprop_errors, readout_updates
 from neuropc.tasks.base import SequenceBatch
 
 
-def bptt_gradients(arch: Architecture, params: Params, batch: SequenceBatch,
-                   counter: Any = None) -> tuple[dict[str, np.ndarray], float]:
-    """dL/dp for every trainable parameter, L the mean loss over loss-carrying steps.
+def bptt_updates(arch: Architecture, params: Params, batch: SequenceBatch,
+                 counter: Any = None) -> tuple[dict[str, np.ndarray], float]:
+    """The exact descent direction -dL/dp for every trainable parameter, L the mean loss over
+    loss-carrying steps, and L. Updates are descent directions everywhere in neuropc (the
+    optimizer adds ``lr * update``), so this compares directly with every other rule's.
 
     ``counter`` (optional, e.g. ``hwsim.bptt_work.BPTTCounter``) is told about every
     operation, weight read, history write and read, and gradient accumulation as it happens;
@@ -61,13 +63,13 @@ def bptt_gradients(arch: Architecture, params: Params, batch: SequenceBatch,
     else:
         descent["B"] += np.real(weight_credit)
     loss = float(history.losses.sum() * scale)
-    gradients = {name: -value * scale for name, value in descent.items()}
+    updates = {name: value * scale for name, value in descent.items()}
     if counter is not None:
         for t in range(batch.length):
             counter.read_history("loss", history.losses[t], t + 1)
-        for gradient in gradients.values():
-            counter.optimizer_update(gradient)
-    return gradients, loss
+        for update in updates.values():
+            counter.optimizer_update(update)
+    return updates, loss
 
 
 def _count_history_reads(counter: Any, history: ForwardHistory, batch: SequenceBatch, t: int) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuropc.reference.bptt import bptt_gradients
+from neuropc.reference.bptt import bptt_updates
 from neuropc.reference.network import Architecture, Params
 from neuropc.reference.optim import Optimizer
 from neuropc.reference.temporal import TemporalLearner
@@ -17,8 +17,7 @@ def sequence_updates(arch: Architecture, rule: RuleSpec, params: Params,
     """Summed descent directions over a sequence with parameters held fixed (update mode
     'sequence'), normalised like the mean loss so they compare directly with -dL/dp."""
     if rule.name == "bptt":
-        grads, loss = bptt_gradients(arch, params, batch)
-        return {name: -g for name, g in grads.items()}, loss
+        return bptt_updates(arch, params, batch)
     learner = TemporalLearner(arch, rule, batch.size)
     total = {name: np.zeros_like(params[name]) for name in arch.trainable()}
     loss = 0.0

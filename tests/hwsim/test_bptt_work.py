@@ -18,7 +18,7 @@ from hwsim.bptt_work import (
 )
 from hwsim.costs import load_profile, parse_profile
 from neuropc.errors import NeuropcError
-from neuropc.reference.bptt import bptt_gradients
+from neuropc.reference.bptt import bptt_updates
 from neuropc.reference.network import Architecture, params_from_spec
 from neuropc.tasks import task_from_spec
 from tests.conftest import small_spec
@@ -78,8 +78,8 @@ def test_the_counter_hook_does_not_change_the_gradients(copy_spec):
     network = Architecture.from_spec(spec)
     params = params_from_spec(spec, seed=1)
     batch = task_from_spec(spec.task).sample(np.random.default_rng(1), 3)
-    plain, plain_loss = bptt_gradients(network, params, batch)
-    counted, counted_loss = bptt_gradients(network, params, batch, counter=BPTTCounter())
+    plain, plain_loss = bptt_updates(network, params, batch)
+    counted, counted_loss = bptt_updates(network, params, batch, counter=BPTTCounter())
     assert counted_loss == plain_loss
     for name in plain:
         np.testing.assert_array_equal(counted[name], plain[name])

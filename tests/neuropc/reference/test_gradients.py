@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from neuropc.reference import recurrent_credit
-from neuropc.reference.bptt import bptt_gradients
+from neuropc.reference.bptt import bptt_updates
 from neuropc.reference.forward import evaluate
 from neuropc.reference.network import Architecture, Params, params_from_spec
 from neuropc.reference.rules import sequence_updates
@@ -54,11 +54,11 @@ def finite_difference(loss_of, params: Params, name: str, step: float = 1e-6) ->
 def test_bptt_matches_central_finite_differences(copy_spec, config):
     spec = small_spec(copy_spec, rule="bptt", **config)
     arch, params, batch = setup(spec)
-    grads, _ = bptt_gradients(arch, params, batch)
-    assert set(grads) == set(arch.trainable())
-    for name, grad in grads.items():
+    updates, _ = bptt_updates(arch, params, batch)
+    assert set(updates) == set(arch.trainable())
+    for name, update in updates.items():  # an update is a descent direction: -dL/dp
         numeric = finite_difference(lambda p: evaluate(arch, p, batch).loss, params, name)
-        assert relative_error(grad, numeric) < 1e-6, name
+        assert relative_error(-update, numeric) < 1e-6, name
 
 
 @pytest.mark.parametrize("config", CONFIGS)
@@ -69,17 +69,17 @@ def test_exact_tpc_rtrl_equals_bptt(copy_spec, config):
     assert spec.rule.inference.fixed_prediction and spec.rule.carry == "prediction"
     arch, params, batch = setup(spec)
     updates, loss = sequence_updates(arch, spec.rule, params, batch)
-    grads, bptt_loss = bptt_gradients(arch, params, batch)
+    exact, bptt_loss = bptt_updates(arch, params, batch)
     assert loss == pytest.approx(bptt_loss, rel=1e-12)
     for name in arch.trainable():
-        assert relative_error(-updates[name], grads[name]) < 1e-6, name
+        assert relative_error(updates[name], exact[name]) < 1e-6, name
 
 
 def test_dropping_the_trace_recursion_breaks_equality(copy_spec, monkeypatch):
     """The equality test above has teeth: keeping only the immediate term must fail it."""
     spec = small_spec(copy_spec)
     arch, params, batch = setup(spec)
-    grads, _ = bptt_gradients(arch, params, batch)
+    exact, _ = bptt_updates(arch, params, batch)
 
     def no_recursion(traces, coef, step):
         traces.lam, traces.B, traces.gam = step.lam, step.B, step.gam
@@ -87,14 +87,14 @@ def test_dropping_the_trace_recursion_breaks_equality(copy_spec, monkeypatch):
     monkeypatch.setattr(recurrent_credit, "advance_traces", no_recursion)
     updates, _ = sequence_updates(arch, spec.rule, params, batch)
     for name in ("nu", "theta", "gamma_log", "B_re", "B_im"):
-        assert relative_error(-updates[name], grads[name]) > 1e-3, name
+        assert relative_error(updates[name], exact[name]) > 1e-3, name
 
 
 @pytest.mark.parametrize("term", ["lam", "B", "gam"])
 def test_each_trace_term_is_needed(copy_spec, monkeypatch, term):
     spec = small_spec(copy_spec)
     arch, params, batch = setup(spec)
-    grads, _ = bptt_gradients(arch, params, batch)
+    exact, _ = bptt_updates(arch, params, batch)
     original = recurrent_credit.advance_traces
 
     def drop_one(traces, coef, step):
@@ -106,7 +106,7 @@ def test_each_trace_term_is_needed(copy_spec, monkeypatch, term):
     updates, _ = sequence_updates(arch, spec.rule, params, batch)
     affected = {"lam": ["nu", "theta"], "B": ["B_re", "B_im"], "gam": ["gamma_log"]}[term]
     for name in affected:
-        assert relative_error(-updates[name], grads[name]) > 1e-3, name
+        assert relative_error(updates[name], exact[name]) > 1e-3, name
 
 
 def truncated_loss(arch: Architecture, params: Params, reference: Params, batch) -> float:
