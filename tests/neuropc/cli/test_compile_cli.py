@@ -7,9 +7,9 @@ import shutil
 import pytest
 import yaml
 from click.testing import CliRunner
-from npc_specs import COPY_YAML
 
 from neuropc.cli import main
+from tests.compiler.npc_specs import COPY_YAML
 
 
 def _run(*args: str):
