@@ -1,7 +1,7 @@
 """Train all four learning rules on the copy task and write docs/results/copy_task.md.
 
-Two settings, each a shipped spec: `examples/copy.yaml` (the prototype of ALGORITHM.md
-section 7: 128 slowly decaying units, GELU readout) and `examples/copy_linear_readout.yaml`
+Two settings, each a shipped spec: `examples/copy.yaml` (the prototype of docs/algorithm.md,
+'The copy task': 128 slowly decaying units, GELU readout) and `examples/copy_linear_readout.yaml`
 (the same LRU with a linear readout, where only rules that learn the recurrence through time
 can solve the task). Each (setting, rule) runs as its own `neuropc train` process
 (one BLAS thread each, `--jobs` at a time), exactly as a user would run it; the tables are
@@ -78,7 +78,7 @@ def plot(results: list[dict], chance: float, path: Path) -> None:
 
 #: name -> (spec file in examples/, description, training steps)
 SETTINGS = {
-    "prototype": ("copy.yaml", "128 slowly decaying units (ALGORITHM.md section 7)", 3000),
+    "prototype": ("copy.yaml", "128 slowly decaying units (docs/algorithm.md, 'The copy task')", 3000),
     "linear-readout": ("copy_linear_readout.yaml",
                        "a linear readout, so the recurrence itself must learn to separate the digits", 16000),
 }

@@ -1,6 +1,6 @@
 """Cost profiles: the energy constants of one piece of hardware, loaded from a YAML data file.
 
-Every constant carries its value, unit, source and a provenance flag (COSTS.md): `measured`
+Every constant carries its value, unit, source and a provenance flag (docs/energy_model.md, 'Cost profiles'): `measured`
 on silicon, `simulated` before silicon, `derived` by arithmetic from a datasheet or paper, or
 `assumed`. Reports print the flag next to the number, because the most-cited figure in the
 field is a pre-silicon simulation that is often quoted as a measurement.

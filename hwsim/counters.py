@@ -3,7 +3,7 @@
 Two contracts live here:
 
 - ``WorkCounts``: a neuromorphic run (the hwsim engine fills it, per core and op kind, and
-  sums the cores). Counting follows NeuroBench (COSTS.md): per sample means per sequence.
+  sums the cores). Counting follows NeuroBench (docs/energy_model.md, 'Counting rules'): per sample means per sequence.
 - ``ConventionalWork``: BPTT on a CPU or GPU (``hwsim.bptt_work`` fills it, from the
   instrumented reference or in closed form).
 

@@ -1,4 +1,4 @@
-"""The network of ALGORITHM.md section 1: an LRU followed by a dense readout.
+"""The network of docs/algorithm.md, 'Network': an LRU followed by a dense readout.
 
 Parameters live in a flat ``dict[str, ndarray]`` of real float64 arrays (a complex weight is
 stored as ``B_re``/``B_im``) so that optimizers, checkpoints, finite differences and the

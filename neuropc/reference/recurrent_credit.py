@@ -1,7 +1,7 @@
 """Credit for the LRU parameters: eligibility traces (tPC-RTRL) or the immediate term only.
 
 For a diagonal recurrence the RTRL influence of each parameter on h_t has the parameter's own
-shape (ALGORITHM.md section 3), so a "sensitivity" below is d h_t / d p for every p:
+shape (docs/algorithm.md, 'The rules at a glance'), so a "sensitivity" below is d h_t / d p for every p:
 either the full trace carried across steps, or just this step's direct derivative.
 Complex parameters follow Wirtinger calculus: with the state error eps = -(dL/dRe h + i dL/dIm h)
 the descent direction for a real parameter p is Re(eps * conj(dh/dp)), and for a complex

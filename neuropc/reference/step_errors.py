@@ -1,7 +1,7 @@
 """Errors of one time step's layers: by predictive-coding inference, or by exact backprop.
 
 Both return the same ``StepErrors`` so the learning rules do not care which produced them.
-Sign convention (ALGORITHM.md section 2): at equilibrium ``eps[l] = -dL_t/dx^l``, so an
+Sign convention (docs/algorithm.md, 'Errors and signs'): at equilibrium ``eps[l] = -dL_t/dx^l``, so an
 update ``eps * activity`` is a descent direction, never a gradient.
 """
 
@@ -102,7 +102,7 @@ def errors_at_rest(arch: Architecture, params: Params, mu0: np.ndarray) -> StepE
 def pc_inference(arch: Architecture, params: Params, mu0: np.ndarray, target: np.ndarray,
                  mask: np.ndarray, iterations: int, step: float,
                  fixed_prediction: bool) -> StepErrors:
-    """K iterations of gradient descent on the step's energy F_t (ALGORITHM.md section 2).
+    """K iterations of gradient descent on the step's energy F_t (docs/algorithm.md, 'PC inference').
 
     Value nodes start at their feed-forward predictions, so only the output error is non-zero
     at first. Updates are synchronous (every node reads the errors of the previous

@@ -1,8 +1,10 @@
-"""Resource tables: complete, sourced, flagged, overridable, and equal to COSTS.md."""
+"""Resource tables: complete, sourced, flagged, overridable, equal to the published figures and
+listed in docs/compiler.md."""
 
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import pytest
 
@@ -23,7 +25,7 @@ def test_every_table_is_complete_and_sourced() -> None:
         assert table["mesh_rows"] * table["mesh_cols"] == table.cores_per_chip
 
 
-def test_numbers_match_costs_md() -> None:
+def test_numbers_match_the_published_figures() -> None:
     loihi = load_target("loihi")
     assert (loihi.cores_per_chip, loihi["compartments_per_core"]) == (128, 1024)
     assert loihi["input_axons_per_core"] == loihi["output_axons_per_core"] == 4096
@@ -35,6 +37,15 @@ def test_numbers_match_costs_md() -> None:
     spinnaker2 = load_target("spinnaker2")
     assert spinnaker2.cores_per_chip == 152
     assert spinnaker2["synaptic_memory_bits"] == 128 * 1024 * 8
+
+
+def test_the_compiler_doc_lists_every_constant_with_its_source() -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "compiler.md").read_text()
+    for name in available_targets():
+        section = doc.split(f"#### `{name}`", 1)[1].split("\n#", 1)[0]
+        for key, constant in load_target(name).constants.items():
+            row = f"| `{key}` | {constant.value:,} {constant.unit} | {constant.provenance} | {constant.source} |"
+            assert row in section, f"{name}: {row}"
 
 
 def test_overrides_replace_values_and_are_flagged() -> None:

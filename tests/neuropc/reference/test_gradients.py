@@ -63,8 +63,8 @@ def test_bptt_matches_central_finite_differences(copy_spec, config):
 
 @pytest.mark.parametrize("config", CONFIGS)
 def test_exact_tpc_rtrl_equals_bptt(copy_spec, config):
-    """ALGORITHM.md section 4: fixed prediction, converged inference (eta=1, K=L), carry the
-    prediction, parameters fixed within the sequence."""
+    """docs/algorithm.md, 'When tPC-RTRL equals BPTT': fixed prediction, converged inference
+    (eta=1, K=L), carry the prediction, parameters fixed within the sequence."""
     spec = small_spec(copy_spec, rule="tpc-rtrl", **config)
     assert spec.rule.inference.fixed_prediction and spec.rule.carry == "prediction"
     arch, params, batch = setup(spec)

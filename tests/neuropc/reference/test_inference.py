@@ -1,4 +1,4 @@
-"""PC inference reaches the backprop errors (ALGORITHM.md section 2)."""
+"""PC inference reaches the backprop errors (docs/algorithm.md, 'PC inference')."""
 
 from __future__ import annotations
 

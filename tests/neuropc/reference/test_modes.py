@@ -1,4 +1,4 @@
-"""Carry and update modes (ALGORITHM.md section 4) and the optimizers."""
+"""Carry and update modes (docs/algorithm.md, 'Modes') and the optimizers."""
 
 from __future__ import annotations
 

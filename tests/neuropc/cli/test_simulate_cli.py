@@ -11,11 +11,11 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from hwsim.commands import run_simulation
 from hwsim.counters import WorkCounts
 from hwsim.runner import evaluation_lanes
 from neuropc.api import simulate
 from neuropc.cli import main
+from neuropc.cli.simulate import run_simulation
 from neuropc.run_files import load_checkpoint
 from neuropc.spec import dump_spec
 from tests.conftest import small_spec
@@ -205,5 +205,8 @@ def test_threshold_option_overrides_the_spec_per_population(spec_file: Path, tmp
         result = _run("simulate", split, "--steps", "1", "--out", out, *option)
         assert result.exit_code == 0, result.output
         assert json.loads((out / "counters.json").read_text())["settings"]["threshold"] == want
-        expected = "0.02" if want["activity"] == want["error"] else f"activity {want['activity']:g}, error {want['error']:g}"
+        if want["activity"] == want["error"]:
+            expected = "0.02"
+        else:
+            expected = f"activity {want['activity']:g}, error {want['error']:g}"
         assert f"threshold {expected}" in result.output

@@ -1,6 +1,6 @@
 """``neuropc compile`` and ``neuropc inspect``: the compiler's command line.
 
-Registered on the ``neuropc`` group by ``neuropc/cli.py``. Every user error is a
+Registered on the ``neuropc`` group by ``neuropc/cli/__init__.py``. Every user error is a
 NeuropcError, printed as one message with a non-zero exit status by ``user_errors``.
 """
 
@@ -10,7 +10,7 @@ from pathlib import Path
 
 import click
 
-from neuropc.cli_errors import user_errors
+from neuropc.cli.errors import user_errors
 from neuropc.errors import NeuropcError
 
 

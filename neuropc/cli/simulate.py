@@ -1,6 +1,6 @@
 """``neuropc simulate``: train and evaluate a compiled network on the hwsim engine.
 
-Registered on the ``neuropc`` group by ``neuropc/cli.py``. The command body only parses
+Registered on the ``neuropc`` group by ``neuropc/cli/__init__.py``. The command body only parses
 options and calls ``run_simulation``, which returns the ``SimulationResult`` (WorkCounts per
 training sequence and per held-out sequence and time step, metrics), so reports such as an
 energy breakdown can be added on top of it. Every user error is a NeuropcError: one
@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 
 import click
 
-from neuropc.cli_errors import user_errors
+from neuropc.cli.errors import user_errors
 from neuropc.errors import NeuropcError
 
 if TYPE_CHECKING:

@@ -1,4 +1,10 @@
-"""The ``neuropc`` command line. Every user error is printed as one message, exit code 2."""
+"""The ``neuropc`` command line. Every user error is printed as one message, exit code 2.
+
+This package is the top layer: it is the only one allowed to import the reference
+(``neuropc``), the compiler and hwsim alike. ``check`` and ``train`` are defined here;
+``compile``/``inspect`` (``neuropc.cli.compile``), ``simulate`` (``neuropc.cli.simulate``)
+and ``report`` (``neuropc.cli.report``) live in their own modules.
+"""
 
 from __future__ import annotations
 
@@ -6,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from neuropc.cli_errors import user_errors
+from neuropc.cli.errors import user_errors
 from neuropc.errors import NeuropcError
 from neuropc.spec.schema import NetworkSpec
 
@@ -77,12 +83,10 @@ def _apply_overrides(spec: NetworkSpec, overrides: dict[str, object]) -> Network
         raise NeuropcError(f"the command-line overrides make the spec invalid: {problems}") from None
 
 
-
-def _register_subsystem_commands() -> None:
-    """compile/inspect come from the compiler, simulate/report from hwsim (imports point one way)."""
-    from compiler.commands import compile_command, inspect_command
-    from hwsim.commands import simulate_command
-    from hwsim.report_commands import report
+def _register_commands() -> None:
+    from neuropc.cli.compile import compile_command, inspect_command
+    from neuropc.cli.report import report
+    from neuropc.cli.simulate import simulate_command
 
     main.add_command(compile_command, "compile")
     main.add_command(inspect_command, "inspect")
@@ -90,4 +94,4 @@ def _register_subsystem_commands() -> None:
     main.add_command(report, "report")
 
 
-_register_subsystem_commands()
+_register_commands()

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import click
 
-from hwsim.commands import parse_threshold
-from neuropc.cli_errors import user_errors
+from neuropc.cli.errors import user_errors
+from neuropc.cli.simulate import parse_threshold
 from neuropc.errors import NeuropcError
 
 

@@ -7,10 +7,10 @@ import shutil
 import pytest
 import yaml
 from click.testing import CliRunner
-from npc_specs import COPY_YAML
 
 from compiler.program import FORMAT_VERSION
 from neuropc.cli import main
+from tests.compiler.npc_specs import COPY_YAML
 
 
 def _run(*args: str):
