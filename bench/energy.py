@@ -17,10 +17,10 @@ import platform
 import time
 from pathlib import Path
 
+from compiler.pipeline import compile_artifact as artifact_from_spec
 from hwsim.bptt_work import bptt_history_bytes, rtrl_state_bytes
 from hwsim.costs import load_profile
 from hwsim.energy_report import LEFT_OUT, format_joules, plot, report_from_simulation
-from compiler.pipeline import compile_artifact as artifact_from_spec
 from hwsim.runner import simulate
 from neuropc.reference.network import Architecture
 from neuropc.spec import load_spec

@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
 
-from hwsim.engine import FIELDS, Engine  # noqa: E402
 from compiler.pipeline import compile_artifact as artifact_from_spec  # noqa: E402
+from hwsim.engine import FIELDS, Engine  # noqa: E402
 from hwsim.runner import train_batch  # noqa: E402
 from neuropc.reference.network import Architecture, params_from_spec  # noqa: E402
 from neuropc.reference.optim import Optimizer  # noqa: E402

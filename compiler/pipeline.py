@@ -24,12 +24,12 @@ from compiler.report import build_report
 from compiler.schedule import RunContext, schedule
 from compiler.targets import ResourceTable, load_target
 from compiler.verify import Verification, verify
-from neuropc import __version__
 from neuropc.errors import NeuropcError
 from neuropc.reference.network import params_from_spec
 from neuropc.spec.loading import dump_spec
 from neuropc.spec.schema import HardwareSpec, NetworkSpec
 from neuropc.tasks import task_from_spec as make_task
+from neuropc.version import __version__
 
 
 @dataclass

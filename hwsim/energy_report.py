@@ -223,7 +223,8 @@ def report_from_simulation(result: SimulationResult, artifact: Artifact, chip: C
         "sequence_length": task.sequence_length, "batch": spec.run.batch,
         "training_sequences": len(result.training), "inference_steps": inference_steps,
         "number_format": result.settings.number_format, "event_threshold": result.settings.threshold.model_dump(),
-        "dense": result.settings.dense, "backend": result.settings.backend, "chip_profile": chip.name, "conventional_profile": conventional.name,
+        "dense": result.settings.dense, "backend": result.settings.backend, "chip_profile": chip.name,
+        "conventional_profile": conventional.name,
     }
     return build_report(arch, task.sequence_length, spec.run.batch,
                         WorkCounts.total(result.training_counts()), len(result.training),

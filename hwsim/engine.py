@@ -25,7 +25,7 @@ from hwsim import kernels as K
 from hwsim.counters import WorkCounts
 from hwsim.encode import OPCODES, Encoded, encode
 from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
-from neuropc.spec import EventThresholds
+from neuropc.spec.schema import EventThresholds
 
 #: names of the rows of ``Engine.op_counts`` (program op kinds, then engine-internal work)
 OP_NAMES = (*OPCODES, "deliver", "host_input", "sequence_reset", "step_reset")

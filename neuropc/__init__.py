@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__version__ = "0.1.0"
+from neuropc.version import __version__ as __version__
 
 _API = ("Artifact", "EnergyReport", "NetworkSpec", "SimulationResult", "TrainResult", "backends",
         "build_spec", "compile", "load_source", "load_spec", "price", "render", "simulate", "train")

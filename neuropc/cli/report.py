@@ -30,8 +30,8 @@ def measured_counts_at(spec_path: Path, threshold: float | dict[str, float] | No
     The copy task keeps its digits and stretches (or shortens) the delay so a sequence has
     exactly T steps; the program is compiled once per length (the task shapes nothing in it).
     """
-    from hwsim.counters import WorkCounts
     from compiler.pipeline import compile_artifact
+    from hwsim.counters import WorkCounts
     from hwsim.runner import simulate
     from neuropc.spec import load_spec
 

@@ -83,7 +83,8 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
          f"{backend} backend for "
          f"{total} steps, {number_format}, threshold {thresholds}"
          f"{', dense' if dense else ''}, batch {spec.run.batch} ({mode}) -> {run_dir.path}")
-    options = {"backend": backend, "steps": steps, "threshold": thresholds, "spec": spec, "number_format": number_format,
+    options = {"backend": backend, "steps": steps, "threshold": thresholds, "spec": spec,
+               "number_format": number_format,
                "batch": batch, "lanes": 1 if sequential else None, "dense": dense,
                "calibration_sequences": calibration_sequences, "run_dir": run_dir}
     if progress:

@@ -17,8 +17,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from hwsim.engine import FIELDS, Engine
 from compiler.pipeline import compile_artifact as artifact_from_spec
+from hwsim.engine import FIELDS, Engine
 from neuropc.tasks import task_from_spec
 from tests.hwsim.test_engine import tiny
 

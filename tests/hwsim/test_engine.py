@@ -16,8 +16,8 @@ import numpy as np
 import pytest
 
 from compiler.artifact import Artifact
-from hwsim.engine import FIELDS, Engine
 from compiler.pipeline import compile_artifact as artifact_from_spec
+from hwsim.engine import FIELDS, Engine
 from hwsim.runner import calibrate, train_batch
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer

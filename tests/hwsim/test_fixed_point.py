@@ -8,10 +8,10 @@ import math
 import numpy as np
 import pytest
 
+from compiler.pipeline import compile_artifact as artifact_from_spec
 from hwsim import kernels
 from hwsim.engine import Engine
 from hwsim.number_format import FixedFormat, fractional_bits, group_key, quantize
-from compiler.pipeline import compile_artifact as artifact_from_spec
 from hwsim.runner import calibrate, train_batch
 from neuropc.tasks import task_from_spec
 from tests.hwsim.test_engine import tiny
