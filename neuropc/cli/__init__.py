@@ -31,7 +31,9 @@ def check(spec_path: Path) -> None:
     from neuropc.spec import load_spec
     from neuropc.training import describe
 
-    click.echo(describe(load_spec(spec_path)))
+    spec = load_spec(spec_path)
+    click.echo(describe(spec))
+    warn_about(spec)
 
 
 @main.command()
@@ -57,6 +59,7 @@ def train(spec_path: Path, rule: str | None, steps: int | None, seed: int | None
     overrides = {k: v for k, v in overrides.items() if v is not None}
     if overrides:
         spec = _apply_overrides(spec, overrides)
+    warn_about(spec)
     run_dir = RunDirectory(out_dir or default_run_path(spec), force=force)
     click.echo(f"training '{spec.name}' with {spec.rule.name} for {spec.run.steps} steps "
                f"-> {run_dir.path}")
@@ -67,6 +70,14 @@ def train(spec_path: Path, rule: str | None, steps: int | None, seed: int | None
     click.echo(f"done in {result.wall_time:.1f} s: held-out loss {final['eval_loss']:.4f}"
                + (f", recall accuracy {accuracy:.4f}" if accuracy is not None else ""))
     click.echo(f"wrote {run_dir.path}/metrics.jsonl, curve.png, checkpoint.npz, spec.yaml")
+
+
+def warn_about(spec: NetworkSpec) -> None:
+    """Print what a valid spec will not do as its author expects (``neuropc.spec.advice``)."""
+    from neuropc.spec.advice import spec_warnings
+
+    for warning in spec_warnings(spec):
+        click.echo(f"warning: {warning}", err=True)
 
 
 def _apply_overrides(spec: NetworkSpec, overrides: dict[str, object]) -> NetworkSpec:

@@ -64,6 +64,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
     from hwsim.number_format import NUMBER_FORMATS
     from hwsim.runner import event_thresholds, lanes_for, recorded_spec, simulate
     from neuropc.api import load_source
+    from neuropc.cli import warn_about
     from neuropc.progress import TrainingProgress
     from neuropc.run_files import RunDirectory
 
@@ -75,6 +76,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
     spec = recorded_spec(artifact, steps=steps, batch=batch)
     thresholds = event_thresholds(artifact.program, threshold)
     lanes_for(artifact.program, spec.run.batch, 1 if sequential else None)  # refuse before writing
+    warn_about(spec)
     total = spec.run.steps
     out = out_dir or Path("runs") / f"{spec.name}-{spec.rule.name}-hwsim-{time.strftime('%Y%m%d-%H%M%S')}"
     run_dir = RunDirectory(out, force=force)
