@@ -42,7 +42,7 @@ from neuropc.run_files import RunDirectory
 from neuropc.spec.loading import load_spec, parse_spec
 from neuropc.spec.schema import EventThresholds, NetworkSpec
 from neuropc.tasks import task_from_spec
-from neuropc.tasks.base import SequenceBatch
+from neuropc.tasks.base import Metric, ScoreTotals, SequenceBatch, Task
 from neuropc.training import TRAIN_STREAM, ProgressCallback, held_out_batch, run_loop
 
 CALIBRATION_STREAM = 3  # random stream of the fixed-point calibration sequences
@@ -246,18 +246,18 @@ def train_batch(engine: Engine, spec: NetworkSpec, batch: SequenceBatch) -> tupl
     return loss * scale, counts
 
 
-def evaluate(engine: Engine, held_out: SequenceBatch) -> tuple[float, float | None, EvaluationCounts]:
+def evaluate(engine: Engine, held_out: SequenceBatch,
+             task: Task) -> tuple[float, dict[str, float], EvaluationCounts]:
     """Inference over the held-out set (chunks of ``engine.lanes``, which must divide it):
-    loss and accuracy as ``neuropc.reference.forward.evaluate`` computes them, and the work
-    per sequence and per time step."""
+    loss and the task's metrics as ``neuropc.reference.forward.evaluate`` computes them, and
+    the work per sequence and per time step."""
     size, steps = held_out.size, held_out.length
     if size % engine.lanes:
         raise ValueError(f"{engine.lanes} lanes do not divide {size} held-out sequences")
     per_sequence = np.zeros((size, len(FIELDS)), np.int64)
     per_step = np.zeros((steps, len(FIELDS)), np.int64)
     total_loss = 0.0
-    correct = 0.0
-    classify = engine.program.settings["loss"] == "cross_entropy"
+    scores = ScoreTotals(task)
     for start in range(0, size, engine.lanes):
         stop = start + engine.lanes
         chunk = _sequences(held_out, start, stop)
@@ -265,12 +265,9 @@ def evaluate(engine: Engine, held_out: SequenceBatch) -> tuple[float, float | No
         per_sequence[start:stop] = engine.take_counts()[:engine.lanes].sum(axis=1)
         per_step += out.step_counts[:, :engine.lanes].sum(axis=1)
         total_loss += float(out.loss.sum())
-        if classify:
-            hits = out.logits.argmax(axis=-1) == chunk.targets
-            correct += float((hits * chunk.mask).sum())
+        scores.add(out.logits, chunk)
     loss = total_loss / held_out.loss_steps()
-    accuracy = correct / held_out.loss_steps() if classify else None
-    return loss, accuracy, EvaluationCounts(0, per_sequence, per_step)
+    return loss, scores.finish(held_out.loss_steps()), EvaluationCounts(0, per_sequence, per_step)
 
 
 def calibration_maxima(artifact: Artifact, spec: NetworkSpec, sequences: int | None = None,
@@ -371,12 +368,12 @@ def simulate(source: Artifact | NetworkSpec | str | Path, *, steps: int | None =
         per_sequence.append(counts)
         return loss
 
-    def evaluate_now(step: int) -> tuple[float, float | None]:
+    def evaluate_now(step: int) -> tuple[float, dict[str, float]]:
         evaluator.load_shared(engine)
-        loss, accuracy, counts = evaluate(evaluator, held_out)
+        loss, values, counts = evaluate(evaluator, held_out, task)
         counts.step = step
         result.evaluations.append(counts)
-        return loss, accuracy
+        return loss, values
 
     result.metrics, result.wall_time = run_loop(spec, train_step, evaluate_now, run_dir, on_step)
     result.training = (np.concatenate(per_sequence) if per_sequence
@@ -387,7 +384,7 @@ def simulate(source: Artifact | NetworkSpec | str | Path, *, steps: int | None =
     result.inference_by_op = evaluator.take_op_counts()
     result.params = engine.parameters()
     if run_dir is not None:
-        write_run(run_dir, result, engine, artifact, task.chance_accuracy())
+        write_run(run_dir, result, engine, artifact, task.metrics)
     return result
 
 
@@ -409,7 +406,7 @@ def counters_document(result: SimulationResult, artifact: Artifact) -> dict[str,
     """counters.json: totals per core and per op kind, per training sequence, and per
     held-out sequence and time step of every evaluation (definitions: docs/hwsim.md)."""
     program = artifact.program
-    steps = result.spec.task.length * 2 + result.spec.task.delay
+    steps = task_from_spec(result.spec.task).sequence_length
     cores = [{"core": c.core, "layer": c.layer, "slice": c.slice_index, "neurons": c.neurons}
              for c in program.cores]
 
@@ -448,14 +445,14 @@ def counters_document(result: SimulationResult, artifact: Artifact) -> dict[str,
 
 
 def write_run(run_dir: RunDirectory, result: SimulationResult, engine: Engine,
-              artifact: Artifact, chance: float | None) -> None:
+              artifact: Artifact, metrics: tuple[Metric, ...]) -> None:
     """Checkpoint, curve, summary and counters, like ``neuropc train`` plus counters.json."""
     optimizer = Optimizer(result.spec.rule.optimizer)
     moments = engine.optimizer_state()
     optimizer.first, optimizer.second = moments["adam_m"], moments["adam_v"]
     optimizer.count = engine.count
     run_dir.write_checkpoint(result.spec, result.params, optimizer, result.settings.steps)
-    run_dir.write_curve(result.metrics, chance=chance)
+    run_dir.write_curve(result.metrics, metrics)
     train_seqs = max(int(result.training.shape[0]), 1)
     summary = {"wall_time_s": round(result.wall_time, 3), **result.final,
                "simulator": result.settings.as_json(),

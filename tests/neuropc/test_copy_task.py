@@ -2,8 +2,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuropc.spec.schema import CopyTaskSpec
-from neuropc.tasks import CopyTask
+from neuropc.tasks import CopyTask, CopyTaskSpec
 
 
 def test_layout_of_a_copy_sequence():
