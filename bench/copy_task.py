@@ -26,6 +26,8 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from neuropc.spec import dump_spec, load_spec
+from neuropc.tasks import Metric, task_from_spec
+from neuropc.tasks.base import headline_metric
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,7 +57,7 @@ def summarise(rule: str, out: Path, target: float) -> dict:
     }
 
 
-def plot(results: list[dict], chance: float, path: Path) -> None:
+def plot(results: list[dict], headline: Metric, path: Path) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
@@ -66,9 +68,10 @@ def plot(results: list[dict], chance: float, path: Path) -> None:
     for result in results:
         ax.plot(*zip(*result["curve"], strict=True), label=result["rule"],
                 linestyle=styles.get(result["rule"], "-"), linewidth=1.6)
-    ax.axhline(chance, color="grey", linestyle=":", label="chance")
+    if headline.chance is not None:
+        ax.axhline(headline.chance, color="grey", linestyle=":", label="chance")
     ax.set_xlabel("training step (batches)")
-    ax.set_ylabel("held-out recall accuracy")
+    ax.set_ylabel(f"held-out {headline.label}")
     ax.set_ylim(0, 1.02)
     ax.legend()
     fig.tight_layout()
@@ -93,12 +96,13 @@ def readout(spec) -> str:
 
 def setting_section(name: str, spec, results: list[dict], target: float, figure: Path) -> list[str]:
     task, rec, rule = spec.task, spec.recurrent, spec.rule
+    headline = headline_metric(task_from_spec(task).metrics)
     lines = [
         f"## {name}: {SETTINGS.get(name, ('', 'custom'))[1]}",
         "",
         f"- task: copy {task.length} digits from 1..{task.vocab}, delay {task.delay} "
         f"({task.delay - 1} blanks and a go marker), {task.length} recall steps; "
-        f"{2 * task.length + task.delay} steps per sequence; accuracy counted on recall steps only",
+        f"{task_from_spec(task).sequence_length} steps per sequence; accuracy counted on recall steps only",
         f"- network: {'complex' if rec.complex else 'real'} LRU, N = {rec.size}, |lambda| in "
         f"{list(rec.radius)} at initialisation, phase in [0, {rec.max_phase / math.pi:.2g} pi], gamma "
         f"{rec.gamma}; readout {readout(spec)}",
@@ -107,9 +111,9 @@ def setting_section(name: str, spec, results: list[dict], target: float, figure:
         f"- PC inference (tpc, tpc-rtrl): K = {rule.inference.iterations}, step {rule.inference.step}, "
         f"fixed prediction {'on' if rule.inference.fixed_prediction else 'off'}, carry '{rule.carry}'",
         f"- evaluation: {spec.run.eval_sequences} held-out sequences every {spec.run.eval_every} steps; "
-        f"chance = {1.0 / task.vocab:.3f}",
+        f"chance = {headline.chance:.3f}",
         "",
-        f"| rule | final recall accuracy | best | first step >= {target} | accuracy when the first rule "
+        f"| rule | final {headline.label} | best | first step >= {target} | accuracy when the first rule "
         f"reaches {target} | accuracy near 1/4 of training | train time (s) |",
         "|---|---|---|---|---|---|---|",
     ]
@@ -210,7 +214,7 @@ def main() -> None:
         results = [summarise(rule, args.runs / name / rule, args.target)
                    for rule in rules]
         figure = args.out.with_name(f"{args.out.stem}_{name}.png")
-        plot(results, 1.0 / spec.task.vocab, figure)
+        plot(results, headline_metric(task_from_spec(spec.task).metrics), figure)
         lines += setting_section(name, spec, results, args.target, figure)
     if not args.paper:
         lines += [

@@ -290,7 +290,9 @@ def _smallest_meeting(sweep: dict, error: float) -> str:
 def speed_document(spec: NetworkSpec, sweep: dict, reference: dict, one: Thresholds,
                    split: Thresholds, speeds: list[dict], compile_s: float, command: str, minutes: float,
                    steps: int) -> str:
-    T = 2 * spec.task.length + spec.task.delay
+    task = task_from_spec(spec.task)
+    T = task.sequence_length
+    silent = int((task.sample(np.random.default_rng(0), 1).mask[:, 0] == 0).sum())  # steps without loss
     hidden = ", ".join(str(h) for h in spec.readout.hidden)
     lines = [
         "# hwsim speed and delta coding",
@@ -302,8 +304,7 @@ def speed_document(spec: NetworkSpec, sweep: dict, reference: dict, one: Thresho
         f"{2 * spec.recurrent.size} -> {hidden} ({spec.readout.activation}) -> "
         f"{spec.readout.output}; {spec.rule.name}, K = {spec.rule.inference.iterations}, "
         f"update '{spec.rule.update}', {spec.rule.optimizer.name} lr {spec.rule.optimizer.lr}",
-        f"- task: copy {spec.task.length} digits, delay {spec.task.delay}: {T} time steps per "
-        f"sequence, loss on the last {spec.task.length}",
+        f"- task: {task.describe()}, loss on {T - silent} of them",
         "- target loihi2; float64; compiled cores: "
         + ", ".join(f"{layer['name']} {layer['cores']}"
                     for layer in artifact_from_spec(spec).program.settings.layers),
@@ -413,7 +414,7 @@ def speed_document(spec: NetworkSpec, sweep: dict, reference: dict, one: Thresho
         f"does {predict:,} synaptic ops in predict and {infer:,} ({100 * infer / (predict + infer):.0f}%) "
         f"in the K = {spec.rule.inference.iterations} inference iterations (feedback copies). "
         f"Events remove most of the inference work: the errors are exactly zero on the "
-        f"{spec.task.length + spec.task.delay} of {T} steps that carry no loss, so no feedback "
+        f"{silent} of {T} steps that carry no loss, so no feedback "
         f"synapse works there; on a loss step every error channel starts at 0 on both ends "
         f"(nothing is sent to carry the last step's errors back to 0), and an error that has "
         f"not changed since it was sent is not sent again, so with fixed prediction each "

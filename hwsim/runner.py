@@ -11,7 +11,7 @@ The runner knows backends only through ``hwsim.backends.protocol.Backend``. What
 comes from the artifact's typed program data (update mode, thresholds, task, run defaults);
 the spec it is given (or the artifact's resolved spec) is only the record written into the
 run folder and read by reports. The task generator, the seeds and random streams and the
-held-out set are those of ``neuropc.training`` (TRAIN_STREAM, EVAL_STREAM), so a run on any
+held-out set are those of ``neuropc.training`` (TRAIN_STREAM, the task's held_out), so a run on any
 backend and a reference run of the same spec see the same sequences. Training follows
 ``neuropc.reference.rules.train_on_batch``: a batch of B sequences either runs in B lanes in
 lockstep, or (``lanes=1``, update mode ``sequence``) one sequence after another into the same
@@ -46,7 +46,7 @@ from neuropc.run_files import RunDirectory
 from neuropc.spec.loading import parse_spec
 from neuropc.spec.schema import EventThresholds, NetworkSpec
 from neuropc.tasks import task_from_spec
-from neuropc.tasks.base import SequenceBatch
+from neuropc.tasks.base import Metric, ScoreTotals, SequenceBatch, Task
 from neuropc.training import TRAIN_STREAM, ProgressCallback, held_out_batch, run_loop
 
 CALIBRATION_STREAM = 3  # random stream of the fixed-point calibration sequences
@@ -231,10 +231,11 @@ def train_batch(backend: Backend, batch: SequenceBatch) -> tuple[float, np.ndarr
     return loss * scale, counts
 
 
-def evaluate(backend: Backend, held_out: SequenceBatch) -> tuple[float, float | None, EvaluationCounts]:
+def evaluate(backend: Backend, held_out: SequenceBatch,
+             task: Task) -> tuple[float, dict[str, float], EvaluationCounts]:
     """Inference over the held-out set (chunks of ``backend.lanes``, which must divide it):
-    loss and accuracy as ``neuropc.reference.forward.evaluate`` computes them, and the work
-    per sequence and per time step."""
+    loss and the task's metrics as ``neuropc.reference.forward.evaluate`` computes them, and
+    the work per sequence and per time step."""
     lanes = backend.lanes
     size, steps = held_out.size, held_out.length
     if size % lanes:
@@ -242,8 +243,7 @@ def evaluate(backend: Backend, held_out: SequenceBatch) -> tuple[float, float | 
     per_sequence = np.zeros((size, len(FIELDS)), np.int64)
     per_step = np.zeros((steps, len(FIELDS)), np.int64)
     total_loss = 0.0
-    correct = 0.0
-    classify = backend.artifact.program.settings.loss == "cross_entropy"
+    scores = ScoreTotals(task)
     for start in range(0, size, lanes):
         stop = start + lanes
         chunk = _sequences(held_out, start, stop)
@@ -253,12 +253,9 @@ def evaluate(backend: Backend, held_out: SequenceBatch) -> tuple[float, float | 
             per_sequence[start:stop] = taken[:lanes].sum(axis=1)
             per_step += out.step_counts[:, :lanes].sum(axis=1)
         total_loss += float(out.loss.sum())
-        if classify:
-            hits = out.outputs.argmax(axis=-1) == chunk.targets
-            correct += float((hits * chunk.mask).sum())
+        scores.add(out.outputs, chunk)
     loss = total_loss / held_out.loss_steps()
-    accuracy = correct / held_out.loss_steps() if classify else None
-    return loss, accuracy, EvaluationCounts(0, per_sequence, per_step)
+    return loss, scores.finish(held_out.loss_steps()), EvaluationCounts(0, per_sequence, per_step)
 
 
 def _task_and_run(artifact: Artifact, steps: int | None, batch: int | None
@@ -375,12 +372,12 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
         per_sequence.append(counts)
         return loss
 
-    def evaluate_now(step: int) -> tuple[float, float | None]:
+    def evaluate_now(step: int) -> tuple[float, dict[str, float]]:
         evaluator.load_shared(trainer)
-        loss, accuracy, counts = evaluate(evaluator, held_out)
+        loss, values, counts = evaluate(evaluator, held_out, task)
         counts.step = step
         result.evaluations.append(counts)
-        return loss, accuracy
+        return loss, values
 
     result.metrics, result.wall_time = run_loop(record, train_step, evaluate_now, run_dir, on_step)
     result.training = (np.concatenate(per_sequence) if per_sequence
@@ -391,7 +388,7 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
     result.inference_by_op = evaluator.take_work_counts()
     result.params = trainer.parameters()
     if run_dir is not None:
-        write_run(run_dir, result, trainer, artifact, task.chance_accuracy())
+        write_run(run_dir, result, trainer, artifact, task.metrics)
     return result
 
 
@@ -453,14 +450,14 @@ def counters_document(result: SimulationResult, artifact: Artifact) -> dict[str,
 
 
 def write_run(run_dir: RunDirectory, result: SimulationResult, backend: Backend,
-              artifact: Artifact, chance: float | None) -> None:
+              artifact: Artifact, metrics: tuple[Metric, ...]) -> None:
     """Checkpoint, curve, summary and counters, like ``neuropc train`` plus counters.json."""
     optimizer = Optimizer(result.spec.rule.optimizer)
     moments = backend.optimizer_state()
     optimizer.first, optimizer.second = moments["adam_m"], moments["adam_v"]
     optimizer.count = backend.optimizer_steps
     run_dir.write_checkpoint(result.spec, result.params, optimizer, result.settings.steps)
-    run_dir.write_curve(result.metrics, chance=chance)
+    run_dir.write_curve(result.metrics, metrics)
     train_seqs = max(int(result.training.shape[0]), 1)
     summary = {"wall_time_s": round(result.wall_time, 3), **result.final,
                "backend": result.settings.backend, "simulator": result.settings.as_json(),

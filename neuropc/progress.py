@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from types import TracebackType
 
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from neuropc.tasks.base import Metric, metric_text
+
 
 class TrainingProgress:
-    def __init__(self, total: int, description: str = "training") -> None:
+    """``metrics``: the task's metrics, shown by label after the held-out loss."""
+
+    def __init__(self, total: int, description: str = "training", metrics: Sequence[Metric] = ()) -> None:
+        self._metrics = tuple(metrics)
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[evaluation]}"),
@@ -32,7 +38,6 @@ class TrainingProgress:
             self._running = loss if self._running is None else 0.95 * self._running + 0.05 * loss
             fields["loss"] = f"{self._running:.4f}"
         if evaluation is not None:
-            acc = evaluation.get("eval_accuracy")
             text = f"held-out loss {evaluation['eval_loss']:.3f}"
-            fields["evaluation"] = text + (f" acc {acc:.3f}" if acc is not None else "")
+            fields["evaluation"] = text + metric_text(self._metrics, evaluation, digits=3)
         self._progress.update(self._task, completed=step, **fields)

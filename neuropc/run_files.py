@@ -2,7 +2,7 @@
 
     spec.yaml        the resolved spec (defaults filled in); `neuropc train` accepts it again
     metrics.jsonl    one JSON object per evaluation
-    curve.png        learning curve (loss and recall accuracy)
+    curve.png        learning curve (loss and the task's headline metric)
     checkpoint.npz   final parameters, optimizer state, step and the spec text
     summary.json     final metrics and wall time
 """
@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from neuropc.reference.network import Params
 from neuropc.reference.optim import Optimizer
 from neuropc.spec.loading import dump_spec, parse_spec
 from neuropc.spec.schema import NetworkSpec
+from neuropc.tasks.base import Metric, headline_metric
 
 
 def default_run_path(spec: NetworkSpec, root: Path = Path("runs")) -> Path:
@@ -59,29 +61,35 @@ class RunDirectory:
         arrays["spec_yaml"] = np.array(dump_spec(spec))
         np.savez(self.path / "checkpoint.npz", **arrays)
 
-    def write_curve(self, metrics: list[dict], chance: float | None = None) -> None:
+    def write_curve(self, rows: list[dict], metrics: Sequence[Metric] = ()) -> None:
+        """Loss on the left; on the right the task's headline metric (its label on the axis,
+        its chance level as a dotted line), or nothing if the task has no metric."""
         import matplotlib
 
         matplotlib.use("Agg")
         import matplotlib.pyplot as plt
 
-        steps = [row["step"] for row in metrics]
-        fig, (loss_ax, acc_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
-        train = [(row["step"], row["train_loss"]) for row in metrics if row["train_loss"] is not None]
+        steps = [row["step"] for row in rows]
+        fig, (loss_ax, metric_ax) = plt.subplots(1, 2, figsize=(10, 3.6))
+        train = [(row["step"], row["train_loss"]) for row in rows if row["train_loss"] is not None]
         if train:
             loss_ax.plot(*zip(*train, strict=True), label="train (interval mean)")
-        loss_ax.plot(steps, [row["eval_loss"] for row in metrics], label="held-out")
+        loss_ax.plot(steps, [row["eval_loss"] for row in rows], label="held-out")
         loss_ax.set_xlabel("training step")
         loss_ax.set_ylabel("loss")
         loss_ax.legend()
-        if metrics and metrics[0]["eval_accuracy"] is not None:
-            acc_ax.plot(steps, [row["eval_accuracy"] for row in metrics], label="held-out")
-            if chance is not None:
-                acc_ax.axhline(chance, color="grey", linestyle=":", label="chance")
-            acc_ax.set_ylim(0, 1.02)
-            acc_ax.legend()
-        acc_ax.set_xlabel("training step")
-        acc_ax.set_ylabel("recall accuracy")
+        headline = headline_metric(metrics)
+        if headline is not None and rows and rows[0].get(headline.column) is not None:
+            metric_ax.plot(steps, [row[headline.column] for row in rows], label="held-out")
+            if headline.chance is not None:
+                metric_ax.axhline(headline.chance, color="grey", linestyle=":", label="chance")
+            if headline.unit == "fraction":
+                metric_ax.set_ylim(0, 1.02)
+            metric_ax.legend()
+        metric_ax.set_xlabel("training step")
+        if headline is not None:
+            unit = "" if headline.unit == "fraction" else f" ({headline.unit})"
+            metric_ax.set_ylabel(headline.label + unit)
         fig.tight_layout()
         fig.savefig(self.path / "curve.png", dpi=110)
         plt.close(fig)

@@ -1,14 +1,14 @@
 """Train a spec with the numpy reference: the loop behind ``neuropc train``.
 
-Evaluation uses a held-out batch drawn from its own random stream, so training batches never
-repeat it by construction of the seed, and the same spec and seed give the same run.
+Evaluation uses the task's held-out split (for generated tasks a random stream of its own), so
+training batches never repeat it, and the same spec and seed give the same run.
 """
 
 from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -24,7 +24,7 @@ from neuropc.spec.schema import NetworkSpec
 from neuropc.tasks import task_from_spec
 from neuropc.tasks.base import SequenceBatch
 
-TRAIN_STREAM, EVAL_STREAM = 1, 2
+TRAIN_STREAM = 1  # random stream of training batches (held-out data: the task's held_out)
 
 
 @dataclass
@@ -42,13 +42,16 @@ ProgressCallback = Callable[[int, float, dict | None], None]
 
 
 def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
-             evaluate_now: Callable[[int], tuple[float, float | None]], run_dir: RunDirectory | None = None,
+             evaluate_now: Callable[[int], tuple[float, Mapping[str, float]]],
+             run_dir: RunDirectory | None = None,
              on_step: ProgressCallback | None = None) -> tuple[list[dict], float]:
     """The training loop every backend shares: same batches, same held-out evaluations, same rows.
 
     ``train_step(batch)`` learns from one batch and returns its mean loss; ``evaluate_now(step)``
-    returns (held-out loss, accuracy). Returns the metrics rows and the wall time. The numpy
-    reference and hwsim both run through here, so their metrics are comparable row by row.
+    returns (held-out loss, the task's metric values by ``Metric.key``). A row holds step,
+    train_loss, eval_loss, ``eval_<key>`` for each of the task's metrics and elapsed_s.
+    Returns the rows and the wall time. The numpy reference and hwsim both run through here,
+    so their metrics are comparable row by row.
     """
     task = task_from_spec(spec.task)
     train_rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
@@ -59,12 +62,12 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
     interval_losses: list[float] = []
 
     def record(step: int) -> dict:
-        loss, accuracy = evaluate_now(step)
+        loss, values = evaluate_now(step)
         row = {
             "step": step,
             "train_loss": float(np.mean(interval_losses)) if interval_losses else None,
             "eval_loss": loss,
-            "eval_accuracy": accuracy,
+            **{metric.column: values.get(metric.key) for metric in task.metrics},
             "elapsed_s": round(time.perf_counter() - started, 3),
         }
         interval_losses.clear()
@@ -91,9 +94,8 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
 
 
 def held_out_batch(spec: NetworkSpec) -> SequenceBatch:
-    """The evaluation sequences: their own random stream, never drawn for training."""
-    task = task_from_spec(spec.task)
-    return task.sample(np.random.default_rng([spec.run.seed, EVAL_STREAM]), spec.run.eval_sequences)
+    """The evaluation sequences: the task's held-out split, never drawn for training."""
+    return task_from_spec(spec.task).held_out(spec.run.seed, spec.run.eval_sequences)
 
 
 def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
@@ -103,11 +105,12 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
     arch = Architecture.from_spec(spec)
     params = params_from_spec(spec)
     optimizer = Optimizer(spec.rule.optimizer)
+    task = task_from_spec(spec.task)
     held_out = held_out_batch(spec)
 
-    def evaluate_now(step: int) -> tuple[float, float | None]:
-        evaluation = evaluate(arch, params, held_out)
-        return evaluation.loss, evaluation.accuracy
+    def evaluate_now(step: int) -> tuple[float, dict[str, float]]:
+        evaluation = evaluate(arch, params, held_out, task)
+        return evaluation.loss, evaluation.metrics
 
     metrics, wall_time = run_loop(
         spec, lambda batch: train_on_batch(arch, spec.rule, params, batch, optimizer), evaluate_now,
@@ -115,7 +118,7 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
     result = TrainResult(params, metrics, wall_time)
     if run_dir is not None:
         run_dir.write_checkpoint(spec, params, optimizer, spec.run.steps)
-        run_dir.write_curve(result.metrics, chance=task_from_spec(spec.task).chance_accuracy())
+        run_dir.write_curve(result.metrics, task.metrics)
         run_dir.write_summary({"wall_time_s": round(result.wall_time, 3), **result.final})
     return result
 
@@ -141,10 +144,7 @@ def describe(spec: NetworkSpec) -> str:
         inf = rule.inference
         lines.append(f"      inference K={inf.iterations}, step {inf.step}, fixed prediction "
                      f"{'on' if inf.fixed_prediction else 'off'}, carry {rule.carry}")
-    task = spec.task
-    seq = 2 * task.length + task.delay
-    lines.append(f"task: copy {task.length} digits (1..{task.vocab}), delay {task.delay}, "
-                 f"{seq} steps per sequence")
+    lines.append(f"task: {task_from_spec(spec.task).describe()}")
     lines.append(f"run:  {spec.run.steps} steps, batch {spec.run.batch}, seed {spec.run.seed}")
     if spec.hardware is not None:
         lines.append(f"hardware: target {spec.hardware.target}, event threshold "

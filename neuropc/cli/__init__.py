@@ -52,6 +52,8 @@ def train(spec_path: Path, rule: str | None, steps: int | None, seed: int | None
     from neuropc.progress import TrainingProgress
     from neuropc.run_files import RunDirectory, default_run_path
     from neuropc.spec import load_spec
+    from neuropc.tasks import task_from_spec
+    from neuropc.tasks.base import metric_text
     from neuropc.training import train as run_training
 
     spec = load_spec(spec_path)
@@ -63,12 +65,12 @@ def train(spec_path: Path, rule: str | None, steps: int | None, seed: int | None
     run_dir = RunDirectory(out_dir or default_run_path(spec), force=force)
     click.echo(f"training '{spec.name}' with {spec.rule.name} for {spec.run.steps} steps "
                f"-> {run_dir.path}")
-    with TrainingProgress(spec.run.steps) as progress:
+    metrics = task_from_spec(spec.task).metrics
+    with TrainingProgress(spec.run.steps, metrics=metrics) as progress:
         result = run_training(spec, run_dir, on_step=progress.update)
     final = result.final
-    accuracy = final["eval_accuracy"]
     click.echo(f"done in {result.wall_time:.1f} s: held-out loss {final['eval_loss']:.4f}"
-               + (f", recall accuracy {accuracy:.4f}" if accuracy is not None else ""))
+               + metric_text(metrics, final))
     click.echo(f"wrote {run_dir.path}/metrics.jsonl, curve.png, checkpoint.npz, spec.yaml")
 
 

@@ -17,8 +17,8 @@ def _lengths(text: str) -> list[int]:
         lengths = [int(part) for part in text.split(",") if part.strip()]
     except ValueError:
         raise NeuropcError(f"--lengths {text!r}: expected comma-separated whole numbers, e.g. 10,100,1000") from None
-    if not lengths or min(lengths) < 3:
-        raise NeuropcError(f"--lengths {text!r}: every length must be at least 3 (a digit, the marker, a recall)")
+    if not lengths or min(lengths) < 1:
+        raise NeuropcError(f"--lengths {text!r}: every length must be a positive number of steps")
     if max(lengths) > 1_000_000:
         raise NeuropcError(f"--lengths {text!r}: lengths above 1,000,000 steps are not simulated")
     return lengths
@@ -27,8 +27,9 @@ def _lengths(text: str) -> list[int]:
 def measured_counts_at(spec_path: Path, threshold: float | dict[str, float] | None):
     """A function T -> hwsim WorkCounts of one training sequence of length T (batch 1).
 
-    The copy task keeps its digits and stretches (or shortens) the delay so a sequence has
-    exactly T steps; the program is compiled once per length (the task shapes nothing in it).
+    The task resizes itself so a sequence has exactly T steps (``TaskSpecBase.resized``; the
+    copy task keeps its digits and stretches the delay); the program is compiled once per
+    length (the task shapes nothing in it).
     """
     from compiler.pipeline import compile_artifact
     from hwsim.counters import WorkCounts
@@ -38,8 +39,7 @@ def measured_counts_at(spec_path: Path, threshold: float | dict[str, float] | No
     spec = load_spec(spec_path)
 
     def counts_at(length: int) -> WorkCounts:
-        digits = min(spec.task.length, (length - 1) // 2)
-        sized = spec.with_overrides({"task.length": digits, "task.delay": length - 2 * digits,
+        sized = spec.with_overrides({"task": spec.task.resized(length).model_dump(),
                                      "run.steps": 1, "run.batch": 1, "run.eval_every": 1,
                                      "run.eval_sequences": 1})
         result = simulate(compile_artifact(sized), threshold=threshold, spec=sized)
@@ -74,6 +74,11 @@ def scaling(spec_path: Path, lengths: str, chip_name: str | None, conventional_n
 
     values = _lengths(lengths)
     spec, counts_at = measured_counts_at(spec_path, parse_threshold(threshold))
+    for length in values:  # refuse lengths the task cannot make before simulating any
+        try:
+            spec.task.resized(length)
+        except ValueError as err:
+            raise NeuropcError(f"--lengths {lengths!r}: {err}") from None
     target = spec.hardware.target if spec.hardware else "loihi2"
     chip = load_profile(chip_name or TARGET_PROFILES.get(target, "loihi2-estimate"))
     conventional = load_profile(conventional_name)

@@ -67,6 +67,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
     from neuropc.cli import warn_about
     from neuropc.progress import TrainingProgress
     from neuropc.run_files import RunDirectory
+    from neuropc.tasks import task_from_spec
 
     if number_format not in NUMBER_FORMATS:
         raise NeuropcError(f"--format {number_format}: choose one of {', '.join(NUMBER_FORMATS)}")
@@ -90,7 +91,8 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
                "batch": batch, "lanes": 1 if sequential else None, "dense": dense,
                "calibration_sequences": calibration_sequences, "run_dir": run_dir}
     if progress:
-        with TrainingProgress(total, description="simulating") as bar:
+        metrics = task_from_spec(spec.task).metrics
+        with TrainingProgress(total, description="simulating", metrics=metrics) as bar:
             result = simulate(artifact, on_step=bar.update, **options)
     else:
         result = simulate(artifact, **options)
@@ -146,10 +148,12 @@ def simulate_command(source: Path, steps: int | None, backend: str, threshold: s
                                   sequential=sequential, dense=dense,
                                   calibration_sequences=calibration_sequences, out_dir=out_dir,
                                   force=force, artifact=artifact)
+    from neuropc.tasks import task_from_spec
+    from neuropc.tasks.base import metric_text
+
     final = result.final
-    accuracy = final["eval_accuracy"]
     click.echo(f"done in {result.wall_time:.1f} s: held-out loss {final['eval_loss']:.4f}"
-               + (f", recall accuracy {accuracy:.4f}" if accuracy is not None else ""))
+               + metric_text(task_from_spec(result.spec.task).metrics, final))
     sequences = max(int(result.training.shape[0]), 1)
     per = result.training_total.per_sequence(sequences)
     click.echo(f"per training sequence: {per['synaptic_ops_effective']:,.0f} synaptic ops "

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -16,7 +16,7 @@ from neuropc.reference.network import (
     lru_drive,
     readout_forward,
 )
-from neuropc.tasks.base import SequenceBatch
+from neuropc.tasks.base import SequenceBatch, Task
 
 
 @dataclass
@@ -92,13 +92,14 @@ def _count_step(counter: Any, arch: Architecture, params: Params, coef: LRUCoeff
 @dataclass(frozen=True)
 class Evaluation:
     loss: float  # mean over loss-carrying steps
-    accuracy: float | None  # fraction of loss-carrying steps predicted right (classification)
+    metrics: dict[str, float] = field(default_factory=dict)  # the task's metric values, by Metric.key
 
 
-def evaluate(arch: Architecture, params: Params, batch: SequenceBatch) -> Evaluation:
+def evaluate(arch: Architecture, params: Params, batch: SequenceBatch, task: Task | None = None) -> Evaluation:
+    """Mean loss over the loss-carrying steps of ``batch`` and, given its ``task``, the task's
+    metrics (the task scores the outputs; no metric formula lives here)."""
     history = forward_sequence(arch, params, batch)
     loss = float(history.losses.sum() / batch.loss_steps())
-    if arch.loss != "cross_entropy":
-        return Evaluation(loss, None)
-    correct = (history.outputs.argmax(axis=-1) == batch.targets) * batch.mask
-    return Evaluation(loss, float(correct.sum() / batch.loss_steps()))
+    if task is None:
+        return Evaluation(loss)
+    return Evaluation(loss, task.finish(task.score(history.outputs, batch), batch.loss_steps()))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import yaml
@@ -9,18 +10,45 @@ from pydantic import ValidationError
 
 from neuropc.errors import NeuropcError
 from neuropc.spec.schema import FieldError, NetworkSpec
+from neuropc.tasks.registry import task_names
 from neuropc.yaml_documents import LineIndex, Location, locate, parse_mapping, read_text
 
 
-def _format_errors(error: ValidationError, source: str, lines: LineIndex) -> str:
+def _without_union_tags(loc: Location, data: object) -> Location:
+    """Drop the member names pydantic puts into the location of an error inside a
+    discriminated union (``task.copy.length`` is ``task.length`` in the file)."""
+    kept: list[str | int] = []
+    node = data
+    for part in loc:
+        if isinstance(node, Mapping) and part not in node and node.get("name") == part:
+            continue  # the tag of the union member, not a key of the document
+        kept.append(part)
+        node = node.get(part) if isinstance(node, Mapping) else (
+            node[part] if isinstance(node, list) and isinstance(part, int) and part < len(node) else None)
+    return tuple(kept)
+
+
+def _union_tag_message(item: Mapping, loc: Location) -> str:
+    """A missing or unknown discriminator (``task.name``), with the names it may take."""
+    what, known = ("task", ", ".join(task_names())) if loc == ("task", "name") else (
+        loc[-1], item["ctx"].get("expected_tags", ""))
+    if item["type"] == "union_tag_invalid":
+        return f"unknown {what} {item['ctx']['tag']!r}; known: {known}"
+    return f"required field is missing (known: {known})"
+
+
+def _format_errors(error: ValidationError, source: str, lines: LineIndex, data: object = None) -> str:
     messages = []
     for item in error.errors(include_url=False):
-        loc: Location = tuple(item["loc"])
+        loc: Location = _without_union_tags(tuple(item["loc"]), data)
         cause = item.get("ctx", {}).get("error")
         if isinstance(cause, FieldError):
             loc = loc + cause.path
         message = str(cause) if cause is not None else item["msg"]
-        if item["type"] == "extra_forbidden":
+        if item["type"] in ("union_tag_invalid", "union_tag_not_found"):
+            loc = loc + (item["ctx"]["discriminator"].strip("'"),)
+            message = _union_tag_message(item, loc)
+        elif item["type"] == "extra_forbidden":
             message = "unknown key (not part of the spec; check the spelling)"
         elif item["type"] == "missing":
             message = "required field is missing"
@@ -37,7 +65,7 @@ def parse_spec(text: str, source: str = "<spec>") -> NetworkSpec:
     try:
         return NetworkSpec.model_validate(data)
     except ValidationError as exc:
-        raise NeuropcError(_format_errors(exc, source, lines)) from None
+        raise NeuropcError(_format_errors(exc, source, lines, data)) from None
 
 
 def load_spec(path: str | Path) -> NetworkSpec:

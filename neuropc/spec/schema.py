@@ -9,9 +9,12 @@ simulator) can trust a ``NetworkSpec`` once it exists.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from neuropc.tasks.base import TaskSpecBase
+from neuropc.tasks.registry import on_change, task_entries
 
 PositiveInt = Annotated[int, Field(gt=0)]
 
@@ -114,24 +117,13 @@ class RuleSpec(_Strict):
         return self.name in ("tpc", "tpc-rtrl")
 
 
-class CopyTaskSpec(_Strict):
-    """Remember `length` digits, wait `delay` steps, recall them (ALGORITHM.md section 7)."""
-
-    name: Literal["copy"] = "copy"
-    length: Annotated[int, Field(gt=0, le=10_000)] = 10
-    delay: Annotated[int, Field(gt=0, le=100_000)] = 10
-    vocab: Annotated[int, Field(ge=2, le=1_000)] = 9
-
-    @property
-    def input_size(self) -> int:
-        return self.vocab + 2  # blank, digits, go marker
-
-    @property
-    def output_size(self) -> int:
-        return self.vocab
-
-
-TaskSpec = CopyTaskSpec
+def task_spec_union() -> Any:
+    """The type of the spec's ``task:`` section: the registered task specs, told apart by
+    ``name`` (a pydantic discriminated union, so an unknown name lists the known ones)."""
+    specs = tuple(entry.spec_type for entry in task_entries())
+    if not specs:
+        raise RuntimeError("no task is registered")
+    return Annotated[Union[specs], Field(discriminator="name")]  # noqa: UP007 (a runtime tuple of members)
 
 
 class RunSpec(_Strict):
@@ -194,7 +186,7 @@ class NetworkSpec(_Strict):
     readout: ReadoutSpec
     loss: Literal["cross_entropy", "squared_error"] = "cross_entropy"
     rule: RuleSpec = Field(default_factory=RuleSpec)
-    task: TaskSpec
+    task: TaskSpecBase  # one registered task's spec: the union from task_spec_union() (see below)
     run: RunSpec = Field(default_factory=RunSpec)
     hardware: HardwareSpec | None = None
 
@@ -210,10 +202,12 @@ class NetworkSpec(_Strict):
             raise FieldError(
                 "readout.output",
                 f"readout.output is {self.readout.output} but the {self.task.name} task has "
-                f"{self.task.output_size} classes"
+                f"{self.task.output_size} outputs"
             )
-        if self.task.name == "copy" and (self.input.encoding != "onehot" or self.loss != "cross_entropy"):
-            raise FieldError("task.name", "the copy task needs input.encoding 'onehot' and loss 'cross_entropy'")
+        task = self.task
+        if self.input.encoding != task.input_encoding or self.loss != task.loss:
+            raise FieldError("task.name", f"the {task.name} task needs input.encoding '{task.input_encoding}' "
+                                          f"and loss '{task.loss}'")
         return self
 
     @property
@@ -231,3 +225,13 @@ class NetworkSpec(_Strict):
                 node = node[key]
             node[keys[-1]] = value
         return NetworkSpec.model_validate(data)
+
+
+def _rebuild_task_field() -> None:
+    """Registering or removing a task changes the union ``NetworkSpec.task`` validates against."""
+    NetworkSpec.model_fields["task"].annotation = task_spec_union()
+    NetworkSpec.model_rebuild(force=True)
+
+
+_rebuild_task_field()
+on_change(_rebuild_task_field)

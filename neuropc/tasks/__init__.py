@@ -1,18 +1,13 @@
-"""Tasks produce time-major batches; each spec task name maps to one generator here."""
+"""Tasks produce time-major batches and score the network's outputs; every task is registered
+in ``neuropc.tasks.registry`` by importing its module here."""
 
 from __future__ import annotations
 
-from neuropc.spec.schema import TaskSpec
-from neuropc.tasks.base import SequenceBatch
-from neuropc.tasks.copy import CopyTask
+from neuropc.tasks.base import EVAL_STREAM, Metric, ScoreTotals, SequenceBatch, Task, TaskSpecBase
+from neuropc.tasks.copy import CopyTask, CopyTaskSpec
+from neuropc.tasks.registry import register_task, task_entries, task_from_spec, task_names, unregister_task
 
-Task = CopyTask
-
-
-def task_from_spec(spec: TaskSpec) -> Task:
-    if spec.name == "copy":
-        return CopyTask(spec)
-    raise ValueError(f"no generator for task {spec.name!r}")
-
-
-__all__ = ["CopyTask", "SequenceBatch", "Task", "task_from_spec"]
+__all__ = [
+    "EVAL_STREAM", "CopyTask", "CopyTaskSpec", "Metric", "ScoreTotals", "SequenceBatch", "Task",
+    "TaskSpecBase", "register_task", "task_entries", "task_from_spec", "task_names", "unregister_task",
+]

@@ -8,15 +8,46 @@ Input symbols: 0 blank, 1..V digits, V+1 marker (one-hot over V+2); classes: dig
 
 from __future__ import annotations
 
-import numpy as np
+from collections.abc import Mapping
+from typing import Annotated, Literal
 
-from neuropc.spec.schema import CopyTaskSpec
-from neuropc.tasks.base import SequenceBatch
+import numpy as np
+from pydantic import Field
+
+from neuropc.tasks.base import EVAL_STREAM, Metric, SequenceBatch, TaskSpecBase
+from neuropc.tasks.registry import register_task
+
+
+class CopyTaskSpec(TaskSpecBase):
+    """Remember `length` digits, wait `delay` steps, recall them (ALGORITHM.md section 7)."""
+
+    name: Literal["copy"] = "copy"
+    length: Annotated[int, Field(gt=0, le=10_000)] = 10
+    delay: Annotated[int, Field(gt=0, le=100_000)] = 10
+    vocab: Annotated[int, Field(ge=2, le=1_000)] = 9
+
+    @property
+    def input_size(self) -> int:
+        return self.vocab + 2  # blank, digits, go marker
+
+    @property
+    def output_size(self) -> int:
+        return self.vocab
+
+    def resized(self, steps: int) -> CopyTaskSpec:
+        """Keep the digits (as many as fit) and stretch or shorten the delay to ``steps`` steps."""
+        if steps < 3:
+            raise ValueError(f"a copy sequence needs at least 3 steps (a digit, the marker, a recall), got {steps}")
+        digits = min(self.length, (steps - 1) // 2)
+        return self.model_validate({**self.model_dump(), "length": digits, "delay": steps - 2 * digits})
 
 
 class CopyTask:
+    """Sequences of the copy task and their recall accuracy."""
+
     def __init__(self, spec: CopyTaskSpec) -> None:
         self.spec = spec
+        self.metrics = (Metric("accuracy", "recall accuracy", headline=True, chance=1.0 / spec.vocab),)
 
     @property
     def sequence_length(self) -> int:
@@ -36,10 +67,22 @@ class CopyTask:
         inputs = np.eye(vocab + 2)[symbols]
         return SequenceBatch(inputs=inputs, targets=targets, mask=mask)
 
+    def held_out(self, seed: int, size: int) -> SequenceBatch:
+        """Fresh sequences from their own random stream (EVAL_STREAM), which training never draws."""
+        return self.sample(np.random.default_rng([seed, EVAL_STREAM]), size)
+
+    def score(self, outputs: np.ndarray, batch: SequenceBatch) -> dict[str, float]:
+        """Recall steps where the largest output is the right digit."""
+        hits = outputs.argmax(axis=-1) == batch.targets
+        return {"correct": float((hits * batch.mask).sum())}
+
+    def finish(self, sums: Mapping[str, float], loss_steps: float) -> dict[str, float]:
+        return {"accuracy": sums["correct"] / loss_steps}
+
     def describe(self) -> str:
-        s = self.spec
-        return (f"copy {s.length} digits (1..{s.vocab}), delay {s.delay}, "
+        spec = self.spec
+        return (f"copy {spec.length} digits (1..{spec.vocab}), delay {spec.delay}, "
                 f"{self.sequence_length} steps per sequence")
 
-    def chance_accuracy(self) -> float:
-        return 1.0 / self.spec.vocab
+
+register_task(CopyTaskSpec, CopyTask)

@@ -37,7 +37,7 @@ def closed_form(spec, cores: list[int]) -> tuple[Counter, Counter]:
     hidden = list(spec.readout.hidden)
     learned_gamma = spec.recurrent.gamma == "learned"
     adam = rule.optimizer.name == "adam"
-    T = 2 * spec.task.length + spec.task.delay
+    T = task_from_spec(spec.task).sequence_length
     F = c * N
     sizes = [N, *hidden, V]  # neurons of value layer 0..L-1 and the output layer L
     fan_in = [None, F, *hidden]  # inputs of layer l >= 1
