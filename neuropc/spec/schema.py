@@ -95,7 +95,8 @@ RuleName = Literal["bptt", "tpc", "tpc-rtrl", "spatial-bp"]
 
 
 class RuleSpec(_Strict):
-    """The learning rule and its settings (ALGORITHM.md sections 2 to 4)."""
+    """The learning rule and its settings (docs/algorithm.md, 'The rules at a glance' to 'When tPC-RTRL
+    equals BPTT')."""
 
     name: RuleName = "tpc-rtrl"
     inference: InferenceSpec = Field(default_factory=InferenceSpec)

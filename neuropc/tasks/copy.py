@@ -1,6 +1,6 @@
 """The copy task: remember a string of digits across a delay, then recall it.
 
-Layout of one sequence (ALGORITHM.md section 7), for length L, delay D and vocabulary V:
+Layout of one sequence (docs/algorithm.md, 'The copy task'), for length L, delay D and vocabulary V:
 L digits from 1..V, then D-1 blanks and a go marker, then L blank steps during which the
 network must output the digits in order. Loss and accuracy count only those recall steps.
 Input symbols: 0 blank, 1..V digits, V+1 marker (one-hot over V+2); classes: digit-1.
@@ -19,7 +19,7 @@ from neuropc.tasks.registry import register_task
 
 
 class CopyTaskSpec(TaskSpecBase):
-    """Remember `length` digits, wait `delay` steps, recall them (ALGORITHM.md section 7)."""
+    """Remember `length` digits, wait `delay` steps, recall them (docs/algorithm.md, 'The copy task')."""
 
     name: Literal["copy"] = "copy"
     length: Annotated[int, Field(gt=0, le=10_000)] = 10
