@@ -500,11 +500,12 @@ class InterpreterBackend:
         rule = _COUNT_RULES[OPS[op.kind].family]
         rule(self, core, op, o)
 
-    def _nonzero(self, value: np.ndarray, axis: int | tuple[int, ...]) -> np.ndarray:
-        """Per lane, how many entries do work: the nonzero ones (all when dense)."""
-        nonzero = value != 0.0
-        return np.full(nonzero.sum(axis=axis).shape, np.prod([value.shape[a] for a in np.atleast_1d(axis)])) \
-            if self.dense else nonzero.sum(axis=axis)
+    def _nonzero(self, value: np.ndarray) -> np.ndarray:
+        """Per lane, how many entries of a (lanes, n) operand do work: the nonzero ones (a
+        zero contributes nothing and is skipped), all n when dense."""
+        if self.dense:
+            return np.full(value.shape[0], value.shape[1])
+        return (value != 0.0).sum(axis=1)
 
     def _count_elementwise(self, core: int, op: Op, o: dict[str, object]) -> None:
         """``zero``: one write per element cleared; every other neuron op one update per
@@ -526,23 +527,23 @@ class InterpreterBackend:
             c.per_lane(kind, TRACE_UPDATES, core, o["trace"][0].size * _words(o["trace"]))
         elif kind in ("lru_lambda_credit", "lru_gamma_credit"):
             per = 2 if "acc_theta" in o else 1
-            c.per_lane(kind, WEIGHT_UPDATES, core, per * self._nonzero(o["eps"], 1))
+            c.per_lane(kind, WEIGHT_UPDATES, core, per * self._nonzero(o["eps"]))
         elif kind == "lru_input_credit":
             width = o["acc"].shape[1]
-            c.per_lane(kind, WEIGHT_UPDATES, core, _words(o["eps"]) * width * self._nonzero(o["eps"], 1))
+            c.per_lane(kind, WEIGHT_UPDATES, core, _words(o["eps"]) * width * self._nonzero(o["eps"]))
         elif kind == "lru_input_credit_immediate":
-            inputs = self._nonzero(o["u"], 1)
-            c.per_lane(kind, WEIGHT_UPDATES, core, _words(o["eps"]) * inputs * self._nonzero(o["eps"], 1))
+            inputs = self._nonzero(o["u"])
+            c.per_lane(kind, WEIGHT_UPDATES, core, _words(o["eps"]) * inputs * self._nonzero(o["eps"]))
 
     def _count_learn(self, core: int, op: Op, o: dict[str, object]) -> None:
         """One weight update per accumulator element a lane changes: nonzero post x nonzero
         pre (outer_accumulate), nonzero x (accumulate)."""
         if op.kind == "outer_accumulate":
-            pre = self._nonzero(o["pre"], 1)
-            post = np.where(pre > 0, self._nonzero(o["post"], 1), 0)
+            pre = self._nonzero(o["pre"])
+            post = np.where(pre > 0, self._nonzero(o["post"]), 0)
             self.counter.per_lane(op.kind, WEIGHT_UPDATES, core, post * pre)
         else:
-            self.counter.per_lane(op.kind, WEIGHT_UPDATES, core, self._nonzero(o["x"], 1))
+            self.counter.per_lane(op.kind, WEIGHT_UPDATES, core, self._nonzero(o["x"]))
 
     def _count_output(self, core: int, op: Op, o: dict[str, object]) -> None:
         """One neuron update per element written (a scalar register is one)."""
@@ -600,9 +601,9 @@ class InterpreterBackend:
     def load_shared(self, other: InterpreterBackend) -> None:
         """Take the other backend's shared buffers (weights, parameters, accumulators,
         optimizer moments) and optimizer step count; the accumulators recompute."""
-        if other.program is not self.program and other.artifact is not self.artifact:
-            if [c.buffers for c in other.program.cores] != [c.buffers for c in self.program.cores]:
-                raise ValueError("backends of different programs")
+        if (_shared_layout(other.program) != _shared_layout(self.program)
+                or other.options.number_format != self.options.number_format):
+            raise ValueError("backends of different programs or number formats")
         for core in self.program.cores:
             for buf in core.buffers.values():
                 if not buf.per_lane:
@@ -619,6 +620,12 @@ class InterpreterBackend:
 
     def core_totals(self) -> np.ndarray:
         return self.counter.totals + self.counter.rows.sum(axis=0)
+
+
+def _shared_layout(program: Program) -> list[tuple[int, str, tuple[int, ...]]]:
+    """Every shared buffer: (core, name, shape)."""
+    return [(core.core, buf.name, buf.shape) for core in program.cores for buf in core.buffers.values()
+            if not buf.per_lane]
 
 
 def _words(value: np.ndarray) -> int:

@@ -16,7 +16,7 @@ import pytest
 
 from compiler.artifact import Artifact
 from hwsim.backends import ExecutionOptions, backend_factory
-from hwsim.backends.interpreter import InterpreterBackend
+from hwsim.backends.interpreter import InterpreterBackend, Pending
 from hwsim.engine import Engine
 from hwsim.simulate import artifact_from_spec
 from tests.hwsim.test_engine import CASES as ENGINE_CASES
@@ -68,17 +68,13 @@ def _engine(artifact: Artifact, options: ExecutionOptions) -> Engine:
 
 
 def _same_buffers(engine: Engine, interp: InterpreterBackend, tol: float, where: str) -> None:
-    for core in artifact_cores(interp):
+    for core in interp.program.cores:
         for buf in core.buffers.values():
             if buf.binding is None:
                 continue
             got, want = interp.buffer(core.core, buf.name), engine.buffer(core.core, buf.name)
             diff = float(np.max(np.abs(got - want))) if got.size else 0.0
             assert diff <= tol, f"{where}: core {core.core} {buf.name} differs by {diff:.3g}"
-
-
-def artifact_cores(interp: InterpreterBackend):
-    return interp.program.cores
 
 
 def _same_counts(engine: Engine, interp: InterpreterBackend, where: str) -> None:
@@ -144,6 +140,19 @@ def test_the_registry_opens_the_interpreter() -> None:
     assert backend.name == "interpreter" and backend.counts and backend.lanes == 2
 
 
+def test_load_shared_takes_weights_and_optimizer_steps_across_lane_counts() -> None:
+    artifact = _artifact("rtrl-complex-fixed-K2")
+    trained = InterpreterBackend(artifact, LANES, ExecutionOptions())
+    u, target, mask = _inputs(artifact, np.random.default_rng(1), 0)
+    trained.run(u[None], target[None], mask[None], train=True, reset=True, apply_end=True, scale=0.5)
+    single = InterpreterBackend(artifact, 1, ExecutionOptions())
+    single.load_shared(trained)
+    assert single.optimizer_steps == trained.optimizer_steps == 1
+    for name, value in trained.parameters().items():
+        assert np.array_equal(single.parameters()[name], value), name
+    assert set(single.optimizer_state()["adam_m"]) == set(trained.optimizer_state()["adam_m"])
+
+
 def test_fixed_point_is_refused_clearly() -> None:
     from hwsim.number_format import FixedFormat
 
@@ -167,9 +176,7 @@ def _send_once(interp: InterpreterBackend, group, values: np.ndarray) -> np.ndar
     source = interp.mem[group.core][group.source].reshape(interp.lanes, -1)
     source[:, group.start:group.start + group.length] = values
     fired = interp._send(group)
-    pending = type("P", (), {})()
-    pending.deliveries = [(group, fired)]
-    interp._deliver(pending)
+    interp._deliver(Pending([(group, fired)]))
     d = group.destinations[0]
     return interp.mem[d.core][d.inbox].reshape(interp.lanes, -1)[:, d.start:d.start + group.length].copy()
 
