@@ -15,7 +15,7 @@ import numpy as np
 import pytest
 
 from compiler.artifact import Artifact
-from hwsim.backends import ExecutionOptions, backend_factory
+from hwsim.backends import Backend, ExecutionOptions, backend_factory
 from hwsim.backends.interpreter import InterpreterBackend, Pending
 from hwsim.engine import Engine
 from hwsim.simulate import artifact_from_spec
@@ -137,6 +137,7 @@ def test_float32_interpreter_equals_the_engine(case: str) -> None:
 
 def test_the_registry_opens_the_interpreter() -> None:
     backend = backend_factory("interpreter")(_artifact("rtrl-no-hidden-K0"), 2, ExecutionOptions())
+    assert isinstance(backend, Backend)
     assert backend.name == "interpreter" and backend.counts and backend.lanes == 2
 
 
