@@ -1,7 +1,8 @@
 """The compiled per-core programs compute exactly what the reference learner computes.
 
-A literal executor of the op semantics (npc_interpreter.py) runs the programs of small
-networks core by core, with messages delivered only on declared channels, and every state
+The interpreter backend (``hwsim.backends.interpreter``: each op's numpy semantics from
+``compiler.op_semantics``) runs the programs of small networks core by core,
+with messages delivered only on declared channels, and every state
 array, error, trace and accumulated update is compared with
 ``neuropc.reference.temporal.TemporalLearner.step`` after every step (float64, 1e-9).
 """
@@ -12,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from npc_interpreter import Interpreter
 
-from compiler.pipeline import compile_spec
+from hwsim.backends.interpreter import InterpreterBackend
+from hwsim.simulate import artifact_from_spec
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer
 from neuropc.reference.temporal import TemporalLearner
@@ -73,14 +74,14 @@ def _close(got: np.ndarray, want: np.ndarray, what: str) -> None:
     np.testing.assert_allclose(got, want, rtol=1e-9, atol=1e-11, err_msg=what)
 
 
-def _check_step(interp: Interpreter, spec: NetworkSpec, learner: TemporalLearner,
+def _check_step(interp: InterpreterBackend, spec: NetworkSpec, learner: TemporalLearner,
                 result, totals: dict[str, np.ndarray]) -> None:
     arch = learner.arch
     n = arch.state
     parts = ("re", "im") if arch.complex else (None,)
 
     def state(name: str, layer: int, size: int) -> np.ndarray:
-        got = [interp.gather("state", name, (size,), part=p, layer=layer) for p in parts]
+        got = [interp.read("state", name, (size,), part=p, layer=layer) for p in parts]
         return got[0] + 1j * got[1] if layer == 0 and arch.complex else got[0]
 
     _close(state("h", 0, n), learner.state, "carried LRU state")
@@ -89,38 +90,38 @@ def _check_step(interp: Interpreter, spec: NetworkSpec, learner: TemporalLearner
         if layer == 0:
             _close(state("eps", 0, n), eps, "LRU error")
         else:
-            got = interp.gather("state", "eps", (sizes[layer],), layer=layer)
+            got = interp.read("state", "eps", (sizes[layer],), layer=layer)
             _close(got, eps, f"error of layer {layer}")
     for name, total in totals.items():
-        _close(interp.gather("update", name, total.shape), total, f"update {name}")
+        _close(interp.read("update", name, total.shape), total, f"update {name}")
         if name.startswith("W"):
-            _close(interp.gather("update", name, total.shape, copy=True), total,
+            _close(interp.read("update", name, total.shape, copy=True), total,
                    f"feedback copy of update {name}")
     if learner.traces is not None:
         lam = state_trace(interp, "lam", n, parts)
         _close(lam, learner.traces.lam, "trace lam")
-        b = [interp.gather("trace", "B", (n, arch.inputs), part=p) for p in parts]
+        b = [interp.read("trace", "B", (n, arch.inputs), part=p) for p in parts]
         _close(b[0] + 1j * b[1] if arch.complex else b[0], learner.traces.B, "trace B")
     loss = sum(interp.mem[c.core]["loss"] for c in interp.program.cores if c.layer == "output")
     _close(loss, result.errors.loss, "loss")
 
 
-def state_trace(interp: Interpreter, name: str, n: int, parts) -> np.ndarray:
-    got = [interp.gather("trace", name, (n,), part=p) for p in parts]
+def state_trace(interp: InterpreterBackend, name: str, n: int, parts) -> np.ndarray:
+    got = [interp.read("trace", name, (n,), part=p) for p in parts]
     return got[0] + 1j * got[1] if len(got) == 2 else got[0]
 
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_programs_reproduce_the_reference_learner(case: str) -> None:
     spec = CASES[case]
-    compiled = compile_spec(spec)
+    compiled = artifact_from_spec(spec)
     if "split" in case:  # several cores per layer, the softmax combined across slices
-        assert all(plan.cores > 1 for plan in compiled.plans)
+        assert all(layer.cores > 1 for layer in compiled.program.settings.layers)
     arch = Architecture.from_spec(spec)
     params = {k: v.copy() for k, v in compiled.params.items()}
     learner = TemporalLearner(arch, spec.rule, LANES)
-    interp = Interpreter(compiled.program, compiled.params, LANES)
-    interp.run_phase("reset")
+    interp = InterpreterBackend(compiled, LANES)
+    interp.reset()
     totals = {name: np.zeros_like(params[name]) for name in arch.trainable()}
     rng = np.random.default_rng(7)
     for t in range(STEPS):
@@ -128,30 +129,29 @@ def test_programs_reproduce_the_reference_learner(case: str) -> None:
         result = learner.step(params, u, target, mask)
         for name in totals:
             totals[name] += result.updates[name]
-        interp.step(u, target, mask)
+        interp.run(u[None], target[None], mask[None], train=True)
         _check_step(interp, spec, learner, result, totals)
     # sequence end: the apply phase equals the reference optimizer on the summed updates
     scale = 1.0 / 7.0
     optimizer = Optimizer(spec.rule.optimizer)
     optimizer.apply(params, {k: v * scale for k, v in totals.items()})
-    interp.scalars.update(scale=scale, count=1)
-    interp.run_phase("apply")
+    interp.apply(scale)
     for name, value in params.items():
-        _close(interp.gather("param", name, value.shape), value, f"parameter {name} after apply")
+        _close(interp.read("param", name, value.shape), value, f"parameter {name} after apply")
         if name.startswith("W"):
-            _close(interp.gather("param", name, value.shape, copy=True), value,
+            _close(interp.read("param", name, value.shape, copy=True), value,
                    f"feedback copy of {name} after apply")
 
 
 def test_squared_error_output_matches_the_reference() -> None:
     """The copy task only allows cross-entropy, so build the regression variant unvalidated."""
     spec = tiny(hidden=(4,)).model_copy(update={"loss": "squared_error"})
-    compiled = compile_spec(spec)
+    compiled = artifact_from_spec(spec)
     arch = Architecture.from_spec(spec)
     params = {k: v.copy() for k, v in compiled.params.items()}
     learner = TemporalLearner(arch, spec.rule, LANES)
-    interp = Interpreter(compiled.program, compiled.params, LANES)
-    interp.run_phase("reset")
+    interp = InterpreterBackend(compiled, LANES)
+    interp.reset()
     totals = {name: np.zeros_like(params[name]) for name in arch.trainable()}
     rng = np.random.default_rng(3)
     for t in range(STEPS):
@@ -159,5 +159,5 @@ def test_squared_error_output_matches_the_reference() -> None:
         result = learner.step(params, u, target, mask)
         for name in totals:
             totals[name] += result.updates[name]
-        interp.step(u, target, mask)
+        interp.run(u[None], target[None], mask[None], train=True)
         _check_step(interp, spec, learner, result, totals)
