@@ -45,7 +45,7 @@ from neuropc.reference.optim import Optimizer
 from neuropc.run_files import RunDirectory
 from neuropc.spec.loading import parse_spec
 from neuropc.spec.schema import EventThresholds, NetworkSpec
-from neuropc.tasks import task_from_spec
+from neuropc.tasks import task_from_params
 from neuropc.tasks.base import Metric, ScoreTotals, SequenceBatch, Task
 from neuropc.training import TRAIN_STREAM, ProgressCallback, held_out_batch, run_loop
 
@@ -259,21 +259,12 @@ def evaluate(backend: Backend, held_out: SequenceBatch,
 
 
 def _task_and_run(artifact: Artifact, steps: int | None, batch: int | None
-                  ) -> tuple[Any, int, int, int]:
+                  ) -> tuple[Task, int, int, int]:
     """The task (from the artifact's task contract) and the run's steps, batch and seed."""
     settings = artifact.program.settings
-    task = task_from_spec(_task_spec(settings.task.params))
     run = settings.run
-    return (task, run.steps if steps is None else steps, run.batch if batch is None else batch,
-            run.seed)
-
-
-def _task_spec(params: Mapping[str, Any]) -> Any:
-    from pydantic import TypeAdapter
-
-    from neuropc.spec.schema import TaskSpec
-
-    return TypeAdapter(TaskSpec).validate_python(dict(params))
+    return (task_from_params(settings.task.params), run.steps if steps is None else steps,
+            run.batch if batch is None else batch, run.seed)
 
 
 def calibration_maxima(artifact: Artifact, sequences: int | None = None,

@@ -5,9 +5,17 @@ from __future__ import annotations
 
 from neuropc.tasks.base import EVAL_STREAM, Metric, ScoreTotals, SequenceBatch, Task, TaskSpecBase
 from neuropc.tasks.copy import CopyTask, CopyTaskSpec
-from neuropc.tasks.registry import register_task, task_entries, task_from_spec, task_names, unregister_task
+from neuropc.tasks.registry import (
+    register_task,
+    task_entries,
+    task_from_params,
+    task_from_spec,
+    task_names,
+    unregister_task,
+)
 
 __all__ = [
     "EVAL_STREAM", "CopyTask", "CopyTaskSpec", "Metric", "ScoreTotals", "SequenceBatch", "Task",
-    "TaskSpecBase", "register_task", "task_entries", "task_from_spec", "task_names", "unregister_task",
+    "TaskSpecBase", "register_task", "task_entries", "task_from_params", "task_from_spec", "task_names",
+    "unregister_task",
 ]

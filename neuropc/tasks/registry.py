@@ -12,7 +12,7 @@ other way round.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args, get_origin
 
@@ -79,6 +79,16 @@ def task_from_spec(spec: TaskSpecBase) -> Task:
         known = ", ".join(_ENTRIES) or "none"
         raise ValueError(f"no task registered for {spec!r} (known tasks: {known})")
     return entry.factory(spec)
+
+
+def task_from_params(params: Mapping[str, Any]) -> Task:
+    """The task of a task section given as plain data (an artifact's task contract): the
+    registered spec model of ``params["name"]`` validates it, then ``task_from_spec``."""
+    entry = _ENTRIES.get(params.get("name"))
+    if entry is None:
+        known = ", ".join(_ENTRIES) or "none"
+        raise ValueError(f"no task registered for name {params.get('name')!r} (known tasks: {known})")
+    return task_from_spec(entry.spec_type.model_validate(dict(params)))
 
 
 def on_change(listener: Callable[[], None]) -> None:

@@ -13,9 +13,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from hwsim.simulate import artifact_from_spec
 
 from hwsim.backends.interpreter import InterpreterBackend
-from hwsim.simulate import artifact_from_spec
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer
 from neuropc.reference.temporal import TemporalLearner

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hwsim.simulate import artifact_from_spec
 
 from compiler.artifact import Artifact
 from hwsim.backends import Backend, ExecutionOptions, backend_factory
 from hwsim.backends.interpreter import InterpreterBackend, Pending
 from hwsim.engine import Engine
-from hwsim.simulate import artifact_from_spec
 from tests.hwsim.test_engine import CASES as ENGINE_CASES
 from tests.hwsim.test_engine import tiny
 
