@@ -13,8 +13,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hwsim.simulate import artifact_from_spec
 
+from compiler.pipeline import compile_artifact as artifact_from_spec
 from hwsim.backends.interpreter import InterpreterBackend
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer

@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hwsim.simulate import artifact_from_spec
 
 from compiler.artifact import Artifact
+from compiler.pipeline import compile_artifact as artifact_from_spec
 from hwsim.backends import Backend, ExecutionOptions, backend_factory
 from hwsim.backends.interpreter import InterpreterBackend, Pending
 from hwsim.engine import Engine
