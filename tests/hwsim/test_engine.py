@@ -17,6 +17,7 @@ import pytest
 
 from compiler.artifact import Artifact
 from hwsim.engine import FIELDS, Engine
+from hwsim.kernels.tables import THRESHOLD_GROUPS
 from hwsim.simulate import artifact_from_spec, calibrate, train_batch
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer
@@ -240,8 +241,7 @@ def test_online_updates_match_the_reference_after_every_step(rule: str) -> None:
         result = learner.step(params, u, target, mask)
         if mask.any():
             optimizer.apply(params, {n: result.updates[n] * scale for n in arch.trainable()})
-        out = engine.run(u[None], target[None], mask[None], train=True, online=True,
-                         scale=scale)
+        out = engine.run(u[None], target[None], mask[None], train=True, scale=scale)
         # apply cleared the accumulators; a step without loss keeps its (zero) updates
         left = {n: np.zeros_like(params[n]) if mask.any() else result.updates[n]
                 for n in arch.trainable()}
@@ -337,10 +337,11 @@ def test_softmax_scalars_travel_at_the_errors_threshold() -> None:
     channels = artifact.program.channels
     assert sum(core.layer == "output" for core in artifact.program.cores) > 1
     enc = Engine(artifact, 1).enc
-    kinds = [channels.name(channels.kind[enc.c_id[enc.g_ch0[g]]]) for g in range(len(enc.g_src))]
-    by_threshold = {flag: {kind for kind, f in zip(kinds, enc.g_error, strict=True) if f == flag}
-                    for flag in (0, 1)}
-    assert by_threshold == {0: {"activity"}, 1: {"error", "reduce", "broadcast"}}
+    sends = enc.tables.sends
+    kinds = [channels.name(channels.kind[enc.channel_ids[first]]) for first in sends.first_channel]
+    by_threshold = {THRESHOLD_GROUPS[group]: {kind for kind, g in zip(kinds, sends.threshold_group, strict=True)
+                                              if g == group} for group in (0, 1)}
+    assert by_threshold == {"activity": {"activity"}, "error": {"error", "reduce", "broadcast"}}
 
 
 def test_counts_per_sequence_do_not_depend_on_history() -> None:
