@@ -16,6 +16,9 @@ from numba import njit
 
 from compiler.ops import OPS
 
+#: every (op kind, role) whose slot a kernel module reads (tests/hwsim/test_kernel_vocabulary.py)
+SLOTS_READ: set[tuple[str, str]] = set()
+
 
 def slot(op: str, role: str) -> int:
     """The operand slot of ``role`` of op kind ``op`` (``compiler.ops``); a parts role's
@@ -23,6 +26,7 @@ def slot(op: str, role: str) -> int:
     found = OPS[op].roles[role].slot
     if found is None:
         raise ValueError(f"op {op}: role {role} has no slot (concat roles use the list table)")
+    SLOTS_READ.add((op, role))
     return found
 
 
