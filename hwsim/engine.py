@@ -1,6 +1,6 @@
 """The hwsim engine: all cores of a compiled network in flat arrays, run by Numba kernels.
 
-    engine = Engine(artifact, lanes=1)             # float64, threshold 0, events
+    engine = Engine(artifact, lanes=1)             # float64, the program's thresholds, events
     engine.reset()                                 # start of a sequence (every lane)
     out = engine.run(u, target, mask, train=True, reset=True, apply_end=True,
                      scale=1 / mask.sum())         # out.loss, out.logits, out.step_counts
@@ -47,8 +47,10 @@ class Engine:
     """Executes one compiled program for ``lanes`` sequences in lockstep.
 
     ``lanes`` defaults to the program's. ``threshold``: delta-coding thresholds of activities
-    and errors (``EventThresholds``; a number sets both; 0 sends every change;
-    ``hwsim.simulate`` passes the spec's ``hardware.event_threshold``). ``dense``:
+    and errors (``EventThresholds``, a mapping {"activity": a, "error": e}, or a number for
+    both; 0 sends every change; default: the program's ``settings.thresholds``). Each send
+    group travels at the threshold of its channel kind's group
+    (``program.settings.threshold_groups``). ``dense``:
     send every value on every send and count every synapse and learning update (a
     clock-driven chip; data-independent counts). ``number_format``: float64, float32 or fixed;
     ``formats`` (fixed point only): the ``FixedFormat`` of every format group
@@ -57,7 +59,8 @@ class Engine:
     """
 
     def __init__(self, artifact: Artifact, lanes: int | None = None, *,
-                 number_format: str = "float64", threshold: EventThresholds | float | Mapping[str, float] = 0.0,
+                 number_format: str = "float64",
+                 threshold: EventThresholds | float | Mapping[str, float] | None = None,
                  dense: bool = False,
                  formats: dict[tuple[str, str, str], FixedFormat] | None = None,
                  params: dict[str, np.ndarray] | None = None) -> None:
@@ -71,7 +74,8 @@ class Engine:
         self.program = program
         self.lanes = int(lanes if lanes is not None else program.lanes)
         self.number_format = number_format
-        self.threshold = EventThresholds.model_validate(threshold)
+        self.threshold = EventThresholds.model_validate(
+            program.settings.thresholds if threshold is None else threshold)
         self.dense = bool(dense)
         self.fixed = number_format == "fixed"
         self.rounding = {"float64": ROUND_NONE, "float32": ROUND_FLOAT32,
