@@ -10,12 +10,14 @@ optimizer. Then whole training batches against ``neuropc.reference.rules.train_o
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from compiler.artifact import Artifact
+from hwsim.encode import encode
 from hwsim.engine import FIELDS, Engine
 from hwsim.kernels.tables import THRESHOLD_GROUPS
 from hwsim.simulate import artifact_from_spec, calibrate, train_batch
@@ -342,6 +344,44 @@ def test_softmax_scalars_travel_at_the_errors_threshold() -> None:
     by_threshold = {THRESHOLD_GROUPS[group]: {kind for kind, g in zip(kinds, sends.threshold_group, strict=True)
                                               if g == group} for group in (0, 1)}
     assert by_threshold == {"activity": {"activity"}, "error": {"error", "reduce", "broadcast"}}
+
+
+def test_send_groups_take_the_programs_threshold_groups() -> None:
+    """Which threshold a send group travels at is the program's ``threshold_groups``; a sent
+    channel kind mapped to a group the sends do not know (the host's) is refused."""
+    artifact = _artifact(tiny())
+    program = artifact.program
+    hops = artifact.placement_arrays["hops"]
+    swapped = dict(program.settings.threshold_groups, activity="error", error="activity")
+    enc = encode(dataclasses.replace(
+        program, settings=dataclasses.replace(program.settings, threshold_groups=swapped)), 1, hops)
+    kinds = [program.channels.name(program.channels.kind[enc.channel_ids[first]])
+             for first in enc.tables.sends.first_channel]
+    for kind, group in zip(kinds, enc.tables.sends.threshold_group, strict=True):
+        assert THRESHOLD_GROUPS[group] == swapped[kind]
+    hosted = dict(program.settings.threshold_groups, activity="host")
+    with pytest.raises(ValueError, match="activity is sent by a core but travels at the 'host'"):
+        encode(dataclasses.replace(
+            program, settings=dataclasses.replace(program.settings, threshold_groups=hosted)), 1, hops)
+
+
+def test_when_to_apply_is_the_programs() -> None:
+    """An online program applies after every training step with loss without being told; a
+    caller that still says ``online`` must agree with the program."""
+    spec = tiny(update="online", hidden=(5,))
+    engine = Engine(_artifact(spec), LANES)
+    assert engine.online
+    batch = task_from_spec(spec.task).sample(np.random.default_rng(2), LANES)
+    with pytest.raises(ValueError, match="online=False"):
+        engine.run(batch.inputs, batch.targets, batch.mask, reset=True, online=False)
+    engine.run(batch.inputs, batch.targets, batch.mask, reset=True, scale=0.1)
+    assert engine.count == int((batch.mask.sum(axis=1) > 0).sum())
+    sequence = Engine(_artifact(tiny(hidden=(5,))), LANES)
+    assert not sequence.online
+    sequence.run(batch.inputs, batch.targets, batch.mask, reset=True, scale=0.1)
+    assert sequence.count == 0
+    sequence.apply(0.1)
+    assert sequence.count == 1
 
 
 def test_counts_per_sequence_do_not_depend_on_history() -> None:
