@@ -24,7 +24,16 @@ from compiler.program import assemble_bound
 from hwsim import kernels as K
 from hwsim.counters import FIELDS, WORK_KINDS, work_counts
 from hwsim.encode import Encoded, encode
-from hwsim.kernels.tables import ROUND_FIXED, ROUND_FLOAT32, ROUND_NONE, THRESHOLD_GROUPS, Options, Scratch, State
+from hwsim.kernels.tables import (
+    RECORD_COLUMNS,
+    ROUND_FIXED,
+    ROUND_FLOAT32,
+    ROUND_NONE,
+    THRESHOLD_GROUPS,
+    Options,
+    Scratch,
+    State,
+)
 from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
 from neuropc.spec import EventThresholds
 
@@ -285,7 +294,7 @@ def _scratch(enc: Encoded, lanes: int) -> Scratch:
         return np.zeros(lanes, np.int64)
 
     return Scratch(
-        fired=np.zeros(max(values, 1), np.int64), records=np.zeros((max(groups * lanes, 1), 4), np.int64),
+        fired=np.zeros(max(values, 1), np.int64), records=np.zeros((max(groups * lanes, 1), RECORD_COLUMNS), np.int64),
         delta_rows=np.zeros(width * lanes), gathered_deltas=np.zeros(width),
         gathered_cols=np.zeros(width, np.int64), matvec_mode=per_lane(), matvec_effective=per_lane(),
         matvec_events=per_lane(), learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(),

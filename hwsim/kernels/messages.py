@@ -15,7 +15,16 @@ from numba import njit
 from compiler.ops import OPS
 from hwsim.kernels.counts import DELIVER, HOPS, HOST_INPUT, MR, MSG, MW, charge
 from hwsim.kernels.numeric import round_stored
-from hwsim.kernels.tables import INT_GROUPS_END, INT_GROUPS_FIRST, ROUND_NONE, base
+from hwsim.kernels.tables import (
+    INT_GROUPS_END,
+    INT_GROUPS_FIRST,
+    RECORD_COUNT,
+    RECORD_FIRST,
+    RECORD_GROUP,
+    RECORD_LANE,
+    ROUND_NONE,
+    base,
+)
 
 FAMILY = "message"
 IMPLEMENTS = ("send",)
@@ -55,10 +64,10 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
             charge(state, b, core, SEND, MR, 2 * n)
             if k == 0:
                 continue
-            rec[nrec, 0] = g
-            rec[nrec, 1] = b
-            rec[nrec, 2] = first
-            rec[nrec, 3] = k
+            rec[nrec, RECORD_GROUP] = g
+            rec[nrec, RECORD_LANE] = b
+            rec[nrec, RECORD_FIRST] = first
+            rec[nrec, RECORD_COUNT] = k
             nrec += 1
             charge(state, b, core, SEND, MW, k)
             charge(state, b, core, SEND, MSG, k * channels)
@@ -73,7 +82,8 @@ def deliver(nrec, rounding, track, tables, state, scratch):
     mem, ref, fired, rec = state.mem, state.ref, scratch.fired, scratch.records
     q_scale, q_lo, q_hi, qmax = state.q_scale, state.q_lo, state.q_hi, state.q_max
     for e in range(nrec):
-        g, b, first, k = rec[e, 0], rec[e, 1], rec[e, 2], rec[e, 3]
+        g, b = rec[e, RECORD_GROUP], rec[e, RECORD_LANE]
+        first, k = rec[e, RECORD_FIRST], rec[e, RECORD_COUNT]
         n = sends.length[g]
         last = ref[sends.ref[g] + b * n:sends.ref[g] + (b + 1) * n]
         idx = fired[first:first + k]

@@ -42,6 +42,9 @@ FLOAT_OFFSET = 0  # xent_error, xent_loss
 FLOAT_LR, FLOAT_BETA1, FLOAT_BETA2, FLOAT_EPSILON = 0, 1, 2, 3  # apply_sgd, apply_adam
 FLOATS = 4
 
+#: columns of ``Scratch.records`` (one row per sending lane of a send group in a stage)
+RECORD_GROUP, RECORD_LANE, RECORD_FIRST, RECORD_COUNT = range(4)
+RECORD_COLUMNS = 4
 #: the populations whose delta-coding thresholds a send group travels at (Options.thresholds)
 THRESHOLD_GROUPS = ("activity", "error")
 #: how stored values are rounded (Options.rounding)
