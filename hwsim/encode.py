@@ -1,9 +1,10 @@
-"""Encode a compiled ``Program`` once into flat integer and float tables for the kernels.
+"""Encode a compiled ``Program`` once into the named tables of ``hwsim.kernels.tables``.
 
 Everything the Numba kernels touch is a numpy array: one memory arena for every buffer of
 every core, a buffer table, an instruction table ordered by (phase, stage, core, op), the
-send groups with their channels, the host channels, and the hidden sigma-delta accumulators
-of every ``matvec``. Python walks the program here, never on the hot path.
+phases in program order, the send groups with their channels, the host channels, and the
+hidden sigma-delta accumulators of every ``matvec``. Python walks the program here, never on
+the hot path. Opcodes and operand slots come from ``compiler.ops``.
 
 Arena layout: shared buffers (weights, parameters, accumulators, optimizer moments) first,
 so two engines of the same program with different lane counts share offsets for them; then
@@ -17,55 +18,46 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from compiler.program import HOST, INBOX, PHASE_ORDER, Buffer, Op, Program
+from compiler.ops import OPS, SLOTS
+from compiler.program import HOST, INBOX, PHASE_WHEN, Buffer, Op, Program
+from hwsim.kernels.tables import (
+    FLOAT_BETA1,
+    FLOAT_BETA2,
+    FLOAT_EPSILON,
+    FLOAT_LR,
+    FLOAT_OFFSET,
+    FLOAT_STEP,
+    FLOATS,
+    INT_ACCUMULATOR,
+    INT_ACTIVATION,
+    INT_GROUPS_END,
+    INT_GROUPS_FIRST,
+    INT_LIST_END,
+    INT_LIST_FIRST,
+    INTS,
+    THRESHOLD_GROUPS,
+    Accumulators,
+    Buffers,
+    Channels,
+    HostChannels,
+    Inboxes,
+    Instructions,
+    LruParams,
+    Outputs,
+    Phases,
+    References,
+    SendGroups,
+    Tables,
+)
 
-#: Operand slots per instruction (role -> slot); parts roles take two (re, im) slots.
-SLOTS = 10
-OPCODES = ("zero", "copy", "activate", "gate", "error", "matvec", "relax", "lru_predict",
-           "lru_trace", "lru_synapse_trace", "lru_lambda_credit", "lru_gamma_credit",
-           "lru_input_credit", "lru_input_credit_immediate", "outer_accumulate", "accumulate",
-           "max", "sum_exp", "log_sum", "xent_error", "xent_loss", "se_error", "se_loss", "send",
-           "apply_sgd", "apply_adam")
-OP = {name: i for i, name in enumerate(OPCODES)}
-#: activation name -> id used by the kernels
+#: activation name -> id used by the kernels (hwsim.kernels.numeric.act_value)
 ACTIVATIONS = {"tanh": 0, "relu": 1, "gelu": 2, "identity": 3}
-PHASE = {name: i for i, name in enumerate(PHASE_ORDER)}
 HOST_STREAMS = ("u", "target", "mask")
-
-# role -> slot, per op kind; a parts role occupies slot and slot + 1
-_LAYOUT: dict[str, dict[str, int]] = {
-    "zero": {"y": 0},
-    "copy": {"x": 0, "y": 1},
-    "activate": {"x": 0, "y": 1},
-    "gate": {"x": 0, "point": 1, "y": 2},
-    "error": {"value": 0, "prediction": 1, "eps": 2},
-    "matvec": {"w": 0, "x": 1, "bias": 2, "y": 3},
-    "relax": {"value": 0, "eps": 1, "drive": 2},
-    "lru_predict": {"h": 0, "drive": 2, "nu": 4, "theta": 5, "gamma_log": 6, "mu": 7},
-    "lru_trace": {"trace": 0, "src": 2, "nu": 4, "theta": 5},
-    "lru_synapse_trace": {"trace": 0, "u": 2, "nu": 4, "theta": 5, "gamma_log": 6},
-    "lru_lambda_credit": {"eps": 0, "sens": 2, "nu": 4, "theta": 5, "acc_nu": 6, "acc_theta": 7},
-    "lru_gamma_credit": {"eps": 0, "sens": 2, "gamma_log": 6, "acc": 7},
-    "lru_input_credit": {"eps": 0, "trace": 2, "acc": 7},
-    "lru_input_credit_immediate": {"eps": 0, "u": 2, "gamma_log": 6, "acc": 7},
-    "outer_accumulate": {"post": 0, "pre": 1, "acc": 2},
-    "accumulate": {"x": 0, "acc": 1},
-    "max": {"y": 2},
-    "sum_exp": {"x": 0, "shift": 1, "y": 2},
-    "log_sum": {"y": 2},
-    "xent_error": {"logits": 0, "shift": 1, "logz": 2, "target": 3, "mask": 4, "eps": 5},
-    "xent_loss": {"logits": 0, "shift": 1, "logz": 2, "target": 3, "mask": 4, "loss": 5},
-    "se_error": {"prediction": 0, "target": 1, "mask": 2, "eps": 5},
-    "se_loss": {"prediction": 0, "target": 1, "mask": 2, "loss": 5},
-    "send": {},
-    "apply_sgd": {"param": 0, "acc": 1},
-    "apply_adam": {"param": 0, "acc": 1, "m": 2, "v": 3},
-}
 
 
 @dataclass
 class Encoded:
-    """The flat tables of one program for a given number of lanes (see module docstring)."""
+    """The tables of one program for a given number of lanes (see module docstring)."""
 
     program: Program
     lanes: int
@@ -73,80 +65,17 @@ class Encoded:
     index: dict[tuple[int, str], int]  # (core, buffer name) -> buffer id
     shared_size: int
     arena_size: int
-    # buffer table
-    b_off: np.ndarray
-    b_size: np.ndarray
-    b_lane: np.ndarray
-    b_rows: np.ndarray
-    b_cols: np.ndarray
-    b_core: np.ndarray
-    # instructions
-    ins_op: np.ndarray
-    ins_core: np.ndarray
-    ins_a: np.ndarray  # (n, SLOTS) buffer ids, -1 if absent
-    ins_i: np.ndarray  # (n, 4) int params: activation / accumulator / list range / send groups
-    ins_f: np.ndarray  # (n, 4) float params
-    out_ptr: np.ndarray  # outputs of instruction i: out_ids[out_ptr[i]:out_ptr[i+1]]
-    out_ids: np.ndarray
-    list_ids: np.ndarray  # concat operands (max, log_sum)
-    # phases
-    ph_first: np.ndarray  # first stage index of each phase (PHASE_ORDER)
-    ph_nst: np.ndarray  # stages per phase (0 if absent)
-    ph_repeat: np.ndarray
-    stage_ptr: np.ndarray  # instructions of stage s: [stage_ptr[s], stage_ptr[s+1])
-    # sends: groups of channels sharing one source range
-    g_src: np.ndarray
-    g_start: np.ndarray
-    g_len: np.ndarray
-    g_ch0: np.ndarray
-    g_ch1: np.ndarray
-    g_ref: np.ndarray  # offset of the group's delta-coding references (lane-major)
-    g_hops: np.ndarray  # hops of one value sent on every channel of the group
-    # 1: the group travels at the errors' threshold (errors, and the softmax normaliser scalars
-    # that scale the output error); 0: at the activities' threshold
-    g_error: np.ndarray
-    ref_size: int
-    c_dst_buf: np.ndarray  # per channel of a group (in group order)
-    c_dst_start: np.ndarray
-    c_hops: np.ndarray
-    c_dst_core: np.ndarray
-    c_id: np.ndarray  # program channel id (for inspection)
-    r_off: np.ndarray  # distinct reference blocks: offset, values per lane, source core
-    r_len: np.ndarray
-    r_core: np.ndarray
-    r_step: np.ndarray  # 1 if the block carries per-step errors (restarts at 0 every step)
-    # host channels
-    h_col: np.ndarray  # first column in the host input row
-    h_len: np.ndarray
-    h_dst_buf: np.ndarray
-    h_dst_start: np.ndarray
+    tables: Tables
+    ref_size: int  # delta-coding reference values (all lanes)
+    sums_size: int  # sigma-delta accumulator values (all lanes)
+    seen_size: int  # inbox values the accumulators have seen (all lanes)
+    nonzero_size: int  # per-column nonzero counts of the matvec weights
+    channel_ids: np.ndarray  # program channel id per channel of a send group (inspection)
     host_width: int
     host_columns: dict[str, int]
     mask_col: int
-    # sigma-delta accumulators, one per distinct (weight, inbox) pair read by a matvec
-    a_w: np.ndarray
-    a_x: np.ndarray
-    a_rows: np.ndarray
-    a_cols: np.ndarray
-    a_sacc: np.ndarray  # offset into the accumulator array (lanes x rows)
-    a_xs: np.ndarray  # offset of the inbox values the accumulator has seen (lanes x cols)
-    sacc_size: int
-    xs_size: int
-    w_nnz: np.ndarray  # offset of the per-column nonzero counts of weight buffer k, or -1
-    nnz_size: int
-    # LRU coefficient cache: (nu, theta or -1, gamma_log) buffer ids per LRU core
-    lru_nu: np.ndarray
-    lru_th: np.ndarray
-    lru_gl: np.ndarray
-    # outputs: logits (output-layer mu) and loss registers
-    out_mu: np.ndarray
-    out_start: np.ndarray
-    loss_bufs: np.ndarray
     outputs: int
-    inboxes: np.ndarray  # per-lane inbox buffer ids (zeroed at sequence start)
-    step_inboxes: np.ndarray  # inboxes fed by per-step errors (zeroed at every step start)
-    a_step: np.ndarray  # 1 if the accumulator reads one of those inboxes
-    max_cols: int
+    max_cols: int  # longest row any kernel scans per lane
 
     @property
     def cores(self) -> int:
@@ -158,6 +87,10 @@ class Encoded:
 
 def _names(operand: str | tuple[str, ...]) -> list[str]:
     return [operand] if isinstance(operand, str) else list(operand)
+
+
+def _ints(values: list, dtype=np.int64) -> np.ndarray:
+    return np.asarray(values, dtype=dtype).reshape(-1)
 
 
 def per_step_source(buffer: Buffer) -> bool:
@@ -173,265 +106,312 @@ def per_step_source(buffer: Buffer) -> bool:
     return binding is not None and binding.space == "state" and binding.name == "eps"
 
 
-def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
-    """Flatten ``program`` for ``lanes`` concurrent sequences; ``hops`` per channel."""
-    if lanes < 1:
-        raise ValueError("lanes must be at least 1")
-    # -- buffers: shared ones first ------------------------------------------------------
-    order: list[tuple[int, Buffer]] = []
-    for per_lane in (False, True):
-        for core in program.cores:
-            for buf in core.buffers.values():
-                if buf.per_lane == per_lane:
-                    order.append((core.core, buf))
-    index = {(c, b.name): i for i, (c, b) in enumerate(order)}
-    nb = len(order)
-    b_off = np.zeros(nb, np.int64)
-    b_size = np.zeros(nb, np.int64)
-    b_lane = np.zeros(nb, np.int64)
-    b_rows = np.zeros(nb, np.int64)
-    b_cols = np.zeros(nb, np.int64)
-    b_core = np.zeros(nb, np.int64)
-    offset = 0
-    shared_size = sum(buf.size for _, buf in order if not buf.per_lane)
-    for i, (core, buf) in enumerate(order):
-        b_off[i] = offset
-        b_size[i] = buf.size
-        b_lane[i] = int(buf.per_lane)
-        b_rows[i] = buf.shape[0] if buf.shape else 1
-        b_cols[i] = buf.shape[1] if len(buf.shape) == 2 else 1
-        b_core[i] = core
-        offset += buf.size * (lanes if buf.per_lane else 1)
-    arena_size = offset
+# -- buffers ---------------------------------------------------------------------------------
 
-    # -- sigma-delta accumulators ---------------------------------------------------------
-    acc_key: dict[tuple[int, int], int] = {}
-    a_w, a_x = [], []
+def _arena(program: Program, lanes: int) -> tuple[list[tuple[int, Buffer]], Buffers, int, int]:
+    """Buffer ids (shared buffers first), the buffer table, shared size and arena size."""
+    order = [(core.core, buf) for per_lane in (False, True) for core in program.cores
+             for buf in core.buffers.values() if buf.per_lane == per_lane]
+    offsets, offset = [], 0
+    for _, buf in order:
+        offsets.append(offset)
+        offset += buf.size * (lanes if buf.per_lane else 1)
+    table = Buffers(
+        off=_ints(offsets), size=_ints([b.size for _, b in order]),
+        lane=_ints([int(b.per_lane) for _, b in order]),
+        rows=_ints([b.shape[0] if b.shape else 1 for _, b in order]),
+        cols=_ints([b.shape[1] if len(b.shape) == 2 else 1 for _, b in order]),
+        core=_ints([c for c, _ in order]))
+    shared = sum(buf.size for _, buf in order if not buf.per_lane)
+    return order, table, shared, offset
+
+
+# -- sigma-delta accumulators ----------------------------------------------------------------
+
+def _accumulator_keys(program: Program, order: list[tuple[int, Buffer]],
+                      index: dict[tuple[int, str], int]) -> dict[tuple[int, int], int]:
+    """One accumulator per distinct (weight, inbox) pair read by a matvec, in program order."""
+    keys: dict[tuple[int, int], int] = {}
     for core in program.cores:
         for ops in core.phases.values():
             for op in ops:
-                if op.kind == "matvec":
-                    w = index[(core.core, op.inputs["w"])]
-                    x = index[(core.core, op.inputs["x"])]
-                    if order[x][1].kind != INBOX:
-                        raise ValueError(f"core {core.core}: matvec reads {op.inputs['x']}, "
-                                         f"which is not an inbox; hwsim drives every matvec by "
-                                         f"the events arriving in its inbox")
-                    if (w, x) not in acc_key:
-                        acc_key[(w, x)] = len(a_w)
-                        a_w.append(w)
-                        a_x.append(x)
-    na = len(a_w)
-    a_rows = np.array([b_rows[w] for w in a_w], np.int64)
-    a_cols = np.array([b_cols[w] for w in a_w], np.int64)
-    a_sacc = np.zeros(na, np.int64)
-    a_xs = np.zeros(na, np.int64)
-    s = x_ = 0
-    for a in range(na):
-        a_sacc[a], a_xs[a] = s, x_
-        s += a_rows[a] * lanes
-        x_ += a_cols[a] * lanes
-    w_nnz = np.full(nb, -1, np.int64)
-    nnz_size = 0
+                if op.kind != "matvec":
+                    continue
+                w, x = index[(core.core, op.inputs["w"])], index[(core.core, op.inputs["x"])]
+                if order[x][1].kind != INBOX:
+                    raise ValueError(f"core {core.core}: matvec reads {op.inputs['x']}, which is not "
+                                     f"an inbox; hwsim drives every matvec by the events arriving in "
+                                     f"its inbox")
+                keys.setdefault((w, x), len(keys))
+    return keys
+
+
+def _accumulators(keys: dict[tuple[int, int], int], buffers: Buffers, lanes: int,
+                  step_inboxes: set[int]) -> tuple[Accumulators, int, int, int]:
+    """The accumulator table and the sizes of the sums, seen values and nonzero counts."""
+    a_w = [w for w, _ in keys]
+    a_x = [x for _, x in keys]
+    rows = _ints([buffers.rows[w] for w in a_w])
+    cols = _ints([buffers.cols[w] for w in a_w])
+    sums = np.concatenate([[0], np.cumsum(rows * lanes)]).astype(np.int64)
+    seen = np.concatenate([[0], np.cumsum(cols * lanes)]).astype(np.int64)
+    w_nonzero = np.full(buffers.off.shape[0], -1, np.int64)
+    nonzero = 0
     for w in sorted(set(a_w)):
-        w_nnz[w] = nnz_size
-        nnz_size += b_cols[w]
+        w_nonzero[w] = nonzero
+        nonzero += int(buffers.cols[w])
+    table = Accumulators(w=_ints(a_w), x=_ints(a_x), rows=rows, cols=cols, sums=sums[:-1],
+                         seen=seen[:-1], w_nonzero=w_nonzero,
+                         per_step=_ints([int(x in step_inboxes) for x in a_x]))
+    return table, int(sums[-1]), int(seen[-1]), nonzero
 
-    # -- channels and send groups ---------------------------------------------------------
-    ch = program.channels
-    names = ch.names
-    g_src, g_start, g_len, g_ch0, g_ch1, g_ref, g_error = [], [], [], [], [], [], []
-    c_dst_buf, c_dst_start, c_hops, c_dst_core, c_id = [], [], [], [], []
-    ref_size = 0
 
-    ref_of: dict[tuple[int, ...], int] = {}  # channel ids of a group -> its references
-    r_off: list[int] = []  # distinct reference blocks (offset, length per lane, source core)
-    r_len: list[int] = []
-    r_core: list[int] = []
-    r_step: list[int] = []
-    step_inbox_set: set[int] = set()
-    other_inbox_set: set[int] = set()
+# -- send groups -----------------------------------------------------------------------------
 
-    def groups_of(core: int, op: Op) -> tuple[int, int]:
-        """Send groups of one send op: consecutive channels sharing a source range. The
-        delta-coding reference (last value sent) belongs to the channels, so two send ops
-        of the same channels (errors sent in infer and again in learn) share it."""
-        nonlocal ref_size
-        first = len(g_src)
+class _SendGroupBuilder:
+    """Send groups of send ops, in instruction order: consecutive channels sharing a source
+    range. The delta-coding reference (last value sent) belongs to the channels, so two send
+    ops of the same channels (errors sent in infer and again in learn) share it."""
+
+    def __init__(self, program: Program, order: list[tuple[int, Buffer]],
+                 index: dict[tuple[int, str], int], lanes: int, hops: np.ndarray) -> None:
+        self.program, self.order, self.index, self.lanes, self.hops = program, order, index, lanes, hops
+        self.groups: dict[str, list[int]] = {f: [] for f in SendGroups._fields}
+        self.channels: dict[str, list[int]] = {f: [] for f in Channels._fields}
+        self.refs: dict[str, list[int]] = {f: [] for f in References._fields}
+        self.channel_ids: list[int] = []
+        self.channel_hops: list[int] = []
+        self.ref_of: dict[tuple[int, ...], int] = {}  # channel ids of a group -> its references
+        self.ref_size = 0
+        self.step_inboxes: set[int] = set()
+        self.other_inboxes: set[int] = set()
+
+    def _threshold_group(self, kind: str) -> int:
+        group = self.program.settings.threshold_group(kind)
+        if group not in THRESHOLD_GROUPS:
+            raise ValueError(f"channel kind {kind} is sent by a core but travels at the "
+                             f"{group!r} threshold; sends know {', '.join(THRESHOLD_GROUPS)}")
+        return THRESHOLD_GROUPS.index(group)
+
+    def add(self, core: int, op: Op) -> tuple[int, int]:
+        """The groups of one send op: (first, end) group ids."""
+        ch, names, g = self.program.channels, self.program.channels.names, self.groups
+        first = len(g["src"])
         previous = None
         members: list[int] = []
-
-        def close() -> None:
-            nonlocal ref_size
-            g_ch1.append(len(c_id))
-            key = tuple(members)
-            if key not in ref_of:
-                ref_of[key] = ref_size
-                r_off.append(ref_size)
-                r_len.append(g_len[-1])
-                r_core.append(core)
-                r_step.append(int(per_step_source(order[g_src[-1]][1])))
-                ref_size += g_len[-1] * lanes
-            g_ref.append(ref_of[key])
-
-        for cid in op.channel_ids():
-            cid = int(cid)
-            src = index[(core, names[int(ch.src_buffer[cid])])]
+        for cid in (int(c) for c in op.channel_ids()):
+            src = self.index[(core, names[int(ch.src_buffer[cid])])]
             key = (src, int(ch.src_start[cid]), int(ch.length[cid]))
             if key != previous:
-                if len(g_src) > first:
-                    close()
-                g_src.append(key[0])
-                g_error.append(int(names[int(ch.kind[cid])] != "activity"))
-                g_start.append(key[1])
-                g_len.append(key[2])
-                g_ch0.append(len(c_id))
+                if len(g["src"]) > first:
+                    self._close(core, members)
+                g["src"].append(key[0])
+                g["start"].append(key[1])
+                g["length"].append(key[2])
+                g["first_channel"].append(len(self.channel_ids))
+                g["threshold_group"].append(self._threshold_group(names[int(ch.kind[cid])]))
                 members = []
                 previous = key
             members.append(cid)
             dst_core = int(ch.dst[cid])
-            dst = index[(dst_core, names[int(ch.dst_buffer[cid])])]
-            (step_inbox_set if per_step_source(order[src][1]) else other_inbox_set).add(dst)
-            c_dst_buf.append(dst)
-            c_dst_start.append(int(ch.dst_start[cid]))
-            c_hops.append(int(hops[cid]))
-            c_dst_core.append(dst_core)
-            c_id.append(cid)
-        if len(g_src) > first:
-            close()
-        return first, len(g_src)
+            dst = self.index[(dst_core, names[int(ch.dst_buffer[cid])])]
+            per_step = per_step_source(self.order[src][1])
+            (self.step_inboxes if per_step else self.other_inboxes).add(dst)
+            self.channels["dst_buf"].append(dst)
+            self.channels["dst_start"].append(int(ch.dst_start[cid]))
+            self.channels["dst_core"].append(dst_core)
+            self.channel_hops.append(int(self.hops[cid]))
+            self.channel_ids.append(cid)
+        if len(g["src"]) > first:
+            self._close(core, members)
+        return first, len(g["src"])
 
-    # -- instructions, phase by phase, stage by stage, core by core -----------------------
-    ins_op, ins_core, ins_a, ins_i, ins_f = [], [], [], [], []
-    out_ptr = [0]
-    out_ids: list[int] = []
-    list_ids: list[int] = []
-    ph_first = np.zeros(len(PHASE_ORDER), np.int64)
-    ph_nst = np.zeros(len(PHASE_ORDER), np.int64)
-    ph_repeat = np.zeros(len(PHASE_ORDER), np.int64)
-    stage_ptr = [0]
-    n_stages = 0
-    for p, name in enumerate(PHASE_ORDER):
-        phase = program.phase(name)
-        ph_first[p] = n_stages
-        if phase is None:
+    def _close(self, core: int, members: list[int]) -> None:
+        g = self.groups
+        g["end_channel"].append(len(self.channel_ids))
+        g["hops"].append(sum(self.channel_hops[g["first_channel"][-1]:]))
+        key = tuple(members)
+        if key not in self.ref_of:
+            self.ref_of[key] = self.ref_size
+            self.refs["off"].append(self.ref_size)
+            self.refs["length"].append(g["length"][-1])
+            self.refs["core"].append(core)
+            self.refs["per_step"].append(int(per_step_source(self.order[g["src"][-1]][1])))
+            self.ref_size += g["length"][-1] * self.lanes
+        g["ref"].append(self.ref_of[key])
+
+    def tables(self) -> tuple[SendGroups, Channels, References]:
+        mixed = self.step_inboxes & self.other_inboxes
+        if mixed:
+            core, buf = self.order[min(mixed)]
+            raise ValueError(f"core {core}: inbox {buf.name} receives both per-step errors and "
+                             f"persistent values; hwsim cannot restart it at every step")
+        return (SendGroups(**{f: _ints(v) for f, v in self.groups.items()}),
+                Channels(**{f: _ints(v) for f, v in self.channels.items()}),
+                References(**{f: _ints(v) for f, v in self.refs.items()}))
+
+
+# -- instructions ----------------------------------------------------------------------------
+
+def _operands(core: int, op: Op, index: dict[tuple[int, str], int],
+              list_ids: list[int]) -> tuple[np.ndarray, tuple[int, int]]:
+    """Operand buffer ids by slot (``compiler.ops`` roles), and the range of the op's concat
+    operands appended to ``list_ids``. A role the op kind does not declare is an error."""
+    if op.kind not in OPS:
+        raise ValueError(f"core {core}: unknown op kind {op.kind!r}")
+    roles = OPS[op.kind].roles
+    slots = np.full(SLOTS, -1, np.int64)
+    listed = (len(list_ids), len(list_ids))
+    for role, operand in {**op.inputs, **op.outputs}.items():
+        spec = roles.get(role)
+        if spec is None:
+            raise ValueError(f"core {core}: op {op.kind} has no role {role!r} "
+                             f"(compiler.ops declares {', '.join(roles) or 'none'})")
+        names = _names(operand)
+        if spec.mode == "concat":
+            start = len(list_ids)
+            list_ids.extend(index[(core, name)] for name in names)
+            listed = (start, len(list_ids))
             continue
-        ph_nst[p] = phase.stages
-        ph_repeat[p] = phase.repeat
+        if len(names) > spec.width:
+            raise ValueError(f"core {core}: op {op.kind} role {role!r} takes {spec.width} "
+                             f"buffer(s), got {len(names)}")
+        for k, name in enumerate(names):
+            slots[spec.slot + k] = index[(core, name)]
+    return slots, listed
+
+
+def _params(op: Op, ints: np.ndarray, floats: np.ndarray) -> None:
+    """The op's parameters into its int and float columns (``hwsim.kernels.tables``)."""
+    p = op.params
+    if op.kind in ("activate", "gate"):
+        ints[INT_ACTIVATION] = ACTIVATIONS[p["fn"]]
+    elif op.kind == "relax":
+        floats[FLOAT_STEP] = p["step"]
+    elif op.kind in ("xent_error", "xent_loss"):
+        floats[FLOAT_OFFSET] = p["offset"]
+    elif op.kind == "apply_sgd":
+        floats[FLOAT_LR] = p["lr"]
+    elif op.kind == "apply_adam":
+        floats[[FLOAT_LR, FLOAT_BETA1, FLOAT_BETA2, FLOAT_EPSILON]] = (
+            p["lr"], p["beta1"], p["beta2"], p["epsilon"])
+
+
+def _instructions(program: Program, index: dict[tuple[int, str], int],
+                  accumulators: dict[tuple[int, int], int],
+                  sends: _SendGroupBuilder) -> tuple[Instructions, Phases]:
+    """Instructions phase by phase (program order), stage by stage, core by core, and the
+    phase table."""
+    op_codes, op_cores, slots_rows, int_rows, float_rows = [], [], [], [], []
+    out_ptr, out_ids, list_ids = [0], [], []
+    stage_ptr = [0]
+    phase_rows: dict[str, list[int]] = {f: [] for f in Phases._fields if f != "stage_ptr"}
+    for phase in program.phases:
+        applies = False
+        phase_rows["first_stage"].append(len(stage_ptr) - 1)
         for stage in range(phase.stages):
             for core in program.cores:
-                for op in core.phases.get(name, []):
+                c = core.core
+                for op in core.phases.get(phase.name, []):
                     if op.stage != stage:
                         continue
-                    c = core.core
-                    slots = np.full(SLOTS, -1, np.int64)
-                    ints = np.zeros(4, np.int64)
-                    floats = np.zeros(4, np.float64)
-                    layout = _LAYOUT[op.kind]
-                    for role, operand in {**op.inputs, **op.outputs}.items():
-                        if role not in layout:
-                            continue  # concat roles go to the list table below
-                        for k, buf_name in enumerate(_names(operand)):
-                            slots[layout[role] + k] = index[(c, buf_name)]
-                    if op.kind in ("max", "log_sum"):
-                        ints[2] = len(list_ids)
-                        for buf_name in _names(op.inputs["x"]):
-                            list_ids.append(index[(c, buf_name)])
-                        ints[3] = len(list_ids)
-                    if op.kind in ("activate", "gate"):
-                        ints[0] = ACTIVATIONS[op.params["fn"]]
+                    slots, listed = _operands(c, op, index, list_ids)
+                    ints = np.zeros(INTS, np.int64)
+                    floats = np.zeros(FLOATS, np.float64)
+                    ints[INT_LIST_FIRST], ints[INT_LIST_END] = listed
+                    _params(op, ints, floats)
                     if op.kind == "matvec":
-                        ints[1] = acc_key[(slots[0], slots[1])]
+                        ints[INT_ACCUMULATOR] = accumulators[(slots[0], slots[1])]
                     if op.kind == "send":
-                        ints[0], ints[1] = groups_of(c, op)
-                    if op.kind == "relax":
-                        floats[0] = op.params["step"]
-                    if op.kind in ("xent_error", "xent_loss"):
-                        floats[0] = op.params["offset"]
-                    if op.kind == "apply_sgd":
-                        floats[0] = op.params["lr"]
-                    if op.kind == "apply_adam":
-                        floats[:] = (op.params["lr"], op.params["beta1"], op.params["beta2"],
-                                     op.params["epsilon"])
-                    ins_op.append(OP[op.kind])
-                    ins_core.append(c)
-                    ins_a.append(slots)
-                    ins_i.append(ints)
-                    ins_f.append(floats)
-                    for operand in op.outputs.values():
-                        for buf_name in _names(operand):
-                            out_ids.append(index[(c, buf_name)])
+                        ints[INT_GROUPS_FIRST], ints[INT_GROUPS_END] = sends.add(c, op)
+                    applies |= OPS[op.kind].family == "apply"
+                    op_codes.append(OPS[op.kind].code)
+                    op_cores.append(c)
+                    slots_rows.append(slots)
+                    int_rows.append(ints)
+                    float_rows.append(floats)
+                    out_ids.extend(index[(c, name)] for operand in op.outputs.values()
+                                   for name in _names(operand))
                     out_ptr.append(len(out_ids))
-            n_stages += 1
-            stage_ptr.append(len(ins_op))
+            stage_ptr.append(len(op_codes))
+        for name, value in (("stages", phase.stages), ("repeat", phase.repeat),
+                            ("when", PHASE_WHEN.index(phase.when)),
+                            ("train_only", phase.train_only),
+                            ("idle_without_loss", phase.idle_without_loss),
+                            ("outputs", phase.outputs), ("applies", applies)):
+            phase_rows[name].append(int(value))
+    instructions = Instructions(
+        op=_ints(op_codes), core=_ints(op_cores),
+        slots=np.asarray(slots_rows, np.int64).reshape(-1, SLOTS),
+        ints=np.asarray(int_rows, np.int64).reshape(-1, INTS),
+        floats=np.asarray(float_rows, np.float64).reshape(-1, FLOATS),
+        out_ptr=_ints(out_ptr), out_ids=_ints(out_ids), list_ids=_ints(list_ids))
+    phases = Phases(**{f: _ints(v) for f, v in phase_rows.items()}, stage_ptr=_ints(stage_ptr))
+    return instructions, phases
 
-    # -- host channels ---------------------------------------------------------------------
-    host_columns: dict[str, int] = {}
+
+# -- host channels, LRU parameters, outputs --------------------------------------------------
+
+def _host_channels(program: Program, index: dict[tuple[int, str], int]
+                   ) -> tuple[HostChannels, int, dict[str, int]]:
+    """Host streams (u, target, mask side by side in one row) into inboxes."""
+    columns: dict[str, int] = {}
     width = 0
     for stream in HOST_STREAMS:
-        host_columns[stream] = width
+        columns[stream] = width
         width += int(program.host_inputs[stream])
-    h_col, h_len, h_dst_buf, h_dst_start = [], [], [], []
+    ch, names = program.channels, program.channels.names
+    rows: dict[str, list[int]] = {f: [] for f in HostChannels._fields}
     for cid in np.flatnonzero(ch.src == HOST):
-        stream = names[int(ch.src_buffer[cid])]
-        dst_core = int(ch.dst[cid])
-        h_col.append(host_columns[stream] + int(ch.src_start[cid]))
-        h_len.append(int(ch.length[cid]))
-        h_dst_buf.append(index[(dst_core, names[int(ch.dst_buffer[cid])])])
-        h_dst_start.append(int(ch.dst_start[cid]))
+        rows["col"].append(columns[names[int(ch.src_buffer[cid])]] + int(ch.src_start[cid]))
+        rows["length"].append(int(ch.length[cid]))
+        rows["dst_buf"].append(index[(int(ch.dst[cid]), names[int(ch.dst_buffer[cid])])])
+        rows["dst_start"].append(int(ch.dst_start[cid]))
+    return HostChannels(**{f: _ints(v) for f, v in rows.items()}), width, columns
 
-    # -- LRU coefficient cache, outputs ----------------------------------------------------
-    lru_nu, lru_th, lru_gl = [], [], []
-    out_mu, out_start, loss_bufs = [], [], []
+
+def _lru_params(program: Program, index: dict[tuple[int, str], int]) -> LruParams:
+    cores = [core for core in program.cores if core.layer == "lru"]
+    return LruParams(
+        nu=_ints([index[(c.core, "nu")] for c in cores]),
+        theta=_ints([index[(c.core, "theta")] if "theta" in c.buffers else -1 for c in cores]),
+        gamma_log=_ints([index[(c.core, "gamma_log")] for c in cores]))
+
+
+def _outputs(program: Program, index: dict[tuple[int, str], int]) -> tuple[Outputs, int]:
+    """Output cores (the top layer): logits (mu), first logit, loss register; and V."""
     top = max(core.layer_index for core in program.cores)
-    for core in program.cores:
-        if core.layer == "lru":
-            lru_nu.append(index[(core.core, "nu")])
-            lru_th.append(index[(core.core, "theta")] if "theta" in core.buffers else -1)
-            lru_gl.append(index[(core.core, "gamma_log")])
-        if core.layer_index == top:
-            out_mu.append(index[(core.core, "mu")])
-            out_start.append(core.start)
-            loss_bufs.append(index[(core.core, "loss")])
-    outputs = max(core.stop for core in program.cores if core.layer_index == top)
-    inboxes = np.array([i for i, (_, b) in enumerate(order) if b.kind == INBOX], np.int64)
-    mixed = step_inbox_set & other_inbox_set
-    if mixed:
-        core, buf = order[min(mixed)]
-        raise ValueError(f"core {core}: inbox {buf.name} receives both per-step errors and "
-                         f"persistent values; hwsim cannot restart it at every step")
-    step_inboxes = np.array(sorted(step_inbox_set), np.int64)
-    a_step = np.array([int(x in step_inbox_set) for x in a_x], np.int64)
-    # longest row any kernel scans per lane: matrix columns, or a vector's length
-    max_cols = max([1, *(int(b.shape[-1]) for _, b in order if b.shape)])
+    cores = [core for core in program.cores if core.layer_index == top]
+    table = Outputs(mu=_ints([index[(c.core, "mu")] for c in cores]),
+                    start=_ints([c.start for c in cores]),
+                    loss=_ints([index[(c.core, "loss")] for c in cores]))
+    return table, max(c.stop for c in cores)
 
-    def arr(values: list, dtype=np.int64) -> np.ndarray:
-        return np.asarray(values, dtype=dtype).reshape(-1)
 
+# -- all of it -------------------------------------------------------------------------------
+
+def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
+    """Flatten ``program`` for ``lanes`` concurrent sequences; ``hops`` per channel."""
+    if lanes < 1:
+        raise ValueError("lanes must be at least 1")
+    order, buffers, shared_size, arena_size = _arena(program, lanes)
+    index = {(c, b.name): i for i, (c, b) in enumerate(order)}
+    keys = _accumulator_keys(program, order, index)
+    sends = _SendGroupBuilder(program, order, index, lanes, hops)
+    instructions, phases = _instructions(program, index, keys, sends)
+    send_groups, channels, references = sends.tables()
+    accumulators, sums_size, seen_size, nonzero_size = _accumulators(keys, buffers, lanes, sends.step_inboxes)
+    host, host_width, host_columns = _host_channels(program, index)
+    outputs, width = _outputs(program, index)
+    inboxes = Inboxes(every=_ints([i for i, (_, b) in enumerate(order) if b.kind == INBOX]),
+                      per_step=_ints(sorted(sends.step_inboxes)))
+    tables = Tables(buffers=buffers, instructions=instructions, phases=phases, sends=send_groups,
+                    channels=channels, references=references, host=host,
+                    accumulators=accumulators, lru=_lru_params(program, index), outputs=outputs,
+                    inboxes=inboxes)
     return Encoded(
         program=program, lanes=lanes, buffers=order, index=index, shared_size=shared_size,
-        arena_size=arena_size, b_off=b_off, b_size=b_size, b_lane=b_lane, b_rows=b_rows,
-        b_cols=b_cols, b_core=b_core,
-        ins_op=arr(ins_op), ins_core=arr(ins_core),
-        ins_a=np.asarray(ins_a, np.int64).reshape(-1, SLOTS),
-        ins_i=np.asarray(ins_i, np.int64).reshape(-1, 4),
-        ins_f=np.asarray(ins_f, np.float64).reshape(-1, 4),
-        out_ptr=arr(out_ptr), out_ids=arr(out_ids), list_ids=arr(list_ids),
-        ph_first=ph_first, ph_nst=ph_nst, ph_repeat=ph_repeat, stage_ptr=arr(stage_ptr),
-        g_src=arr(g_src), g_start=arr(g_start), g_len=arr(g_len), g_ch0=arr(g_ch0),
-        g_ch1=arr(g_ch1), g_ref=arr(g_ref),
-        g_hops=np.array([sum(c_hops[g_ch0[g]:g_ch1[g]]) for g in range(len(g_src))], np.int64),
-        g_error=arr(g_error),
-        ref_size=ref_size, c_dst_buf=arr(c_dst_buf),
-        c_dst_start=arr(c_dst_start), c_hops=arr(c_hops), c_dst_core=arr(c_dst_core),
-        c_id=arr(c_id), r_off=arr(r_off), r_len=arr(r_len), r_core=arr(r_core),
-        r_step=arr(r_step),
-        h_col=arr(h_col), h_len=arr(h_len), h_dst_buf=arr(h_dst_buf),
-        h_dst_start=arr(h_dst_start), host_width=width, host_columns=host_columns,
-        mask_col=host_columns["mask"],
-        a_w=arr(a_w), a_x=arr(a_x), a_rows=a_rows, a_cols=a_cols, a_sacc=a_sacc, a_xs=a_xs,
-        sacc_size=int(s), xs_size=int(x_), w_nnz=w_nnz,
-        nnz_size=int(nnz_size), lru_nu=arr(lru_nu), lru_th=arr(lru_th), lru_gl=arr(lru_gl),
-        out_mu=arr(out_mu), out_start=arr(out_start), loss_bufs=arr(loss_bufs), outputs=outputs,
-        inboxes=inboxes, step_inboxes=step_inboxes, a_step=a_step, max_cols=max_cols,
-    )
+        arena_size=arena_size, tables=tables, ref_size=sends.ref_size, sums_size=sums_size,
+        seen_size=seen_size, nonzero_size=nonzero_size, channel_ids=_ints(sends.channel_ids),
+        host_width=host_width, host_columns=host_columns, mask_col=host_columns["mask"],
+        outputs=width, max_cols=max([1, *(int(b.shape[-1]) for _, b in order if b.shape)]))

@@ -1,6 +1,6 @@
 """The hwsim engine: all cores of a compiled network in flat arrays, run by Numba kernels.
 
-    engine = Engine(artifact, lanes=1)             # float64, threshold 0, events
+    engine = Engine(artifact, lanes=1)             # float64, the program's thresholds, events
     engine.reset()                                 # start of a sequence (every lane)
     out = engine.run(u, target, mask, train=True, reset=True, apply_end=True,
                      scale=1 / mask.sum())         # out.loss, out.logits, out.step_counts
@@ -22,14 +22,25 @@ import numpy as np
 from compiler.artifact import Artifact
 from compiler.program import assemble_bound
 from hwsim import kernels as K
-from hwsim.counters import WorkCounts
-from hwsim.encode import OPCODES, Encoded, encode
+from hwsim.counters import FIELDS, WORK_KINDS, work_counts
+from hwsim.encode import Encoded, encode
+from hwsim.kernels.tables import (
+    RECORD_COLUMNS,
+    ROUND_FIXED,
+    ROUND_FLOAT32,
+    ROUND_NONE,
+    THRESHOLD_GROUPS,
+    Options,
+    Scratch,
+    State,
+)
 from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
 from neuropc.spec.schema import EventThresholds
 
-#: names of the rows of ``Engine.op_counts`` (program op kinds, then engine-internal work)
-OP_NAMES = (*OPCODES, "deliver", "host_input", "sequence_reset", "step_reset")
-FIELDS = WorkCounts.names()
+#: names of the rows of ``Engine.op_counts``: hwsim.counters.WORK_KINDS (kept here until
+#: callers import it from there)
+OP_NAMES = WORK_KINDS
+__all__ = ["FIELDS", "OP_NAMES", "BlockOutput", "Engine", "work_counts"]
 
 
 @dataclass
@@ -45,8 +56,10 @@ class Engine:
     """Executes one compiled program for ``lanes`` sequences in lockstep.
 
     ``lanes`` defaults to the program's. ``threshold``: delta-coding thresholds of activities
-    and errors (``EventThresholds``; a number sets both; 0 sends every change;
-    ``hwsim.simulate`` passes the spec's ``hardware.event_threshold``). ``dense``:
+    and errors (``EventThresholds``, a mapping {"activity": a, "error": e}, or a number for
+    both; 0 sends every change; default: the program's ``settings.thresholds``). Each send
+    group travels at the threshold of its channel kind's group
+    (``program.settings.threshold_groups``). ``dense``:
     send every value on every send and count every synapse and learning update (a
     clock-driven chip; data-independent counts). ``number_format``: float64, float32 or fixed;
     ``formats`` (fixed point only): the ``FixedFormat`` of every format group
@@ -55,25 +68,27 @@ class Engine:
     """
 
     def __init__(self, artifact: Artifact, lanes: int | None = None, *,
-                 number_format: str = "float64", threshold: EventThresholds | float | Mapping[str, float] = 0.0,
+                 number_format: str = "float64",
+                 threshold: EventThresholds | float | Mapping[str, float] | None = None,
                  dense: bool = False,
                  formats: dict[tuple[str, str, str], FixedFormat] | None = None,
                  params: dict[str, np.ndarray] | None = None) -> None:
         if number_format not in NUMBER_FORMATS:
             raise ValueError(f"unknown number format {number_format!r}")
         if number_format == "fixed" and formats is None:
-            raise ValueError("fixed point needs a format per buffer group (hwsim.simulate."
+            raise ValueError("fixed point needs a format per buffer group (hwsim.runner."
                              "calibrate computes them)")
         program = artifact.program
         self.artifact = artifact
         self.program = program
         self.lanes = int(lanes if lanes is not None else program.lanes)
         self.number_format = number_format
-        self.threshold = EventThresholds.model_validate(threshold)
+        self.threshold = EventThresholds.model_validate(
+            program.settings.thresholds if threshold is None else threshold)
         self.dense = bool(dense)
         self.fixed = number_format == "fixed"
-        self.rounding = {"float64": K.ROUND_NONE, "float32": K.ROUND_FLOAT32,
-                         "fixed": K.ROUND_FIXED}[number_format]
+        self.rounding = {"float64": ROUND_NONE, "float32": ROUND_FLOAT32,
+                         "fixed": ROUND_FIXED}[number_format]
         self.count = 0  # optimizer steps taken (Adam's t)
         self.track = False
         #: charge training steps without loss the recorded counts of their infer phase instead
@@ -94,53 +109,25 @@ class Engine:
             for k, (core, buf) in enumerate(enc.buffers):
                 fmt = self.formats[group_key(program.cores[core].layer, buf)]
                 q_scale[k], q_lo[k], q_hi[k] = fmt.scale, fmt.lo, fmt.hi
-        values = int(sum(enc.g_len[g] for g in range(len(enc.g_src)))) * lanes_
-        width = enc.max_cols
-        self.cnt = np.zeros((lanes_ + 1, enc.cores, K.FIELDS), np.int64)
-        self.core_totals = np.zeros((enc.cores, K.FIELDS), np.int64)  # all counts taken so far
-        self.opcnt = np.zeros((K.OPCODE_COUNT, K.FIELDS), np.int64)
+        fields = len(FIELDS)
+        self.cnt = np.zeros((lanes_ + 1, enc.cores, fields), np.int64)
+        self.core_totals = np.zeros((enc.cores, fields), np.int64)  # all counts taken so far
+        self.opcnt = np.zeros((len(WORK_KINDS), fields), np.int64)
         self.qmax = np.zeros(nb)
-        accumulators = len(enc.a_w)
-        state = [None] * K.STATE_SIZE
-        state[K.S_MEM] = self.mem
-        state[K.S_REF] = np.zeros(max(enc.ref_size, 1), dt)  # last value sent per channel value
-        state[K.S_SACC] = np.zeros(max(enc.sacc_size, 1), dt)  # sigma-delta accumulators
-        state[K.S_XS] = np.zeros(max(enc.xs_size, 1), dt)  # inbox values they have seen
-        state[K.S_EX] = np.zeros(max(enc.shared_size, 1), dt)  # exp(nu), exp(theta), exp(gamma_log)
-        state[K.S_LRE] = np.zeros(max(enc.shared_size, 1), dt)  # Re lambda, at nu's offset
-        state[K.S_LIM] = np.zeros(max(enc.shared_size, 1), dt)  # Im lambda
-        state[K.S_DD] = np.zeros(width * lanes_, dt)  # dense delta rows
-        state[K.S_DVAL] = np.zeros(width, dt)  # gathered deltas
-        state[K.S_QSCALE], state[K.S_QLO], state[K.S_QHI] = q_scale, q_lo, q_hi
-        state[K.S_QMAX] = self.qmax
-        state[K.S_STALE] = np.zeros(max(accumulators * lanes_, 1), np.int8)
-        state[K.S_NNZ] = np.zeros(max(enc.nnz_size, 1), np.int64)  # nonzero weights per column
-        state[K.S_CNT], state[K.S_OPCNT] = self.cnt, self.opcnt
-        state[K.S_FIRED] = np.zeros(max(values, 1), np.int64)  # indices of sent values
-        state[K.S_REC] = np.zeros((max(len(enc.g_src) * lanes_, 1), 4), np.int64)  # send records
-        state[K.S_ICOL] = np.zeros(width * lanes_, np.int64)  # column lists
-        for k in (K.S_L0, K.S_L1, K.S_L2, K.S_L3):
-            state[k] = np.zeros(lanes_, np.int64)  # per-lane scratch
-        # the counts of the inference phases at a step at rest (kernels._inference)
-        state[K.S_REST_CNT] = np.zeros_like(self.cnt)
-        state[K.S_REST_OPCNT] = np.zeros_like(self.opcnt)
-        state[K.S_REST_OK] = np.zeros(1, np.int64)
-        self._state = tuple(state)
-        self._tables = (
-            (enc.b_off, enc.b_size, enc.b_lane, enc.b_rows, enc.b_cols, enc.b_core),
-            (enc.ins_op, enc.ins_core, enc.ins_a, enc.ins_i, enc.ins_f,
-             enc.out_ptr, enc.out_ids, enc.list_ids),
-            (enc.ph_first, enc.ph_nst, enc.ph_repeat, enc.stage_ptr),
-            (enc.g_src, enc.g_start, enc.g_len, enc.g_ch0, enc.g_ch1, enc.g_ref,
-             enc.c_dst_buf, enc.c_dst_start, enc.c_hops, enc.c_dst_core, enc.r_off, enc.r_len,
-             enc.r_core, enc.g_hops, enc.r_step, enc.g_error),
-            (enc.h_col, enc.h_len, enc.h_dst_buf, enc.h_dst_start),
-            (enc.a_w, enc.a_x, enc.a_rows, enc.a_cols, enc.a_sacc, enc.a_xs, enc.w_nnz, enc.a_step),
-            (enc.lru_nu, enc.lru_th, enc.lru_gl),
-            (enc.out_mu, enc.out_start, enc.loss_bufs, enc.inboxes, enc.step_inboxes),
-        )
-        self._fi = np.zeros(K.INT_FLAGS, np.int64)
-        self._ff = np.zeros(K.FLOAT_FLAGS, np.float64)
+        self._state = State(
+            mem=self.mem, ref=np.zeros(max(enc.ref_size, 1), dt),
+            sums=np.zeros(max(enc.sums_size, 1), dt), seen=np.zeros(max(enc.seen_size, 1), dt),
+            exp=np.zeros(max(enc.shared_size, 1), dt), lam_re=np.zeros(max(enc.shared_size, 1), dt),
+            lam_im=np.zeros(max(enc.shared_size, 1), dt), q_scale=q_scale, q_lo=q_lo, q_hi=q_hi,
+            q_max=self.qmax,
+            stale=np.zeros(max(len(enc.tables.accumulators.w) * lanes_, 1), np.int8),
+            col_nonzero=np.zeros(max(enc.nonzero_size, 1), np.int64),
+            counts=self.cnt, op_counts=self.opcnt, rest_counts=np.zeros_like(self.cnt),
+            rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
+        self._scratch = _scratch(enc, lanes_)
+        self._thresholds = np.array([getattr(self.threshold, group) for group in THRESHOLD_GROUPS])
+        #: the program applies after every step with loss (update: online), not at sequence end
+        self.online = any(p.when == "step_with_loss" for p in program.phases)
         self.load_params(params if params is not None else artifact.params)
 
     # -- state ---------------------------------------------------------------------------
@@ -148,7 +135,7 @@ class Engine:
         """Buffer k of the arena: (lanes, *shape) if per lane, else its shape (a view)."""
         enc = self.enc
         core, buf = enc.buffers[k]
-        off, size = enc.b_off[k], enc.b_size[k]
+        off, size = enc.tables.buffers.off[k], enc.tables.buffers.size[k]
         if buf.per_lane:
             return self.mem[off:off + size * self.lanes].reshape(self.lanes, *buf.shape)
         return self.mem[off:off + size].reshape(buf.shape)
@@ -186,8 +173,7 @@ class Engine:
         self.refresh()
 
     def refresh(self) -> None:
-        tb, _, _, _, _, ta, tl, _ = self._tables
-        K.refresh(tb, ta, tl, self._state)
+        K.refresh(self.enc.tables, self._state)
 
     def gather(self, space: str, name: str, shape: tuple[int, ...], part: str | None = None,
                layer: int | None = None, copy: bool = False) -> np.ndarray:
@@ -226,56 +212,46 @@ class Engine:
         return rows
 
     def run(self, u: np.ndarray, target: np.ndarray, mask: np.ndarray, *, train: bool = True,
-            reset: bool = False, online: bool = False, apply_end: bool = False,
-            scale: float = 1.0) -> BlockOutput:
-        """Run T = u.shape[0] steps (optionally after a sequence reset, and followed by an
-        end-of-sequence apply). ``online`` applies after every step whose mask has a one."""
+            reset: bool = False, apply_end: bool = False, scale: float = 1.0) -> BlockOutput:
+        """Run T = u.shape[0] steps (optionally after a sequence reset, and followed by the
+        program's sequence_end phases). When the program applies is its own: an online program
+        (apply phase ``step_with_loss``) applies after every training step whose mask has a
+        one."""
         if u.ndim != 3 or u.shape[1] != self.lanes:
             raise ValueError(f"u must be (steps, {self.lanes} lanes, inputs), got {u.shape}")
         hin = self.host_rows(u, target, mask)
-        return self._execute(hin, train=train, reset=reset, online=online,
-                             apply_end=apply_end, scale=scale)
+        return self._execute(hin, train=train, reset=reset, apply_end=apply_end, scale=scale)
 
-    def _execute(self, hin: np.ndarray, *, train: bool, reset: bool, online: bool,
-                 apply_end: bool, scale: float) -> BlockOutput:
+    def _execute(self, hin: np.ndarray, *, train: bool, reset: bool, apply_end: bool,
+                 scale: float) -> BlockOutput:
         steps = hin.shape[0]
-        fi, ff = self._fi, self._ff
-        fi[K.F_LANES] = self.lanes
-        fi[K.F_RESET] = int(reset)
-        fi[K.F_STEPS] = steps
-        fi[K.F_TRAIN] = int(train)
-        fi[K.F_ONLINE] = int(online)
-        fi[K.F_APPLY_END] = int(apply_end)
-        fi[K.F_COUNT] = self.count
-        fi[K.F_DENSE] = int(self.dense)
-        fi[K.F_ROUND] = self.rounding
-        fi[K.F_TRACK] = int(self.track)
-        fi[K.F_MASK_COL] = self.enc.mask_col
-        fi[K.F_REPLAY] = int(self.replay_at_rest)
-        ff[K.G_THRESHOLD_ACTIVITY] = self.threshold.activity
-        ff[K.G_THRESHOLD_ERROR] = self.threshold.error
-        ff[K.G_SCALE] = scale
+        options = Options(lanes=self.lanes, train=bool(train), reset=bool(reset),
+                          apply_end=bool(apply_end), dense=self.dense, rounding=self.rounding,
+                          track=bool(self.track), replay=bool(self.replay_at_rest),
+                          mask_col=int(self.enc.mask_col), thresholds=self._thresholds,
+                          scale=float(scale))
         loss = np.zeros((steps, self.lanes))
         logits = np.zeros((steps, self.lanes, self.enc.outputs))
-        step_counts = np.zeros((steps, self.lanes + 1, K.FIELDS), np.int64)
-        self.count = int(K.execute(fi, ff, hin, loss, logits, step_counts, *self._tables,
-                                   self._state))
+        step_counts = np.zeros((steps, self.lanes + 1, len(FIELDS)), np.int64)
+        self.count = int(K.execute(options, int(self.count), hin, loss, logits, step_counts,
+                                   self.enc.tables, self._state, self._scratch))
         return BlockOutput(loss, logits, step_counts)
 
     def reset(self) -> None:
         """Start a sequence in every lane: the program's reset phase plus the engine's own
         (inboxes, delta references, accumulators to zero)."""
         self._execute(np.zeros((0, self.lanes, self.enc.host_width)), train=False, reset=True,
-                      online=False, apply_end=False, scale=1.0)
+                      apply_end=False, scale=1.0)
 
     def step(self, u: np.ndarray, target: np.ndarray, mask: np.ndarray) -> BlockOutput:
         """One training time step for every lane (u: (lanes, M))."""
         return self.run(u[None], np.asarray(target)[None], np.asarray(mask)[None], train=True)
 
     def apply(self, scale: float) -> None:
-        """The apply phase (optimizer step) with the host's ``scale``."""
+        """The program's sequence_end phases (the optimizer step of update mode sequence) with
+        the host's ``scale``."""
         self._execute(np.zeros((0, self.lanes, self.enc.host_width)), train=False, reset=False,
-                      online=False, apply_end=True, scale=scale)
+                      apply_end=True, scale=scale)
 
     # -- counters ------------------------------------------------------------------------
     def take_counts(self) -> np.ndarray:
@@ -302,7 +278,19 @@ class Engine:
         return out
 
 
-def work_counts(row: np.ndarray) -> WorkCounts:
-    """A (9,) or (..., 9) integer array (summed over leading axes) as WorkCounts."""
-    totals = np.asarray(row, dtype=np.int64).reshape(-1, len(FIELDS)).sum(axis=0)
-    return WorkCounts(**{name: int(v) for name, v in zip(FIELDS, totals, strict=True)})
+
+def _scratch(enc: Encoded, lanes: int) -> Scratch:
+    """Working arrays of the kernels, each owned by one (hwsim.kernels.tables.Scratch)."""
+    width = enc.max_cols
+    values = int(enc.tables.sends.length.sum()) * lanes
+    groups = len(enc.tables.sends.src)
+
+    def per_lane() -> np.ndarray:
+        return np.zeros(lanes, np.int64)
+
+    return Scratch(
+        fired=np.zeros(max(values, 1), np.int64), records=np.zeros((max(groups * lanes, 1), RECORD_COLUMNS), np.int64),
+        delta_rows=np.zeros(width * lanes), gathered_deltas=np.zeros(width),
+        gathered_cols=np.zeros(width, np.int64), matvec_mode=per_lane(), matvec_effective=per_lane(),
+        matvec_events=per_lane(), learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(),
+        learn_rows=per_lane(), learn_post=per_lane(), learn_pre=per_lane(), credit_updates=per_lane())

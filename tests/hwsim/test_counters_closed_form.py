@@ -20,7 +20,7 @@ import pytest
 from compiler.pipeline import compile_artifact as artifact_from_spec
 from hwsim.engine import FIELDS, Engine
 from neuropc.tasks import task_from_spec
-from tests.hwsim.test_engine import tiny
+from tests.conformance.cases import tiny
 
 LANES = 2
 

@@ -1,76 +1,32 @@
-"""hwsim reproduces the numpy reference exactly (float64, threshold 0).
-
-Every case runs the compiled programs on the event-driven engine next to
-``neuropc.reference.temporal.TemporalLearner`` and compares, after every time step, the
-carried LRU state, the prediction and inferred value of the state, every layer's error and
-activity, the eligibility traces, every accumulated update (primaries and feedback copies)
-and the loss; after ``apply`` every parameter (and feedback copy) against the reference
-optimizer. Then whole training batches against ``neuropc.reference.rules.train_on_batch``.
-"""
+"""What is particular to the native engine: blocked lanes, one sequence after another,
+float32, delta coding per population, threshold groups from the program, when to apply,
+counts that do not depend on history, and steps at rest charged their recorded counts.
+Every backend's equality with the reference step by step is in tests/conformance."""
 
 from __future__ import annotations
 
-from pathlib import Path
+import dataclasses
 
 import numpy as np
 import pytest
 
 from compiler.artifact import Artifact
 from compiler.pipeline import compile_artifact as artifact_from_spec
+from hwsim.encode import encode
 from hwsim.engine import FIELDS, Engine
+from hwsim.kernels.tables import THRESHOLD_GROUPS
 from hwsim.runner import calibrate, train_batch
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer
 from neuropc.reference.rules import train_on_batch
 from neuropc.reference.temporal import TemporalLearner
-from neuropc.spec import NetworkSpec, load_spec
+from neuropc.spec import NetworkSpec
 from neuropc.tasks import task_from_spec
+from tests.conformance.cases import CASES, tiny
 
-ROOT = Path(__file__).resolve().parents[2]
 LANES = 3
 STEPS = 5
 TOL = 1e-9
-
-
-def tiny(rule: str = "tpc-rtrl", *, complex_lru: bool = True, hidden: tuple[int, ...] = (5,),
-         K: int = 2, fixed: bool = True, carry: str = "prediction", gamma: str = "learned",
-         vocab: int = 3, split: bool = False, optimizer: str = "adam", activation: str = "tanh",
-         update: str = "sequence", batch: int = LANES, **extra: object) -> NetworkSpec:
-    """The copy network shrunk to a few neurons; ``split`` forces several cores per layer."""
-    base = load_spec(ROOT / "examples" / "copy.yaml")
-    overrides: dict[str, object] = {
-        "recurrent.size": 6, "recurrent.complex": complex_lru, "recurrent.gamma": gamma,
-        "recurrent.radius": (0.6, 0.95), "readout.hidden": list(hidden),
-        "readout.activation": activation, "readout.output": vocab, "input.size": vocab + 2,
-        "task.vocab": vocab, "task.length": 3, "task.delay": 2, "rule.name": rule,
-        "rule.carry": carry, "rule.inference.iterations": K,
-        "rule.inference.fixed_prediction": fixed, "rule.inference.step": 0.7,
-        "rule.optimizer.name": optimizer, "rule.optimizer.lr": 0.05, "rule.update": update,
-        "run.batch": batch,
-        "hardware": {"target": "loihi2",
-                     "overrides": {"compartments_per_core": 8} if split else {}},
-    }
-    overrides.update(extra)
-    return base.with_overrides(overrides)
-
-
-CASES = {
-    "rtrl-complex-fixed-K2": tiny(),
-    "rtrl-complex-moving-inferred-K3": tiny(fixed=False, carry="inferred", K=3),
-    "rtrl-real-two-hidden-gelu": tiny(complex_lru=False, hidden=(5, 4), K=3, activation="gelu"),
-    "rtrl-no-hidden-K0": tiny(hidden=(), K=0),
-    "rtrl-no-hidden-real-K1-moving": tiny(hidden=(), K=1, complex_lru=False, fixed=False),
-    "rtrl-fixed-gamma-relu-sgd": tiny(gamma="fixed", activation="relu", optimizer="sgd"),
-    "rtrl-split-cores-moving": tiny(split=True, vocab=6, hidden=(7,), fixed=False, K=2),
-    "rtrl-split-two-hidden-inferred": tiny(split=True, vocab=6, hidden=(9, 7), carry="inferred",
-                                           K=3, activation="gelu"),
-    "tpc-complex-inferred-K1": tiny(rule="tpc", carry="inferred", K=1),
-    "tpc-real-moving-K2": tiny(rule="tpc", complex_lru=False, fixed=False),
-    "tpc-two-hidden-K0": tiny(rule="tpc", hidden=(5, 4), K=0),
-    "spatial-bp-complex": tiny(rule="spatial-bp", hidden=(5, 4)),
-    "spatial-bp-real-split": tiny(rule="spatial-bp", complex_lru=False, split=True, vocab=6),
-    "spatial-bp-no-hidden": tiny(rule="spatial-bp", hidden=()),
-}
 
 
 def _artifact(spec: NetworkSpec) -> Artifact:
@@ -148,52 +104,6 @@ def check_params(engine: Engine, params: dict[str, np.ndarray], what: str) -> No
                    f"{what}: feedback copy of {name}")
 
 
-@pytest.mark.parametrize("case", list(CASES))
-def test_engine_matches_the_reference_learner_step_by_step(case: str) -> None:
-    spec = CASES[case]
-    artifact = _artifact(spec)
-    if "split" in case:  # several cores per layer, softmax combined across output slices
-        layers = artifact.program.settings.layers
-        assert all(layer.cores > 1 for layer in layers), layers
-    arch = Architecture.from_spec(spec)
-    params = {k: v.copy() for k, v in artifact.params.items()}
-    optimizer = Optimizer(spec.rule.optimizer)
-    engine = Engine(artifact, LANES)
-    rng = np.random.default_rng(11)
-    for sequence in range(2):  # the second sequence starts from applied weights
-        learner = TemporalLearner(arch, spec.rule, LANES)
-        engine.reset()
-        totals = {name: np.zeros_like(params[name]) for name in arch.trainable()}
-        carried = 0.0
-        for t in range(STEPS):
-            u, target, mask = _inputs(spec, rng, t)
-            result = learner.step(params, u, target, mask)
-            for name in totals:
-                totals[name] += result.updates[name]
-            carried += mask.sum()
-            out = engine.step(u, target, mask)
-            check_step(engine, learner, result, totals, out.loss[0], t)
-        scale = 1.0 / carried
-        optimizer.apply(params, {k: v * scale for k, v in totals.items()})
-        engine.apply(scale)
-        check_params(engine, params, f"sequence {sequence} after apply")
-        for name in totals:
-            _close(engine.gather("update", name, params[name].shape), 0.0 * params[name],
-                   f"accumulator {name} cleared by apply")
-
-
-@pytest.mark.parametrize("update,optimizer,rule", [
-    ("sequence", "adam", "tpc-rtrl"), ("sequence", "sgd", "tpc"),
-    ("online", "adam", "tpc-rtrl"), ("online", "sgd", "spatial-bp"),
-])
-def test_training_batches_match_train_on_batch(update: str, optimizer: str, rule: str) -> None:
-    """Whole batches (reset, every step, apply per batch or per loss step online) through
-    ``train_batch`` equal the reference's ``train_on_batch``: loss and every parameter."""
-    spec = tiny(rule=rule, update=update, optimizer=optimizer, hidden=(5, 4), batch=4,
-                activation="gelu")
-    _train_batches_against_reference(spec)
-
-
 def test_lanes_in_fours_and_leftover_lanes_learn_alike() -> None:
     """Six lanes: four go through the blocked learning accumulation together, two lane by
     lane, over 7 accumulator rows (a block of four and three left over); both agree with
@@ -241,8 +151,7 @@ def test_online_updates_match_the_reference_after_every_step(rule: str) -> None:
         result = learner.step(params, u, target, mask)
         if mask.any():
             optimizer.apply(params, {n: result.updates[n] * scale for n in arch.trainable()})
-        out = engine.run(u[None], target[None], mask[None], train=True, online=True,
-                         scale=scale)
+        out = engine.run(u[None], target[None], mask[None], train=True, scale=scale)
         # apply cleared the accumulators; a step without loss keeps its (zero) updates
         left = {n: np.zeros_like(params[n]) if mask.any() else result.updates[n]
                 for n in arch.trainable()}
@@ -338,10 +247,46 @@ def test_softmax_scalars_travel_at_the_errors_threshold() -> None:
     channels = artifact.program.channels
     assert sum(core.layer == "output" for core in artifact.program.cores) > 1
     enc = Engine(artifact, 1).enc
-    kinds = [channels.name(channels.kind[enc.c_id[enc.g_ch0[g]]]) for g in range(len(enc.g_src))]
-    by_threshold = {flag: {kind for kind, f in zip(kinds, enc.g_error, strict=True) if f == flag}
-                    for flag in (0, 1)}
-    assert by_threshold == {0: {"activity"}, 1: {"error", "reduce", "broadcast"}}
+    sends = enc.tables.sends
+    kinds = [channels.name(channels.kind[enc.channel_ids[first]]) for first in sends.first_channel]
+    by_threshold = {THRESHOLD_GROUPS[group]: {kind for kind, g in zip(kinds, sends.threshold_group, strict=True)
+                                              if g == group} for group in (0, 1)}
+    assert by_threshold == {"activity": {"activity"}, "error": {"error", "reduce", "broadcast"}}
+
+
+def test_send_groups_take_the_programs_threshold_groups() -> None:
+    """Which threshold a send group travels at is the program's ``threshold_groups``; a sent
+    channel kind mapped to a group the sends do not know (the host's) is refused."""
+    artifact = _artifact(tiny())
+    program = artifact.program
+    hops = artifact.placement_arrays["hops"]
+    swapped = dict(program.settings.threshold_groups, activity="error", error="activity")
+    enc = encode(dataclasses.replace(
+        program, settings=dataclasses.replace(program.settings, threshold_groups=swapped)), 1, hops)
+    kinds = [program.channels.name(program.channels.kind[enc.channel_ids[first]])
+             for first in enc.tables.sends.first_channel]
+    for kind, group in zip(kinds, enc.tables.sends.threshold_group, strict=True):
+        assert THRESHOLD_GROUPS[group] == swapped[kind]
+    hosted = dict(program.settings.threshold_groups, activity="host")
+    with pytest.raises(ValueError, match="activity is sent by a core but travels at the 'host'"):
+        encode(dataclasses.replace(
+            program, settings=dataclasses.replace(program.settings, threshold_groups=hosted)), 1, hops)
+
+
+def test_when_to_apply_is_the_programs() -> None:
+    """An online program applies after every training step with loss without being told."""
+    spec = tiny(update="online", hidden=(5,))
+    engine = Engine(_artifact(spec), LANES)
+    assert engine.online
+    batch = task_from_spec(spec.task).sample(np.random.default_rng(2), LANES)
+    engine.run(batch.inputs, batch.targets, batch.mask, reset=True, scale=0.1)
+    assert engine.count == int((batch.mask.sum(axis=1) > 0).sum())
+    sequence = Engine(_artifact(tiny(hidden=(5,))), LANES)
+    assert not sequence.online
+    sequence.run(batch.inputs, batch.targets, batch.mask, reset=True, scale=0.1)
+    assert sequence.count == 0
+    sequence.apply(0.1)
+    assert sequence.count == 1
 
 
 def test_counts_per_sequence_do_not_depend_on_history() -> None:

@@ -9,16 +9,16 @@ import numpy as np
 import pytest
 
 from compiler.pipeline import compile_artifact as artifact_from_spec
-from hwsim import kernels
 from hwsim.engine import Engine
+from hwsim.kernels import numeric
 from hwsim.number_format import FixedFormat, fractional_bits, group_key, quantize
 from hwsim.runner import calibrate, train_batch
 from neuropc.tasks import task_from_spec
-from tests.hwsim.test_engine import tiny
+from tests.conformance.cases import tiny
 
 
 def _kernel(values: np.ndarray, fmt: FixedFormat) -> np.ndarray:
-    return np.array([kernels.quantize(float(v), fmt.scale, float(fmt.lo), float(fmt.hi))
+    return np.array([numeric.quantize(float(v), fmt.scale, float(fmt.lo), float(fmt.hi))
                      for v in values])
 
 

@@ -1,0 +1,238 @@
+"""The driver: one ``execute`` call runs a block of time steps without returning to Python,
+following the program's phases in program order and each phase's ``when``.
+
+Inside a phase, stages run in order; in a stage every core runs its instructions (dispatched
+by op family, ``FAMILY_OF``, from ``compiler.ops``), and the events its sends queued are
+delivered at the end of the stage (``messages``). A call runs: the ``sequence_start`` phases
+and the engine's reset (if asked), then per step the per-step restart of the error channels
+(training), the host inputs and the ``step`` phases in order (``train_only`` ones only when
+training; the loss and logits are read after the phase flagged ``outputs``; the phase flagged
+``idle_without_loss`` may be charged its recorded counts instead of running, see
+``_idle_phase``); the ``step_with_loss`` phases after a training step that carries loss; and
+the ``sequence_end`` phases after the last step when the caller asks (``apply_end``). A phase
+that holds optimizer ops is an optimizer step: the step count goes up before it and the
+tables derived from the parameters are refreshed after it.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from compiler.ops import BY_CODE, FAMILIES
+from hwsim.kernels import apply as apply_ops
+from hwsim.kernels import elementwise, learn, lru, messages, output, synapse
+from hwsim.kernels.counts import FIELD_COUNT
+from hwsim.kernels.numeric import round_stored
+from hwsim.kernels.resets import refresh, sequence_reset, step_reset
+from hwsim.kernels.tables import ROUND_NONE, SEQUENCE_END, SEQUENCE_START, STEP, STEP_WITH_LOSS, base
+
+#: the modules that implement the op families, each declaring FAMILY and IMPLEMENTS
+FAMILY_MODULES = (elementwise, synapse, lru, learn, output, messages, apply_ops)
+ELEMENTWISE = FAMILIES.index(elementwise.FAMILY)
+SYNAPSE = FAMILIES.index(synapse.FAMILY)
+LRU = FAMILIES.index(lru.FAMILY)
+LEARN = FAMILIES.index(learn.FAMILY)
+OUTPUT = FAMILIES.index(output.FAMILY)
+MESSAGE = FAMILIES.index(messages.FAMILY)
+APPLY = FAMILIES.index(apply_ops.FAMILY)
+#: family index of every opcode
+FAMILY_OF = np.array([FAMILIES.index(BY_CODE[code].family) for code in range(len(BY_CODE))], np.int64)
+
+
+@njit(cache=True)
+def _store_outputs(i, lanes, rounding, track, tables, state):
+    """Round every value an instruction wrote as its buffer stores it (fixed-point grid or
+    float32) and/or record the largest magnitude seen per buffer (calibration)."""
+    buffers, ins = tables.buffers, tables.instructions
+    mem, q_scale, q_lo, q_hi, qmax = state.mem, state.q_scale, state.q_lo, state.q_hi, state.q_max
+    for q in range(ins.out_ptr[i], ins.out_ptr[i + 1]):
+        k = ins.out_ids[q]
+        start = buffers.off[k]
+        values = mem[start:start + buffers.size[k] * (lanes if buffers.lane[k] else 1)]
+        scale, lo, hi = q_scale[k], q_lo[k], q_hi[k]
+        top = qmax[k]
+        for e in range(values.shape[0]):
+            v = values[e]
+            if rounding != ROUND_NONE:
+                v = round_stored(rounding, v, scale, lo, hi)
+                values[e] = v
+            if track and abs(v) > top:
+                top = abs(v)
+        qmax[k] = top
+
+
+@njit(cache=True)
+def run_phase(p, count, options, tables, state, scratch):
+    """Phase ``p``: its stages, ``repeat`` times; ``count`` is the optimizer step number."""
+    phases, ins = tables.phases, tables.instructions
+    lanes, dense, rounding, track = options.lanes, options.dense, options.rounding, options.track
+    for _ in range(phases.repeat[p]):
+        for s in range(phases.stages[p]):
+            stage = phases.first_stage[p] + s
+            nrec = 0
+            nfired = 0
+            for i in range(phases.stage_ptr[stage], phases.stage_ptr[stage + 1]):
+                op = ins.op[i]
+                family = FAMILY_OF[op]
+                if family == SYNAPSE:
+                    synapse.run(i, lanes, dense, tables, state, scratch)
+                elif family == MESSAGE:
+                    nrec, nfired = messages.send(i, lanes, dense, options.thresholds, tables, state,
+                                                 scratch, nrec, nfired)
+                elif family == ELEMENTWISE:
+                    elementwise.run(op, i, lanes, tables, state)
+                elif family == LRU:
+                    lru.run(op, i, lanes, dense, tables, state, scratch)
+                elif family == LEARN:
+                    learn.run(op, i, lanes, dense, tables, state, scratch)
+                elif family == OUTPUT:
+                    output.run(op, i, lanes, tables, state)
+                else:  # APPLY
+                    apply_ops.run(op, i, lanes, options.scale, count, tables, state)
+                if rounding != ROUND_NONE or track:
+                    _store_outputs(i, lanes, rounding, track, tables, state)
+            if nrec > 0:
+                messages.deliver(nrec, rounding, track, tables, state, scratch)
+
+
+@njit(cache=True)
+def _run_counted(p, count, options, tables, state, scratch):
+    """Phase ``p``, as an optimizer step if it holds optimizer ops; returns the step count."""
+    applies = tables.phases.applies[p] != 0
+    if applies:
+        count += 1
+    run_phase(p, count, options, tables, state, scratch)
+    if applies:
+        refresh(tables, state)
+    return count
+
+
+@njit(cache=True)
+def _run_when(when, count, options, tables, state, scratch):
+    """Every phase of ``when``, in program order; returns the step count."""
+    phases = tables.phases
+    for p in range(phases.when.shape[0]):
+        if phases.when[p] == when:
+            count = _run_counted(p, count, options, tables, state, scratch)
+    return count
+
+
+@njit(cache=True)
+def _carries_loss(t, hin, options):
+    """Whether some lane's mask is on at step t."""
+    for b in range(options.lanes):
+        if hin[t, b, options.mask_col] != 0.0:
+            return True
+    return False
+
+
+@njit(cache=True)
+def _at_rest(t, hin, options, state):
+    """Whether the idle phase at step t would change nothing but the counters: no lane carries
+    loss (so after predict every error is exactly 0, the reference's ``errors_at_rest``: relax,
+    gate and error ops rewrite the values they hold and no message is sent) and no
+    accumulator is stale (nothing to recompute since the weights changed). Its counts are then
+    the same at every such step. (Spatial BP's backprop phase is not flagged idle: its value
+    layers' errors are set there, not in predict, so it always runs.)"""
+    if _carries_loss(t, hin, options):
+        return False
+    stale = state.stale
+    for j in range(stale.shape[0]):
+        if stale[j] != 0:
+            return False
+    return True
+
+
+@njit(cache=True)
+def _idle_phase(p, t, hin, count, options, tables, state, scratch):
+    """Phase ``p`` (``idle_without_loss``: PC inference) of training step t. At rest
+    (``_at_rest``) it is run once and its counts recorded; later steps at rest are charged
+    those counts instead of running it again (``options.replay``; never while calibrating,
+    which watches every write)."""
+    cnt, opcnt = state.counts, state.op_counts
+    rest_cnt, rest_op, recorded = state.rest_counts, state.rest_op_counts, state.rest_recorded
+    rest = options.replay and not options.track and _at_rest(t, hin, options, state)
+    if rest and recorded[0] != 0:
+        cnt += rest_cnt
+        opcnt += rest_op
+        return count
+    if rest:
+        rest_cnt[...] = -cnt
+        rest_op[...] = -opcnt
+    count = _run_counted(p, count, options, tables, state, scratch)
+    if rest:
+        rest_cnt += cnt
+        rest_op += opcnt
+        recorded[0] = 1
+    return count
+
+
+@njit(cache=True)
+def _read_outputs(t, lanes, loss_out, logit_out, tables, state):
+    """Loss (sum of the output cores' loss registers) and logits of step t, per lane."""
+    buffers, outputs, mem = tables.buffers, tables.outputs, state.mem
+    for b in range(lanes):
+        total = 0.0
+        for q in range(outputs.loss.shape[0]):
+            total += mem[base(buffers, outputs.loss[q], b)]
+        loss_out[t, b] = total
+        for q in range(outputs.mu.shape[0]):
+            mo = base(buffers, outputs.mu[q], b)
+            for j in range(buffers.size[outputs.mu[q]]):
+                logit_out[t, b, outputs.start[q] + j] = mem[mo + j]
+
+
+@njit(cache=True)
+def _totals(cnt, out):
+    """Counts per lane row summed over cores."""
+    for row in range(cnt.shape[0]):
+        for f in range(FIELD_COUNT):
+            out[row, f] = cnt[row, :, f].sum()
+
+
+@njit(cache=True)
+def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, scratch):
+    """Run ``hin.shape[0]`` time steps for ``options.lanes`` lanes (see module docstring).
+
+    ``hin`` (steps, lanes, host width) holds u, target and mask per step. Per step the
+    loss and the logits are written to ``loss_out`` / ``logit_out``, and the counts of the
+    step per lane row (row ``lanes`` = shared work), summed over cores, to ``step_cnt``:
+    step 0 includes the sequence reset, a step includes its step_with_loss phases, and the
+    last step the sequence_end phases, so the rows add up to everything the call did.
+    ``count`` is the optimizer step count so far; returns it after the call.
+    """
+    lanes, train, phases = options.lanes, options.train, tables.phases
+    steps = hin.shape[0]
+    cnt = state.counts
+    before = np.zeros((lanes + 1, FIELD_COUNT), np.int64)
+    after = np.zeros((lanes + 1, FIELD_COUNT), np.int64)
+    _totals(cnt, before)
+    if options.reset:
+        count = _run_when(SEQUENCE_START, count, options, tables, state, scratch)
+        sequence_reset(lanes, tables, state)
+    for t in range(steps):
+        if train and not (t == 0 and options.reset):
+            step_reset(lanes, tables, state)
+        messages.host_input(t, hin, lanes, options.dense, options.rounding, options.track, tables, state)
+        for p in range(phases.when.shape[0]):
+            if phases.when[p] != STEP or (phases.train_only[p] != 0 and not train):
+                continue
+            if train and phases.idle_without_loss[p] != 0:
+                count = _idle_phase(p, t, hin, count, options, tables, state, scratch)
+            else:
+                count = _run_counted(p, count, options, tables, state, scratch)
+            if phases.outputs[p] != 0:
+                _read_outputs(t, lanes, loss_out, logit_out, tables, state)
+        if train and _carries_loss(t, hin, options):
+            count = _run_when(STEP_WITH_LOSS, count, options, tables, state, scratch)
+        if t == steps - 1 and options.apply_end:
+            count = _run_when(SEQUENCE_END, count, options, tables, state, scratch)
+        _totals(cnt, after)
+        for row in range(lanes + 1):
+            for f in range(FIELD_COUNT):
+                step_cnt[t, row, f] = after[row, f] - before[row, f]
+                before[row, f] = after[row, f]
+    if steps == 0 and options.apply_end:
+        count = _run_when(SEQUENCE_END, count, options, tables, state, scratch)
+    return count

@@ -1,0 +1,126 @@
+"""Messages: delta-coded sends, their delivery at the end of a stage, and host inputs.
+
+A ``send`` compares each value of its channels with the last value sent on them and turns
+those that moved by more than their population's threshold (delta coding; threshold 0: that
+changed at all; dense: all) into events. The reference keeps the value sent, and the events
+are delivered into the destination inboxes at the end of the stage from that snapshot, so
+later writes in the stage cannot leak through. Which population's threshold a channel kind
+travels at is the program's ``threshold_groups`` (``SendGroups.threshold_group``).
+"""
+
+from __future__ import annotations
+
+from numba import njit
+
+from compiler.ops import OPS
+from hwsim.kernels.counts import DELIVER, HOPS, HOST_INPUT, MR, MSG, MW, charge
+from hwsim.kernels.numeric import round_stored
+from hwsim.kernels.tables import (
+    INT_GROUPS_END,
+    INT_GROUPS_FIRST,
+    RECORD_COUNT,
+    RECORD_FIRST,
+    RECORD_GROUP,
+    RECORD_LANE,
+    ROUND_NONE,
+    base,
+)
+
+FAMILY = "message"
+IMPLEMENTS = ("send",)
+
+SEND = OPS["send"].code
+
+
+@njit(cache=True)
+def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
+    """Queue the events of instruction ``i``'s send groups; returns the new queue lengths
+    (records, fired values) of the stage."""
+    buffers, sends = tables.buffers, tables.sends
+    mem, ref, fired, rec = state.mem, state.ref, scratch.fired, scratch.records
+    core = tables.instructions.core[i]
+    for g in range(tables.instructions.ints[i, INT_GROUPS_FIRST], tables.instructions.ints[i, INT_GROUPS_END]):
+        n = sends.length[g]
+        channels = sends.end_channel[g] - sends.first_channel[g]
+        threshold = thresholds[sends.threshold_group[g]]
+        for b in range(lanes):
+            so = base(buffers, sends.src[g], b) + sends.start[g]
+            ro = sends.ref[g] + b * n
+            src, last = mem[so:so + n], ref[ro:ro + n]
+            first = nfired
+            for j in range(n):
+                v = src[j]
+                if dense:
+                    fire = True
+                elif threshold == 0.0:
+                    fire = v != last[j]
+                else:
+                    fire = abs(v - last[j]) > threshold
+                if fire:
+                    last[j] = v
+                    fired[nfired] = j
+                    nfired += 1
+            k = nfired - first
+            charge(state, b, core, SEND, MR, 2 * n)
+            if k == 0:
+                continue
+            rec[nrec, RECORD_GROUP] = g
+            rec[nrec, RECORD_LANE] = b
+            rec[nrec, RECORD_FIRST] = first
+            rec[nrec, RECORD_COUNT] = k
+            nrec += 1
+            charge(state, b, core, SEND, MW, k)
+            charge(state, b, core, SEND, MSG, k * channels)
+            charge(state, b, core, SEND, HOPS, k * sends.hops[g])
+    return nrec, nfired
+
+
+@njit(cache=True)
+def deliver(nrec, rounding, track, tables, state, scratch):
+    """End of a stage: every queued value lands in the inbox of every channel of its group."""
+    buffers, sends, channels = tables.buffers, tables.sends, tables.channels
+    mem, ref, fired, rec = state.mem, state.ref, scratch.fired, scratch.records
+    q_scale, q_lo, q_hi, qmax = state.q_scale, state.q_lo, state.q_hi, state.q_max
+    for e in range(nrec):
+        g, b = rec[e, RECORD_GROUP], rec[e, RECORD_LANE]
+        first, k = rec[e, RECORD_FIRST], rec[e, RECORD_COUNT]
+        n = sends.length[g]
+        last = ref[sends.ref[g] + b * n:sends.ref[g] + (b + 1) * n]
+        idx = fired[first:first + k]
+        for q in range(sends.first_channel[g], sends.end_channel[g]):
+            dst = channels.dst_buf[q]
+            do = base(buffers, dst, b) + channels.dst_start[q]
+            inbox = mem[do:do + n]
+            if rounding != ROUND_NONE or track:
+                scale, lo, hi = q_scale[dst], q_lo[dst], q_hi[dst]
+                for j in range(k):
+                    v = round_stored(rounding, last[idx[j]], scale, lo, hi)
+                    if track and abs(v) > qmax[dst]:
+                        qmax[dst] = abs(v)
+                    inbox[idx[j]] = v
+            else:
+                for j in range(k):
+                    inbox[idx[j]] = last[idx[j]]
+            charge(state, b, channels.dst_core[q], DELIVER, MW, k)
+
+
+@njit(cache=True)
+def host_input(t, hin, lanes, dense, rounding, track, tables, state):
+    """Deliver the host inputs of step t into the inboxes; only changed values are written."""
+    buffers, host = tables.buffers, tables.host
+    mem = state.mem
+    q_scale, q_lo, q_hi, qmax = state.q_scale, state.q_lo, state.q_hi, state.q_max
+    for h in range(host.col.shape[0]):
+        k = host.dst_buf[h]
+        core = buffers.core[k]
+        for b in range(lanes):
+            do = base(buffers, k, b) + host.dst_start[h]
+            written = 0
+            for j in range(host.length[h]):
+                v = round_stored(rounding, hin[t, b, host.col[h] + j], q_scale[k], q_lo[k], q_hi[k])
+                if track and abs(v) > qmax[k]:
+                    qmax[k] = abs(v)
+                if dense or mem[do + j] != v:
+                    mem[do + j] = v
+                    written += 1
+            charge(state, b, core, HOST_INPUT, MW, written)

@@ -1,0 +1,109 @@
+"""The engine's own bookkeeping outside any program op: the sequence-start reset, the
+per-step restart of the error channels, and the tables derived from the parameters."""
+
+from __future__ import annotations
+
+import numpy as np
+from numba import njit
+
+from hwsim.kernels.counts import MW, SEQUENCE_RESET, STEP_RESET, charge
+from hwsim.kernels.tables import base
+
+
+@njit(cache=True)
+def refresh(tables, state):
+    """After the weights or LRU parameters changed: LRU coefficients, per-column nonzero
+    counts of every matvec weight, and every sigma-delta accumulator marked stale."""
+    buffers, lru, accs = tables.buffers, tables.lru, tables.accumulators
+    mem, ex, lre, lim = state.mem, state.exp, state.lam_re, state.lam_im
+    stale, colnnz = state.stale, state.col_nonzero
+    b_off, b_size = buffers.off, buffers.size
+    for q in range(lru.nu.shape[0]):
+        nuo, glo = b_off[lru.nu[q]], b_off[lru.gamma_log[q]]
+        th = lru.theta[q]
+        for j in range(b_size[lru.nu[q]]):
+            decay = np.exp(mem[nuo + j])
+            ex[nuo + j] = decay
+            ex[glo + j] = np.exp(mem[glo + j])
+            if th >= 0:
+                rot = np.exp(mem[b_off[th] + j])
+                ex[b_off[th] + j] = rot
+                magnitude = np.exp(-decay)
+                lre[nuo + j] = magnitude * np.cos(rot)
+                lim[nuo + j] = magnitude * np.sin(rot)
+            else:
+                lre[nuo + j] = np.exp(-decay)
+                lim[nuo + j] = 0.0
+    done = np.zeros(b_off.shape[0], np.bool_)
+    for ac in range(accs.w.shape[0]):
+        w = accs.w[ac]
+        if done[w]:
+            continue
+        done[w] = True
+        rows, cols, wo, no = buffers.rows[w], buffers.cols[w], b_off[w], accs.w_nonzero[w]
+        nnz = colnnz[no:no + cols]
+        for c in range(cols):
+            nnz[c] = 0
+        for r in range(rows):
+            wrow = mem[wo + r * cols:wo + (r + 1) * cols]
+            for c in range(cols):
+                if wrow[c] != 0.0:
+                    nnz[c] += 1
+    for j in range(stale.shape[0]):
+        stale[j] = 1
+
+
+@njit(cache=True)
+def _clear(lanes, tables, state, inboxes, errors_only, kind):
+    """Zero ``inboxes``, the delta-coding references and the sigma-delta accumulators (all of
+    them, or only the error channels' when ``errors_only``), counting the writes as ``kind``."""
+    buffers, refs, accs = tables.buffers, tables.references, tables.accumulators
+    mem, ref, sacc, xs = state.mem, state.ref, state.sums, state.seen
+    for q in range(inboxes.shape[0]):
+        k = inboxes[q]
+        n = buffers.size[k]
+        for b in range(lanes):
+            o = base(buffers, k, b)
+            box = mem[o:o + n]
+            for j in range(n):
+                box[j] = 0.0
+            charge(state, b, buffers.core[k], kind, MW, n)
+    for g in range(refs.off.shape[0]):
+        if errors_only and refs.per_step[g] == 0:
+            continue
+        n = refs.length[g]
+        block = ref[refs.off[g]:refs.off[g] + n * lanes]
+        for j in range(n * lanes):
+            block[j] = 0.0
+        for b in range(lanes):
+            charge(state, b, refs.core[g], kind, MW, n)
+    for ac in range(accs.w.shape[0]):
+        if errors_only and accs.per_step[ac] == 0:
+            continue
+        rows, cols = accs.rows[ac], accs.cols[ac]
+        acc = sacc[accs.sums[ac]:accs.sums[ac] + rows * lanes]
+        for j in range(rows * lanes):
+            acc[j] = 0.0
+        seen = xs[accs.seen[ac]:accs.seen[ac] + cols * lanes]
+        for j in range(cols * lanes):
+            seen[j] = 0.0
+        for b in range(lanes):
+            charge(state, b, buffers.core[accs.w[ac]], kind, MW, rows + cols)
+
+
+@njit(cache=True)
+def sequence_reset(lanes, tables, state):
+    """Sequence start: zero inboxes, delta-coding references and sigma-delta accumulators,
+    so that what a sequence costs does not depend on what ran before it."""
+    _clear(lanes, tables, state, tables.inboxes.every, False, SEQUENCE_RESET)
+    stale = state.stale
+    for j in range(stale.shape[0]):
+        stale[j] = 0
+
+
+@njit(cache=True)
+def step_reset(lanes, tables, state):
+    """Training step start: error channels restart at 0 on both ends (``hwsim.encode.
+    per_step_source`` says why), so no events are spent on carrying last step's errors back
+    to 0. Their inboxes, delta references and the accumulators reading them are zeroed."""
+    _clear(lanes, tables, state, tables.inboxes.per_step, True, STEP_RESET)
