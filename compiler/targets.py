@@ -90,7 +90,7 @@ class ResourceTable:
         for key, value in overrides.items():
             where = f"hardware.overrides.{key}"
             if key not in constants:
-                raise FieldProblem(where, f"unknown constant for target {self.name}; known: "
+                raise FieldProblem(where, f"unknown constant '{key}' for target {self.name}; known: "
                                           f"{', '.join(sorted(constants))}")
             if isinstance(value, bool) or not isinstance(value, int | float):
                 raise FieldProblem(where, f"must be a whole number, got {value!r}")
