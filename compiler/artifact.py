@@ -278,6 +278,17 @@ def load_artifact(path: str | Path) -> Artifact:
     return artifact
 
 
+def rendered(path: str | Path, member: str, render: Any) -> str:
+    """``render()`` of a loaded artifact's documents; a document that loaded but cannot be
+    shown (a checksummed file rewritten by another tool) is an ArtifactError naming it."""
+    try:
+        return render()
+    except _MALFORMED as exc:
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ArtifactError(f"{path}: checksum matches but {member} inside it is malformed ({why}); "
+                            "it was not written by this neuropc (recompile the spec)") from None
+
+
 def _check_bindings(artifact: Artifact) -> None:
     """Every buffer bound to a parameter reads a block inside that parameter, and the
     placement has a hop count per channel: what backends index without checking."""

@@ -61,7 +61,7 @@ def compile_command(spec_path: Path, output: Path | None, target: str | None,
 def inspect_command(artifact_path: Path, core: int | None, dot: Path | None,
                     level: str, force: bool) -> None:
     """Show a compiled artifact: its resource report, one core's program, or its graph."""
-    from compiler.artifact import load_artifact
+    from compiler.artifact import load_artifact, rendered
     from compiler.dot import cores_dot, network_dot
     from compiler.report import render_core, render_report
     from neuropc.cli.inputs import DOT_HEADER, check_output_file, is_dot_file
@@ -75,9 +75,10 @@ def inspect_command(artifact_path: Path, core: int | None, dot: Path | None,
     if core is not None:
         if not 0 <= core < n:
             raise NeuropcError(f"--core {core}: the artifact has cores 0..{n - 1}")
-        click.echo(render_core(artifact, core))
+        click.echo(rendered(artifact_path, "program.json", lambda: render_core(artifact, core)))
     if dot is not None:
-        text = network_dot(artifact.graph) if level == "network" else cores_dot(artifact)
+        text = rendered(artifact_path, "graph.json" if level == "network" else "program.json",
+                        lambda: network_dot(artifact.graph) if level == "network" else cores_dot(artifact))
         try:
             atomic_write(dot, f"{DOT_HEADER}\n{text}")
         except OSError as exc:
@@ -85,7 +86,8 @@ def inspect_command(artifact_path: Path, core: int | None, dot: Path | None,
         click.echo(f"wrote {level} graph to {dot}")
     if core is None and dot is None:
         m = artifact.manifest
+        report = rendered(artifact_path, "report.json", lambda: render_report(artifact.report))
         click.echo(f"{artifact_path}: neuropc artifact format {artifact.format_version}, spec "
                    f"'{m['spec_name']}', compiled {m['created']} by neuropc "
                    f"{m['neuropc_version']}")
-        click.echo(render_report(artifact.report))
+        click.echo(report)

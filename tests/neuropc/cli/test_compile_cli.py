@@ -51,7 +51,7 @@ def test_compile_prints_the_resource_report(spec_file) -> None:
     result = _run("compile", str(spec_file), "--target", "loihi")
     assert result.exit_code == 2  # the copy spec trains with Adam, which Loihi cannot run
     _one_error(result, "cannot apply optimizer 'adam'", "sums of products")
-    result = _run("compile", str(spec_file))
+    result = _run("compile", str(spec_file), "--force")
     assert result.exit_code == 0, result.output
     out = result.output
     for fragment in ("target loihi2", "parameters 37,129", "cores 5 on 1 chip", "lru", "hidden1",
@@ -102,11 +102,13 @@ def test_errors_are_one_message_with_the_numbers(tmp_path) -> None:
 def test_compile_never_clobbers_a_file_that_is_not_an_artifact(spec_file, tmp_path) -> None:
     precious = tmp_path / "results.csv"
     precious.write_text("a,b\n1,2\n")
-    _one_error(_run("compile", str(spec_file), "-o", str(precious)), "refusing to overwrite",
-               "--force")
+    _one_error(_run("compile", str(spec_file), "-o", str(precious)), "refusing to replace")
+    _one_error(_run("compile", str(spec_file), "-o", str(precious), "--force"), "refusing to replace")
     assert precious.read_text() == "a,b\n1,2\n"
-    result = _run("compile", str(spec_file), "-o", str(precious), "--force")
-    assert result.exit_code == 0
+    artifact = tmp_path / "net.npc"
+    assert _run("compile", str(spec_file), "-o", str(artifact)).exit_code == 0
+    _one_error(_run("compile", str(spec_file), "-o", str(artifact)), "--force")
+    assert _run("compile", str(spec_file), "-o", str(artifact), "--force").exit_code == 0
     _one_error(_run("compile", str(spec_file), "-o", str(spec_file)), "would overwrite the spec")
 
 
