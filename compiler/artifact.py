@@ -246,8 +246,11 @@ def load_artifact(path: str | Path) -> Artifact:
 
         def arrays(name: str) -> dict[str, np.ndarray]:
             def parse(raw: bytes) -> dict[str, np.ndarray]:
-                with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
-                    return {k: npz[k] for k in npz.files}
+                try:
+                    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+                        return {k: npz[k] for k in npz.files}
+                except _MALFORMED:
+                    raise ValueError("not a readable .npz file of numeric arrays") from None
             return member(name, parse)
 
         def text(name: str) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -81,6 +82,10 @@ def plain_message(message: str) -> str:
     message = message.replace("Input should be less than or equal to", "must be at most")
     message = message.replace("Input should be greater than or equal to", "must be at least")
     message = message.replace("Input should be a valid integer", "must be a whole number")
+    message = message.replace(", unable to parse string as an integer", "")
+    message = message.replace(", unable to parse string as a number", "")
+    message = re.sub(r"^List should have at most (\d+) items? after validation, not (\d+)",
+                     r"must have at most \1 items, got \2", message)
     if message.startswith("Input should be "):
         message = "must be " + message[len("Input should be "):]
     if message.startswith("Value error, "):
