@@ -159,9 +159,17 @@ def write_artifact(path: str | Path, members: dict[str, Member], force: bool = F
 def read_payload(path: str | Path) -> tuple[int, bytes]:
     """Check header, length and checksum; return (format version, payload)."""
     path = Path(path)
+    if path.is_dir():
+        raise ArtifactError(f"{path}: is a folder, expected a .npc artifact file")
     if not path.is_file():
         raise ArtifactError(f"{path}: no such artifact file")
-    data = path.read_bytes()
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ArtifactError(f"{path}: cannot read: {exc.strerror}") from None
+    if not data:
+        raise ArtifactError(f"{path}: empty file, not an artifact; compile a spec with "
+                            f"`neuropc compile net.yaml -o {path.name}`")
     if len(data) < len(MAGIC) or data[:len(MAGIC)] != MAGIC:
         raise ArtifactError(f"{path}: not a neuropc artifact (wrong magic bytes); compile a "
                             f"spec with `neuropc compile net.yaml -o {path.name}`")
@@ -185,30 +193,121 @@ def read_payload(path: str | Path) -> tuple[int, bytes]:
     return version, payload
 
 
+#: what every JSON member must be, and the keys of it that readers use
+_DOCUMENTS: dict[str, tuple[type, tuple[str, ...]]] = {
+    "manifest.json": (dict, ("format_version", "spec_name", "created", "neuropc_version")),
+    "target.json": (dict, ("name",)),
+    "program.json": (dict, ()),
+    "placement.json": (dict, ()),
+    "graph.json": (dict, ()),
+    "report.json": (dict, ()),
+}
+#: errors a malformed member raises while it is parsed (never a bug in neuropc: the
+#: checksum matched, so the file was written by something else or another version)
+_MALFORMED = (KeyError, ValueError, TypeError, AttributeError, IndexError, OverflowError,
+              zipfile.BadZipFile, UnicodeDecodeError, EOFError, OSError, RecursionError)
+
+
 def load_artifact(path: str | Path) -> Artifact:
-    """Load and check an artifact; any problem is an ArtifactError naming the file."""
+    """Load and check an artifact; any problem is an ArtifactError naming the file and the
+    member that is malformed, in one line."""
+    from neuropc.tasks import task_from_params
+
     _, payload = read_payload(path)
+
+    def malformed(name: str, why: object) -> ArtifactError:
+        text = str(why).splitlines()[0] if str(why) else type(why).__name__
+        return ArtifactError(f"{path}: checksum matches but {name} inside it is malformed ({text[:200]}); "
+                             "it was not written by this neuropc (recompile the spec)")
+
     try:
-        with zipfile.ZipFile(io.BytesIO(payload)) as zf:
-            def text(name: str) -> str:
-                return zf.read(name).decode("utf-8")
+        zf = zipfile.ZipFile(io.BytesIO(payload))
+    except _MALFORMED as exc:
+        raise malformed("the payload", exc) from None
+    with zf:
+        def member(name: str, parse: Any) -> Any:
+            try:
+                return parse(zf.read(name))
+            except KeyError:
+                raise ArtifactError(f"{path}: checksum matches but {name} is missing from it; it was "
+                                    "not written by this neuropc (recompile the spec)") from None
+            except _MALFORMED as exc:
+                raise malformed(name, exc) from None
 
-            def doc(name: str) -> Any:
-                return json.loads(text(name))
+        def doc(name: str) -> Any:
+            value = member(name, lambda raw: json.loads(raw.decode("utf-8")))
+            kind, keys = _DOCUMENTS[name]
+            if not isinstance(value, kind):
+                raise malformed(name, f"expected a JSON object, got {type(value).__name__}")
+            missing = [key for key in keys if key not in value]
+            if missing:
+                raise malformed(name, f"no {', '.join(missing)}")
+            return value
 
-            def arrays(name: str) -> dict[str, np.ndarray]:
-                with np.load(io.BytesIO(zf.read(name)), allow_pickle=False) as npz:
-                    return {k: npz[k] for k in npz.files}
+        def arrays(name: str) -> dict[str, np.ndarray]:
+            def parse(raw: bytes) -> dict[str, np.ndarray]:
+                try:
+                    with np.load(io.BytesIO(raw), allow_pickle=False) as npz:
+                        return {k: npz[k] for k in npz.files}
+                except _MALFORMED:
+                    raise ValueError("not a readable .npz file of numeric arrays") from None
+            return member(name, parse)
 
-            channels = Channels.from_arrays(arrays("channels.npz"))
-            return Artifact(
-                manifest=doc("manifest.json"), spec_text=text("spec.yaml"),
-                resolved_spec_text=text("spec.resolved.yaml"), target=doc("target.json"),
-                program=Program.from_dict(doc("program.json"), channels),
-                placement=doc("placement.json"), placement_arrays=arrays("placement.npz"),
-                params=arrays("params.npz"), graph=doc("graph.json"),
-                report=doc("report.json"),
-            )
-    except (KeyError, ValueError, zipfile.BadZipFile, UnicodeDecodeError) as exc:
-        raise ArtifactError(f"{path}: checksum matches but the contents are malformed "
-                            f"({exc}); it was not written by this neuropc") from None
+        def text(name: str) -> str:
+            return member(name, lambda raw: raw.decode("utf-8"))
+
+        manifest = doc("manifest.json")
+        if not isinstance(manifest["format_version"], int) or manifest["format_version"] != FORMAT_VERSION:
+            raise malformed("manifest.json", f"format_version {manifest['format_version']!r} disagrees "
+                                             "with the header")
+        channels_arrays = arrays("channels.npz")
+        program_doc = doc("program.json")
+        try:
+            program = Program.from_dict(program_doc, Channels.from_arrays(channels_arrays))
+        except _MALFORMED as exc:
+            raise malformed("program.json", exc) from None
+        artifact = Artifact(
+            manifest=manifest, spec_text=text("spec.yaml"), resolved_spec_text=text("spec.resolved.yaml"),
+            target=doc("target.json"), program=program, placement=doc("placement.json"),
+            placement_arrays=arrays("placement.npz"), params=arrays("params.npz"),
+            graph=doc("graph.json"), report=doc("report.json"))
+    try:
+        task_from_params(program.settings.task.params)
+        _check_bindings(artifact)
+    except NeuropcError as exc:
+        raise malformed("program.json", exc) from None
+    except _MALFORMED as exc:
+        raise malformed("program.json", exc) from None
+    return artifact
+
+
+def rendered(path: str | Path, member: str, render: Any) -> str:
+    """``render()`` of a loaded artifact's documents; a document that loaded but cannot be
+    shown (a checksummed file rewritten by another tool) is an ArtifactError naming it."""
+    try:
+        return render()
+    except _MALFORMED as exc:
+        why = str(exc).splitlines()[0][:200] if str(exc) else type(exc).__name__
+        raise ArtifactError(f"{path}: checksum matches but {member} inside it is malformed ({why}); "
+                            "it was not written by this neuropc (recompile the spec)") from None
+
+
+def _check_bindings(artifact: Artifact) -> None:
+    """Every buffer bound to a parameter reads a block inside that parameter, and the
+    placement has a hop count per channel: what backends index without checking."""
+    if "hops" not in artifact.placement_arrays:
+        raise ValueError("placement.npz has no hops")
+    for core in artifact.program.cores:
+        for buf in core.buffers.values():
+            b = buf.binding
+            if b is None or b.space != "param":
+                continue
+            if b.name not in artifact.params:
+                raise ValueError(f"core {core.core} buffer {buf.name} is bound to a parameter "
+                                 f"{b.name!r} that params.npz does not hold")
+            array = artifact.params[b.name]
+            block = array[b.rows[0]:b.rows[1]] if b.cols is None else array[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1]]
+            shape = block.T.shape if b.transpose else block.shape
+            if tuple(shape) != tuple(buf.shape):
+                raise ValueError(f"core {core.core} buffer {buf.name} has shape {tuple(buf.shape)} but its "
+                                 f"block of {b.name} is {tuple(shape)}")

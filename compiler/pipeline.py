@@ -52,7 +52,8 @@ class Compiled:
 def resolve_target(spec: NetworkSpec, target: str | None = None) -> ResourceTable:
     """The spec's hardware table (or ``target`` instead of its name), overrides applied."""
     hardware = spec.hardware or HardwareSpec()
-    return load_target(target or hardware.target, hardware.overrides)
+    return load_target(target or hardware.target, hardware.overrides,
+                       "--target" if target else "hardware.target")
 
 
 def run_context(spec: NetworkSpec) -> RunContext:

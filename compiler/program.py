@@ -116,6 +116,15 @@ class Buffer:
                    Binding.from_dict(d["binding"]) if d["binding"] else None)
 
 
+def bound_block(array: np.ndarray, binding: Binding) -> np.ndarray:
+    """The block of a global array (reference layout) that a buffer bound by ``binding``
+    holds, in the buffer's layout: the inverse of ``assemble_bound`` for one buffer, which
+    backends use to load parameters and restore optimizer moments from a checkpoint."""
+    b = binding
+    block = array[b.rows[0]:b.rows[1]] if b.cols is None else array[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1]]
+    return np.asarray(block.T if b.transpose else block, dtype=np.float64)
+
+
 def assemble_bound(pieces: Iterable[tuple[Buffer, np.ndarray]], lanes: int, space: str, name: str,
                    shape: tuple[int, ...], part: str | None = None, layer: int | None = None,
                    copy: bool = False) -> np.ndarray:

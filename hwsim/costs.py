@@ -31,7 +31,8 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from neuropc.errors import NeuropcError
-from neuropc.yaml_documents import locate, parse_mapping, read_text
+from neuropc.spec.loading import plain_message
+from neuropc.yaml_documents import locate, parse_mapping, read_text, refuse_other_kind
 
 Provenance = Literal["measured", "simulated", "derived", "assumed"]
 PROVENANCES: tuple[str, ...] = ("measured", "simulated", "derived", "assumed")
@@ -127,7 +128,7 @@ class Constant(BaseModel):
             hint = " (YAML reads 1e-12 as text: write 1.0e-12)" if isinstance(value, str) else ""
             raise ValueError(f"value must be a number, got {value!r}{hint}")
         if not math.isfinite(value):
-            raise ValueError(f"value must be finite, got {value!r}")
+            raise ValueError(f"value must be a finite number, got {value!r}")
         return value
 
     @field_validator("unit")
@@ -221,6 +222,9 @@ def _shipped_path(name: str) -> Path | None:
 def load_profile(name_or_path: str | Path) -> CostProfile:
     """A shipped profile by name (``loihi``) or a profile file by path (``my.yaml``)."""
     text = str(name_or_path)
+    if not text.strip():
+        raise NeuropcError("the cost profile name is empty; give a shipped profile "
+                           f"({', '.join(shipped_profiles())}) or a profile file")
     shipped = _shipped_path(text) if isinstance(name_or_path, str) and "/" not in text else None
     if shipped is not None:
         return _resolve(shipped, chain=())
@@ -270,7 +274,9 @@ def _validation_message(error: ValidationError, source: str, lines: dict) -> str
         elif cause is not None:
             message = str(cause)
         else:
-            message = item["msg"]
+            message = plain_message(item["msg"])
+            if item["type"] in ("model_type", "dict_type"):
+                message = "must be a mapping of fields"
             if "input" in item and not isinstance(item["input"], (dict, list)):
                 message = f"{message} (got {item['input']!r})"
         field_path = ".".join(str(part) for part in loc) or "(top level)"
@@ -279,10 +285,14 @@ def _validation_message(error: ValidationError, source: str, lines: dict) -> str
 
 
 def _build(data: dict, lines: dict, source: str, base_dir: Path, chain: tuple[str, ...]) -> CostProfile:
+    refuse_other_kind(data, source, "profile")
     try:
         parsed = _ProfileFile.model_validate(data)
     except ValidationError as exc:
-        raise NeuropcError(_validation_message(exc, source, lines)) from None
+        message = _validation_message(exc, source, lines).splitlines()
+        if len(message) > 3:
+            message = [*message[:2], f"... and {len(message) - 2} more problems (fix these first)"]
+        raise NeuropcError("\n".join(message)) from None
 
     def fail(loc: tuple, message: str) -> NeuropcError:
         return NeuropcError(f"{locate(source, lines, loc)}: {'.'.join(map(str, loc))}: {message}")

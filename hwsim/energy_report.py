@@ -190,7 +190,7 @@ def plot(report: EnergyReport, path: Path) -> None:
         ax.set_title(f"per {comparison.label}")
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.0, 1.0))
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Software": "neuropc"})
     plt.close(fig)
 
 

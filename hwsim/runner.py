@@ -26,9 +26,8 @@ chip running the sequences one after another would do it.
 
 from __future__ import annotations
 
-import json
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -41,8 +40,7 @@ from hwsim.backends import Backend, ExecutionOptions, open_backend
 from hwsim.counters import FIELDS, WORK_KINDS, WorkCounts, work_counts
 from hwsim.number_format import NUMBER_FORMATS, ROUNDING, FixedFormat, fractional_bits, group_key
 from neuropc.errors import NeuropcError
-from neuropc.reference.optim import Optimizer
-from neuropc.run_files import RunDirectory
+from neuropc.run_files import Checkpoint, LoopState, RunDirectory
 from neuropc.spec.loading import parse_spec
 from neuropc.spec.schema import EventThresholds, NetworkSpec
 from neuropc.tasks import task_from_params
@@ -56,7 +54,11 @@ def recorded_spec(artifact: Artifact, steps: int | None = None,
                   batch: int | None = None) -> NetworkSpec:
     """The artifact's resolved spec with a run's overrides: the record a run folder keeps
     (spec.yaml, checkpoint) and reports read; nothing executed depends on it."""
-    spec = parse_spec(artifact.resolved_spec_text, "artifact spec.resolved.yaml")
+    try:
+        spec = parse_spec(artifact.resolved_spec_text, "spec.resolved.yaml")
+    except NeuropcError as exc:
+        raise NeuropcError(f"the artifact's spec.resolved.yaml is malformed: {str(exc).splitlines()[0]}; "
+                           "recompile the spec") from None
     overrides: dict[str, Any] = {}
     if steps is not None:
         overrides["run.steps"] = steps
@@ -79,7 +81,12 @@ ThresholdArgument = EventThresholds | float | Mapping[str, float] | None
 def event_thresholds(program: Program, given: ThresholdArgument = None) -> EventThresholds:
     """The program's delta-coding thresholds with ``given`` laid over them: a number sets
     both populations, a mapping only those it names (``--threshold activity=0.05``)."""
-    base = EventThresholds.model_validate(program.settings.thresholds)
+    return overlay_thresholds(EventThresholds.model_validate(program.settings.thresholds), given)
+
+
+def overlay_thresholds(base: EventThresholds, given: ThresholdArgument = None) -> EventThresholds:
+    """``base`` with ``given`` laid over it (see ``event_thresholds``); a NeuropcError naming
+    ``--threshold`` for a value that is not a finite number >= 0."""
     if given is None:
         return base
     try:
@@ -317,7 +324,9 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
              eval_lanes: int = 64, calibration_sequences: int | None = None,
              calibration: dict[tuple[str, str, str], float] | None = None,
              spec: NetworkSpec | None = None, run_dir: RunDirectory | None = None,
-             on_step: ProgressCallback | None = None) -> SimulationResult:
+             on_step: ProgressCallback | None = None, resume: Checkpoint | None = None,
+             stop: Callable[[], bool] | None = None,
+             checkpoint_info: Mapping[str, Any] | None = None) -> SimulationResult:
     """Train the artifact's task on ``backend`` for ``steps`` batches (default: the
     artifact's run), evaluating every ``run.eval_every`` batches and at the end, as
     ``neuropc train`` does.
@@ -333,6 +342,11 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
     (``calibration_maxima``: the run's own training, or ``calibration_sequences`` sequences
     of a separate stream). ``spec``: the record kept in the run folder and the result
     (default: the artifact's resolved spec with these overrides).
+
+    Checkpoints (``run.checkpoint_every``, the end, an interrupt through ``stop``) hold the
+    trainer's parameters, moments and step count, the counts so far and
+    ``checkpoint_info``; ``resume`` continues from one, so the finished run's metrics,
+    parameters, optimizer state and counters are those of an uninterrupted run.
     """
     if number_format not in NUMBER_FORMATS:
         raise NeuropcError(f"unknown number format {number_format!r}; choose one of "
@@ -347,6 +361,8 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
                                   eval_lanes, steps_, seed, calibration_sequences)
     formats = None
     if number_format == "fixed":
+        if calibration is None and resume is not None and "calibration" in resume.info:
+            calibration = {tuple(key): value for key, value in resume.info["calibration"]}
         if calibration is None:
             calibration = calibration_maxima(artifact, calibration_sequences, thresholds,
                                              steps=steps_, batch=batch_)
@@ -356,31 +372,115 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
     evaluator = open_backend(backend, artifact, eval_lanes, options)
     held_out = held_out_batch(record)
     result = SimulationResult(record, settings, formats=formats)
-    per_sequence: list[np.ndarray] = []
+    counts = _RunCounts(trainer, evaluator, resume)
+    if resume is not None:
+        first, second, optimizer_steps = resume.moments()
+        copies: dict[str, dict[str, np.ndarray]] = {}
+        for key, value in resume.extra.items():
+            if key.startswith("copy/"):
+                _, space, name = key.split("/", 2)
+                copies.setdefault(space, {})[name] = value
+        trainer.restore(resume.params, {"adam_m": first, "adam_v": second}, optimizer_steps, copies)
+        result.evaluations = counts.evaluations
 
     def train_step(data: SequenceBatch) -> float:
-        loss, counts = train_batch(trainer, data)
-        per_sequence.append(counts)
+        loss, taken = train_batch(trainer, data)
+        counts.training.append(taken)
         return loss
 
     def evaluate_now(step: int) -> tuple[float, dict[str, float]]:
         evaluator.load_shared(trainer)
-        loss, values, counts = evaluate(evaluator, held_out, task)
-        counts.step = step
-        result.evaluations.append(counts)
+        loss, values, taken = evaluate(evaluator, held_out, task)
+        taken.step = step
+        result.evaluations.append(taken)
         return loss, values
 
-    result.metrics, result.wall_time = run_loop(record, train_step, evaluate_now, run_dir, on_step)
-    result.training = (np.concatenate(per_sequence) if per_sequence
-                       else np.zeros((0, len(FIELDS)), np.int64))
-    result.training_per_core = trainer.core_totals()
-    result.inference_per_core = evaluator.core_totals()
-    result.training_by_op = trainer.take_work_counts()
-    result.inference_by_op = evaluator.take_work_counts()
+    info = {**(checkpoint_info or {}), "settings": settings.as_json()}
+    if calibration is not None:
+        info["calibration"] = [[list(key), float(value)] for key, value in sorted(calibration.items())]
+
+    def save(state: LoopState) -> None:
+        if run_dir is None:
+            return
+        moments = trainer.optimizer_state()
+        optimizer = {**{f"adam_m/{k}": v for k, v in moments["adam_m"].items()},
+                     **{f"adam_v/{k}": v for k, v in moments["adam_v"].items()},
+                     "adam_count": np.array(trainer.optimizer_steps)}
+        extra = counts.arrays(result.evaluations)
+        for space in ("param", "adam_m", "adam_v"):
+            for name, value in artifact.params.items():
+                try:
+                    extra[f"copy/{space}/{name}"] = trainer.read(space, name, value.shape, copy=True)
+                except KeyError:  # this array has no feedback copy
+                    pass
+        run_dir.write_checkpoint(record, trainer.parameters(), optimizer, state, extra, info)
+
+    result.metrics, result.wall_time = run_loop(
+        record, train_step, evaluate_now, run_dir, on_step, save=save if run_dir is not None else None,
+        resume=resume.loop if resume is not None else None, stop=stop, command="neuropc simulate",
+        advice="lower rule.optimizer.lr, or raise the precision (--format float64) or lower the event "
+               "threshold")
+    counts.finish(result)
     result.params = trainer.parameters()
     if run_dir is not None:
-        write_run(run_dir, result, trainer, artifact, task.metrics)
+        write_run(run_dir, result, artifact, task.metrics)
     return result
+
+
+class _RunCounts:
+    """The counts of a run so far, carried across a checkpoint: a resumed run adds what its
+    backends count to what the checkpoint holds, so counters.json equals an uninterrupted run's."""
+
+    def __init__(self, trainer: Backend, evaluator: Backend, resume: Checkpoint | None) -> None:
+        self.trainer, self.evaluator = trainer, evaluator
+        extra = resume.extra if resume is not None else {}
+        self.training: list[np.ndarray] = [extra["training"]] if "training" in extra else []
+        self.offsets = {key: extra[key] for key in ("training_per_core", "inference_per_core",
+                                                      "training_by_op", "inference_by_op") if key in extra}
+        self.evaluations = [EvaluationCounts(int(step), sequences, time_steps) for step, sequences, time_steps
+                            in zip(extra.get("eval_steps", ()), extra.get("eval_sequences", ()),
+                                   extra.get("eval_time_steps", ()), strict=True)]
+
+    def _by_op(self, key: str, backend: Backend) -> np.ndarray | None:
+        """Work by kind so far (``take_work_counts`` restarts at 0, so it is kept here)."""
+        taken = backend.take_work_counts()
+        if taken is None:
+            return None
+        total = self.offsets.get(key, np.zeros_like(taken)) + taken
+        self.offsets[key] = total
+        return total
+
+    def _per_core(self, key: str, backend: Backend) -> np.ndarray | None:
+        totals = backend.core_totals()
+        if totals is None:
+            return None
+        return self.offsets[key] + totals if key in self.offsets else totals
+
+    def arrays(self, evaluations: list[EvaluationCounts]) -> dict[str, np.ndarray]:
+        arrays: dict[str, np.ndarray] = {
+            "training": np.concatenate(self.training) if self.training else np.zeros((0, len(FIELDS)), np.int64),
+            "eval_steps": np.array([e.step for e in evaluations], np.int64),
+        }
+        if evaluations:
+            arrays["eval_sequences"] = np.stack([e.sequences for e in evaluations])
+            arrays["eval_time_steps"] = np.stack([e.time_steps for e in evaluations])
+        for key, backend in (("training_by_op", self.trainer), ("inference_by_op", self.evaluator)):
+            value = self._by_op(key, backend)
+            if value is not None:
+                arrays[key] = value
+        for key, backend in (("training_per_core", self.trainer), ("inference_per_core", self.evaluator)):
+            value = self._per_core(key, backend)
+            if value is not None:
+                arrays[key] = value
+        return arrays
+
+    def finish(self, result: SimulationResult) -> None:
+        result.training = (np.concatenate(self.training) if self.training
+                           else np.zeros((0, len(FIELDS)), np.int64))
+        result.training_per_core = self._per_core("training_per_core", self.trainer)
+        result.inference_per_core = self._per_core("inference_per_core", self.evaluator)
+        result.training_by_op = self._by_op("training_by_op", self.trainer)
+        result.inference_by_op = self._by_op("inference_by_op", self.evaluator)
 
 
 # -- run folder ----------------------------------------------------------------------------
@@ -440,14 +540,10 @@ def counters_document(result: SimulationResult, artifact: Artifact) -> dict[str,
     }
 
 
-def write_run(run_dir: RunDirectory, result: SimulationResult, backend: Backend,
-              artifact: Artifact, metrics: tuple[Metric, ...]) -> None:
-    """Checkpoint, curve, summary and counters, like ``neuropc train`` plus counters.json."""
-    optimizer = Optimizer(result.spec.rule.optimizer)
-    moments = backend.optimizer_state()
-    optimizer.first, optimizer.second = moments["adam_m"], moments["adam_v"]
-    optimizer.count = backend.optimizer_steps
-    run_dir.write_checkpoint(result.spec, result.params, optimizer, result.settings.steps)
+def write_run(run_dir: RunDirectory, result: SimulationResult, artifact: Artifact,
+              metrics: tuple[Metric, ...]) -> None:
+    """Curve, summary and counters, like ``neuropc train`` plus counters.json (the run loop
+    wrote the checkpoint)."""
     run_dir.write_curve(result.metrics, metrics)
     train_seqs = max(int(result.training.shape[0]), 1)
     summary = {"wall_time_s": round(result.wall_time, 3), **result.final,
@@ -456,5 +552,4 @@ def write_run(run_dir: RunDirectory, result: SimulationResult, backend: Backend,
     if result.evaluations:
         summary["inference_per_sequence"] = result.evaluations[-1].per_sequence()
     run_dir.write_summary(summary)
-    text = json.dumps(counters_document(result, artifact), separators=(",", ":"))
-    (run_dir.path / "counters.json").write_text(text + "\n")
+    run_dir.write_json("counters.json", counters_document(result, artifact), compact=True)

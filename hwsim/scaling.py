@@ -88,5 +88,5 @@ def plot(rows: list[ScalingRow], chip: str, conventional: str, path: Path) -> No
     memory_ax.set_ylabel("bytes per sequence")
     memory_ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, metadata={"Software": "neuropc"})
     plt.close(fig)

@@ -27,9 +27,10 @@ from hwsim.costs import CostProfile, load_profile
 from hwsim.energy_report import TARGET_PROFILES, EnergyReport, render, report_from_simulation
 from hwsim.runner import SimulationResult
 from hwsim.runner import simulate as run_on_backend
-from neuropc.errors import NeuropcError
+from neuropc.errors import FieldProblem, NeuropcError
+from neuropc.resources import check_memory
 from neuropc.run_files import RunDirectory
-from neuropc.spec.loading import load_spec, parse_spec
+from neuropc.spec.loading import load_spec, locate_problem, parse_spec
 from neuropc.spec.schema import NetworkSpec
 from neuropc.training import TrainResult
 from neuropc.training import train as train_reference
@@ -66,7 +67,12 @@ def load_source(path: str | Path) -> Artifact:
         raise NeuropcError(f"{path}: is a folder, expected a .npc artifact or a .yaml spec")
     if path.suffix == ".npc" or is_artifact(path):
         return load_artifact(path)
-    return compile_artifact(load_spec(path), path.read_text(encoding="utf-8"))
+    spec = load_spec(path)
+    try:
+        check_memory(spec, "compile")
+        return compile_artifact(spec, path.read_text(encoding="utf-8"))
+    except FieldProblem as problem:
+        raise locate_problem(problem, path) from None
 
 
 def simulate(source: Artifact | NetworkSpec | str | Path, *, backend: str = "native",

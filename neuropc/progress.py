@@ -13,14 +13,16 @@ from neuropc.tasks.base import Metric, metric_text
 class TrainingProgress:
     """``metrics``: the task's metrics, shown by label after the held-out loss."""
 
-    def __init__(self, total: int, description: str = "training", metrics: Sequence[Metric] = ()) -> None:
+    def __init__(self, total: int, description: str = "training", metrics: Sequence[Metric] = (),
+                 start: int = 0) -> None:
         self._metrics = tuple(metrics)
         self._progress = Progress(
             TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
             TextColumn("loss {task.fields[loss]}"), TextColumn("{task.fields[evaluation]}"),
             TimeRemainingColumn(),
         )
-        self._task = self._progress.add_task(description, total=total, loss="-", evaluation="")
+        self._task = self._progress.add_task(description, total=total, completed=start, loss="-",
+                                             evaluation="")
         self._running: float | None = None
 
     def __enter__(self) -> TrainingProgress:

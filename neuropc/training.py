@@ -6,20 +6,20 @@ training batches never repeat it, and the same spec and seed give the same run.
 
 from __future__ import annotations
 
-import json
+import math
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from neuropc.errors import NeuropcError
+from neuropc.errors import RunStopped
 from neuropc.reference.forward import evaluate
 from neuropc.reference.network import Architecture, Params, params_from_spec
 from neuropc.reference.optim import Optimizer
 from neuropc.reference.rules import train_on_batch
-from neuropc.run_files import RunDirectory
+from neuropc.run_files import Checkpoint, LoopState, RunDirectory
 from neuropc.spec.schema import NetworkSpec
 from neuropc.tasks import task_from_spec
 from neuropc.tasks.base import SequenceBatch
@@ -39,12 +39,68 @@ class TrainResult:
 
 
 ProgressCallback = Callable[[int, float, dict | None], None]
+#: writes a checkpoint of the trainer's state (parameters, optimizer, counts) with the loop's
+SaveCallback = Callable[[LoopState], None]
+
+
+class DivergenceGuard:
+    """Stops a run whose loss is not finite, or stays far above where it started.
+
+    An optimizer step that is too large (Adam at lr 10) can make the loss climb thousands of
+    times over while the run goes on for hours and looks healthy from outside. The starting
+    value is the mean of the first ``WARMUP`` batch losses; a loss above ``FACTOR`` times
+    that for ``PATIENCE`` batches in a row is divergence (a single spike is not). Its memory
+    goes into checkpoints so a resumed run judges exactly as an uninterrupted one.
+    """
+
+    WARMUP = 5
+    FACTOR = 100.0
+    PATIENCE = 20
+
+    def __init__(self, state: Mapping[str, Any] | None = None) -> None:
+        state = dict(state or {})
+        self.warmup: list[float] = [float(x) for x in state.get("warmup", [])]
+        self.reference: float | None = state.get("reference")
+        self.above = int(state.get("above", 0))
+
+    def state(self) -> dict[str, Any]:
+        return {"warmup": self.warmup, "reference": self.reference, "above": self.above}
+
+    @property
+    def rising(self) -> bool:
+        """Whether the loss is above the limit now (a checkpoint now would not be good)."""
+        return self.above > 0
+
+    def check(self, step: int, loss: float) -> str | None:
+        """Why the run must stop after this batch's loss (None: it may go on)."""
+        if not math.isfinite(loss):
+            return f"the loss became {loss} at step {step}"
+        if self.reference is None:
+            self.warmup.append(loss)
+            if len(self.warmup) == self.WARMUP:
+                self.reference = float(np.mean(self.warmup))
+            return None
+        limit = self.FACTOR * self.reference
+        self.above = self.above + 1 if loss > limit > 0 else 0
+        if self.above >= self.PATIENCE:
+            return (f"the loss stayed above {self.FACTOR:g}x its starting value {self.reference:.4g} "
+                    f"for {self.PATIENCE} steps (now {loss:.4g} at step {step})")
+        return None
+
+
+def _quietly() -> np.errstate:
+    """Overflow and invalid values are what the divergence guard judges; numpy's warnings
+    about them would only print a screenful before its one-line message."""
+    return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
 
 
 def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
              evaluate_now: Callable[[int], tuple[float, Mapping[str, float]]],
              run_dir: RunDirectory | None = None,
-             on_step: ProgressCallback | None = None) -> tuple[list[dict], float]:
+             on_step: ProgressCallback | None = None, *, save: SaveCallback | None = None,
+             resume: LoopState | None = None, stop: Callable[[], bool] | None = None,
+             command: str = "neuropc train",
+             advice: str = "lower rule.optimizer.lr") -> tuple[list[dict], float]:
     """The training loop every backend shares: same batches, same held-out evaluations, same rows.
 
     ``train_step(batch)`` learns from one batch and returns its mean loss; ``evaluate_now(step)``
@@ -52,17 +108,29 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
     train_loss, eval_loss, ``eval_<key>`` for each of the task's metrics and elapsed_s.
     Returns the rows and the wall time. The numpy reference and hwsim both run through here,
     so their metrics are comparable row by row.
+
+    ``save(state)`` writes a checkpoint: every ``run.checkpoint_every`` steps, and when
+    ``stop()`` turns true (a signal) before the run raises RunStopped saying how to resume.
+    ``resume``: the loop state of a checkpoint to continue from (its rows included). A loss
+    the DivergenceGuard rejects raises RunStopped naming the step, with ``advice``; the last
+    checkpoint written stays as it is.
     """
     task = task_from_spec(spec.task)
     train_rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
-    if run_dir is not None:
+    state = resume if resume is not None else LoopState()
+    if resume is not None and resume.rng is not None:
+        train_rng.bit_generator.state = resume.rng
+    guard = DivergenceGuard(state.guard)
+    if run_dir is not None and resume is None:
         run_dir.write_spec(spec)
-    metrics: list[dict] = []
-    started = time.perf_counter()
-    interval_losses: list[float] = []
+    metrics: list[dict] = list(state.metrics)
+    started = time.perf_counter() - state.elapsed
+    interval_losses: list[float] = list(state.interval_losses)
+    saved_at: int | None = state.step if resume is not None else None
 
     def record(step: int) -> dict:
-        loss, values = evaluate_now(step)
+        with _quietly():
+            loss, values = evaluate_now(step)
         row = {
             "step": step,
             "train_loss": float(np.mean(interval_losses)) if interval_losses else None,
@@ -76,20 +144,47 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
             run_dir.append_metrics(row)
         return row
 
-    first = record(0)
-    if on_step is not None:
-        on_step(0, float("nan"), first)
-    for step in range(1, spec.run.steps + 1):
-        loss = train_step(task.sample(train_rng, spec.run.batch))
-        if not np.isfinite(loss):
-            raise NeuropcError(f"training diverged: the loss became {loss} at step {step}; "
-                               "lower rule.optimizer.lr (or the event threshold / number format)")
+    def current(step: int) -> LoopState:
+        return LoopState(step, train_rng.bit_generator.state, list(interval_losses), guard.state(),
+                         time.perf_counter() - started, list(metrics))
+
+    def where() -> str:
+        return str(run_dir.path) if run_dir is not None else "the run folder"
+
+    if resume is None:
+        first = record(0)
+        if on_step is not None:
+            on_step(0, float("nan"), first)
+    for step in range(state.step + 1, spec.run.steps + 1):
+        with _quietly():
+            loss = float(train_step(task.sample(train_rng, spec.run.batch)))
+        reason = guard.check(step, loss)
+        if reason is not None:
+            kept = (f"the checkpoint of step {saved_at} is kept in {where()}/checkpoint.npz"
+                    if saved_at is not None and save is not None else
+                    "no checkpoint was written before it (set run.checkpoint_every to keep one)")
+            raise RunStopped(f"training diverged: {reason}; {kept}; {advice}", step)
         interval_losses.append(loss)
         row = None
         if step % spec.run.eval_every == 0 or step == spec.run.steps:
             row = record(step)
         if on_step is not None:
             on_step(step, loss, row)
+        every = spec.run.checkpoint_every
+        if save is not None and every and step % every == 0 and step < spec.run.steps and not guard.rising:
+            save(current(step))
+            saved_at = step
+        if stop is not None and stop() and step < spec.run.steps:
+            if save is not None:
+                save(current(step))
+                raise RunStopped(f"interrupted at step {step} of {spec.run.steps}; checkpoint written to "
+                                 f"{where()}/checkpoint.npz; continue with: {command} --resume {where()}",
+                                 step, exit_code=130)
+            raise RunStopped(f"interrupted at step {step} of {spec.run.steps}", step, exit_code=130)
+    final = current(spec.run.steps)
+    final.interval_losses = []
+    if save is not None:
+        save(final)
     return metrics, time.perf_counter() - started
 
 
@@ -98,13 +193,27 @@ def held_out_batch(spec: NetworkSpec) -> SequenceBatch:
     return task_from_spec(spec.task).held_out(spec.run.seed, spec.run.eval_sequences)
 
 
+def restore_optimizer(optimizer: Optimizer, checkpoint: Checkpoint) -> None:
+    """Put a checkpoint's moments and step count into ``optimizer`` (copies: the arrays of a
+    loaded file must not be shared with a later checkpoint)."""
+    first, second, count = checkpoint.moments()
+    optimizer.first = {k: np.array(v) for k, v in first.items()}
+    optimizer.second = {k: np.array(v) for k, v in second.items()}
+    optimizer.count = count
+
+
 def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
-          on_step: ProgressCallback | None = None) -> TrainResult:
+          on_step: ProgressCallback | None = None, *, resume: Checkpoint | None = None,
+          stop: Callable[[], bool] | None = None) -> TrainResult:
     """Train for ``spec.run.steps`` batches with the numpy reference, evaluating every
-    ``eval_every`` and at the end."""
+    ``eval_every`` and at the end. ``resume``: continue from a checkpoint of this spec (the
+    result is the one an uninterrupted run gives); ``stop``: see ``run_loop``."""
     arch = Architecture.from_spec(spec)
     params = params_from_spec(spec)
     optimizer = Optimizer(spec.rule.optimizer)
+    if resume is not None:
+        params = {name: np.array(value) for name, value in resume.params.items()}
+        restore_optimizer(optimizer, resume)
     task = task_from_spec(spec.task)
     held_out = held_out_batch(spec)
 
@@ -112,12 +221,17 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         evaluation = evaluate(arch, params, held_out, task)
         return evaluation.loss, evaluation.metrics
 
+    def save(state: LoopState) -> None:
+        if run_dir is not None:
+            run_dir.write_checkpoint(spec, params, optimizer.state_arrays(), state)
+
     metrics, wall_time = run_loop(
         spec, lambda batch: train_on_batch(arch, spec.rule, params, batch, optimizer), evaluate_now,
-        run_dir, on_step)
+        run_dir, on_step, save=save if run_dir is not None else None,
+        resume=resume.loop if resume is not None else None, stop=stop,
+        advice=f"lower rule.optimizer.lr (now {spec.rule.optimizer.lr:g})")
     result = TrainResult(params, metrics, wall_time)
     if run_dir is not None:
-        run_dir.write_checkpoint(spec, params, optimizer, spec.run.steps)
         run_dir.write_curve(result.metrics, task.metrics)
         run_dir.write_summary({"wall_time_s": round(result.wall_time, 3), **result.final})
     return result
@@ -151,6 +265,3 @@ def describe(spec: NetworkSpec) -> str:
                      f"{spec.hardware.event_threshold}")
     return "\n".join(lines)
 
-
-def load_metrics(path: Path) -> list[dict]:
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]

@@ -7,6 +7,7 @@ validation error at ``('rule', 'inference', 'step')`` can be reported as
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +38,49 @@ def _construct_mapping(loader: UniqueKeyLoader, node: yaml.MappingNode, deep: bo
 
 
 UniqueKeyLoader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
+# YAML 1.1 (PyYAML) reads ``1e12`` as text because it has no dot; YAML 1.2 and every user
+# read it as a number. Resolve it as a float so a size written that way meets the size
+# limits with its value, not a confusing "not a valid integer".
+UniqueKeyLoader.add_implicit_resolver(
+    "tag:yaml.org,2002:float", re.compile(r"^[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"))
+
+#: keys that only one kind of neuropc YAML file has at its top level
+_SPEC_KEYS = {"input", "recurrent", "readout", "rule", "task", "run", "hardware", "loss"}
+#: constants only a hardware target table (compiler/targets) defines
+_TARGET_CONSTANTS = {"cores_per_chip", "mesh_rows", "mesh_cols", "compartments_per_core",
+                     "synaptic_memory_bits", "weight_bits"}
+#: constants only a cost profile (hwsim/profiles) defines
+_PROFILE_CONSTANTS = {"synaptic_op", "neuron_update", "message", "hop", "mac", "elementwise_op",
+                      "onchip_access", "offchip_access", "learning_weight_update"}
+
+KIND_NAMES = {"spec": "network spec", "profile": "cost profile", "target": "hardware target table"}
+
+
+def document_kind(data: object) -> str | None:
+    """Which kind of neuropc YAML file ``data`` looks like: ``spec``, ``profile`` or
+    ``target`` (None when it looks like none of them). A file given where another kind is
+    expected is then named as such ("this is a cost profile, not a network spec") instead of
+    drowning the user in one "unknown key" line per key."""
+    if not isinstance(data, dict):
+        return None
+    keys = {str(k) for k in data}
+    constants = data.get("constants")
+    names = {str(k) for k in constants} if isinstance(constants, dict) else set()
+    if names & _TARGET_CONSTANTS:
+        return "target"
+    if names & _PROFILE_CONSTANTS or "base" in keys or data.get("kind") in ("neuromorphic", "conventional"):
+        return "profile"
+    if len(keys & _SPEC_KEYS) >= 2:
+        return "spec"
+    return None
+
+
+def refuse_other_kind(data: object, source: str, expected: str) -> None:
+    """NeuropcError when ``data`` is recognisably another kind of file than ``expected``."""
+    kind = document_kind(data)
+    if kind is not None and kind != expected:
+        raise NeuropcError(f"{source}: this is a {KIND_NAMES[kind]}, not a {KIND_NAMES[expected]}")
 
 
 def line_index(node: yaml.Node | None, prefix: Location = ()) -> LineIndex:
@@ -82,11 +126,20 @@ def parse_mapping(text: str, source: str, what: str) -> tuple[dict, LineIndex]:
 
 def read_text(path: Path, what: str) -> str:
     """The file's text, or a NeuropcError saying why it cannot be had."""
+    if not str(path).strip():
+        raise NeuropcError(f"an empty file name was given where a YAML {what} file was expected")
     if not path.exists():
         raise NeuropcError(f"{path}: no such file")
     if path.is_dir():
-        raise NeuropcError(f"{path}: is a directory, expected a YAML {what} file")
+        raise NeuropcError(f"{path}: is a folder, expected a YAML {what} file")
     try:
-        return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        raise NeuropcError(f"{path}: cannot read: {exc}") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise NeuropcError(f"{path}: cannot read: {exc.strerror}") from None
+    if b"\0" in data:
+        raise NeuropcError(f"{path}: is a binary file, expected a YAML {what} file")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise NeuropcError(f"{path}: is not UTF-8 text (byte {exc.start}), expected a YAML {what} "
+                           "file") from None

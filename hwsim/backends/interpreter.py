@@ -15,7 +15,7 @@ the engine's ``_round``). Fixed point is not implemented here (NotImplementedErr
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -23,7 +23,7 @@ import numpy as np
 from compiler.artifact import Artifact
 from compiler.op_semantics import SEMANTICS
 from compiler.ops import OPS
-from compiler.program import HOST, INBOX, Buffer, Op, Phase, Program, assemble_bound
+from compiler.program import HOST, INBOX, Buffer, Op, Phase, Program, assemble_bound, bound_block
 from hwsim.backends.protocol import BlockOutput, ExecutionOptions
 from hwsim.counters import FIELDS, WORK_KINDS
 from hwsim.encode import per_step_source
@@ -597,6 +597,24 @@ class InterpreterBackend:
         for space, name in bound:
             state[space][name] = self.read(space, name, self.artifact.params[name].shape)
         return state
+
+    def restore(self, params: Mapping[str, np.ndarray],
+                optimizer_state: Mapping[str, Mapping[str, np.ndarray]], optimizer_steps: int,
+                copies: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+        """Parameters (stored in the number format), optimizer moments into the buffers bound
+        to them, and the optimizer step count; the accumulators recompute."""
+        self.load_params(dict(params))
+        for core in self.program.cores:
+            for buf in core.buffers.values():
+                b = buf.binding
+                if b is not None and b.copy and copies and b.name in copies.get(b.space, {}):
+                    self.mem[core.core][buf.name][...] = bound_block(copies[b.space][b.name], b)
+                    continue
+                if b is None or b.space not in optimizer_state or b.name not in optimizer_state[b.space]:
+                    continue
+                self.mem[core.core][buf.name][...] = bound_block(optimizer_state[b.space][b.name], b)
+        self.optimizer_steps = int(optimizer_steps)
+        self._weights_changed()
 
     def load_shared(self, other: InterpreterBackend) -> None:
         """Take the other backend's shared buffers (weights, parameters, accumulators,

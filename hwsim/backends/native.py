@@ -6,9 +6,12 @@ threshold, a core works only on the events it receives, and every operation is c
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 import numpy as np
 
 from compiler.artifact import Artifact
+from compiler.program import bound_block
 from hwsim.backends.protocol import BlockOutput, ExecutionOptions
 from hwsim.engine import Engine
 from hwsim.number_format import FixedFormat
@@ -55,6 +58,25 @@ class NativeBackend:
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
         return self.engine.optimizer_state()
+
+    def restore(self, params: Mapping[str, np.ndarray],
+                optimizer_state: Mapping[str, Mapping[str, np.ndarray]], optimizer_steps: int,
+                copies: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+        """Parameters through ``Engine.load_params`` (which rounds them to the number format),
+        then the feedback copies as they were, optimizer moments into the buffers bound to
+        them, and Adam's step count."""
+        engine = self.engine
+        engine.load_params(dict(params))
+        for core, buf in engine.enc.buffers:
+            b = buf.binding
+            if b is not None and b.copy and copies and b.name in copies.get(b.space, {}):
+                engine.buffer(core, buf.name)[...] = bound_block(copies[b.space][b.name], b)
+                continue
+            if b is None or b.space not in optimizer_state or b.name not in optimizer_state[b.space]:
+                continue
+            engine.buffer(core, buf.name)[...] = bound_block(optimizer_state[b.space][b.name], b)
+        engine.count = int(optimizer_steps)
+        engine.refresh()
 
     def load_shared(self, other: NativeBackend) -> None:
         self.engine.load_shared(other.engine)

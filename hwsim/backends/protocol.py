@@ -113,6 +113,17 @@ class Backend(Protocol):
         """Optimizer moments by space (``adam_m``, ``adam_v``) and parameter name."""
         ...
 
+    def restore(self, params: Mapping[str, np.ndarray],
+                optimizer_state: Mapping[str, Mapping[str, np.ndarray]], optimizer_steps: int,
+                copies: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+        """Set the shared state a checkpoint holds: parameters (reference names), optimizer
+        moments (as ``optimizer_state`` returns them), the optimizer step count and the
+        feedback copies of weights and their moments by space (``read(space, name, shape,
+        copy=True)``: a copy is updated on its own core and can differ from its primary in
+        the last bit), so a run
+        resumed from a checkpoint continues bit for bit as the uninterrupted run did."""
+        ...
+
     def load_shared(self, other: Backend) -> None:
         """Take the shared state (weights, parameters, accumulators, optimizer moments and
         step count) of another backend of the same kind and program, any lane count."""

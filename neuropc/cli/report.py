@@ -13,8 +13,14 @@ from neuropc.errors import NeuropcError
 
 
 def _lengths(text: str) -> list[int]:
+    """``--lengths 10,100,1000``: every item a whole number of steps (an empty item, as in
+    ``10,,100``, is a typo, not something to skip)."""
+    parts = [part.strip() for part in text.split(",")]
+    if any(not part for part in parts):
+        raise NeuropcError(f"--lengths {text!r}: an empty item; expected comma-separated whole numbers, "
+                           "e.g. 10,100,1000")
     try:
-        lengths = [int(part) for part in text.split(",") if part.strip()]
+        lengths = [int(part) for part in parts]
     except ValueError:
         raise NeuropcError(f"--lengths {text!r}: expected comma-separated whole numbers, e.g. 10,100,1000") from None
     if not lengths or min(lengths) < 1:
@@ -34,9 +40,9 @@ def measured_counts_at(spec_path: Path, threshold: float | dict[str, float] | No
     from compiler.pipeline import compile_artifact
     from hwsim.counters import WorkCounts
     from hwsim.runner import simulate
-    from neuropc.spec import load_spec
+    from neuropc.cli.inputs import load_checked_spec
 
-    spec = load_spec(spec_path)
+    spec = load_checked_spec(spec_path, ("compile",))
 
     def counts_at(length: int) -> WorkCounts:
         sized = spec.with_overrides({"task": spec.task.resized(length).model_dump(),
@@ -63,33 +69,47 @@ def report() -> None:
               help="Event threshold, one or per population (default: the spec's).")
 @click.option("--out", "out_dir", type=click.Path(path_type=Path), default=Path("."), show_default=True,
               help="Folder for scaling.json and scaling.png.")
+@click.option("--force", is_flag=True, help="Replace scaling.json and scaling.png an earlier report wrote.")
 @user_errors
 def scaling(spec_path: Path, lengths: str, chip_name: str | None, conventional_name: str,
-            threshold: str | None, out_dir: Path) -> None:
+            threshold: str | None, out_dir: Path, force: bool) -> None:
     """How energy and memory per training sequence grow with T (BPTT's memory grows, tPC-RTRL's not)."""
     from hwsim import scaling as scaling_view
     from hwsim.costs import load_profile
     from hwsim.energy_report import TARGET_PROFILES
+    from neuropc.cli.inputs import check_output_file, is_neuropc_png, is_scaling_json, named_value
     from neuropc.reference.network import Architecture
+    from neuropc.run_files import atomic_write
 
     values = _lengths(lengths)
-    spec, counts_at = measured_counts_at(spec_path, parse_threshold(threshold))
+    named_value("--profile", chip_name)
+    named_value("--vs", conventional_name)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise NeuropcError(f"--out {out_dir}: exists and is not a folder")
+    threshold_value = parse_threshold(threshold)
+    spec, counts_at = measured_counts_at(spec_path, threshold_value)
     for length in values:  # refuse lengths the task cannot make before simulating any
         try:
             spec.task.resized(length)
         except ValueError as err:
             raise NeuropcError(f"--lengths {lengths!r}: {err}") from None
     target = spec.hardware.target if spec.hardware else "loihi2"
-    chip = load_profile(chip_name or TARGET_PROFILES.get(target, "loihi2-estimate"))
+    chip = load_profile(chip_name if chip_name is not None else TARGET_PROFILES.get(target, "loihi2-estimate"))
     conventional = load_profile(conventional_name)
+    if out_dir.is_dir():  # refuse before measuring: a missing folder is created at the end
+        check_output_file(out_dir / "scaling.json", "--out", force=force, ours=is_scaling_json,
+                          what="scaling report", inputs=(spec_path,))
+        check_output_file(out_dir / "scaling.png", "--out", force=force, ours=is_neuropc_png,
+                          what="scaling plot", inputs=(spec_path,))
+    from hwsim.runner import overlay_thresholds
+    from neuropc.spec.schema import HardwareSpec
+
+    overlay_thresholds((spec.hardware or HardwareSpec()).event_threshold, threshold_value)  # before measuring
     rows = scaling_view.scaling_rows(Architecture.from_spec(spec), values, 1, counts_at, chip, conventional)
     click.echo(scaling_view.render(rows, chip.name, conventional.name))
     out_dir.mkdir(parents=True, exist_ok=True)
     document = {"spec": str(spec_path), "chip_profile": chip.name, "conventional_profile": conventional.name,
                 "batch": 1, "rows": [row.as_dict() for row in rows]}
-    for name in ("scaling.json", "scaling.png"):
-        if (out_dir / name).exists():
-            click.echo(f"replacing {out_dir / name}")
-    (out_dir / "scaling.json").write_text(json.dumps(document, indent=2) + "\n")
+    atomic_write(out_dir / "scaling.json", json.dumps(document, indent=2) + "\n")
     scaling_view.plot(rows, chip.name, conventional.name, out_dir / "scaling.png")
     click.echo(f"wrote {out_dir / 'scaling.json'} and {out_dir / 'scaling.png'}")

@@ -8,15 +8,26 @@ simulator) can trust a ``NetworkSpec`` once it exists.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from neuropc.tasks.base import TaskSpecBase
 from neuropc.tasks.registry import on_change, task_entries
 
+#: Upper bounds on sizes. Far above anything that trains on one machine, low enough that a
+#: typo (``1e12``) is refused here with the field named instead of reaching numpy; what a
+#: given machine can hold is checked against its memory by ``neuropc.resources``.
+MAX_WIDTH = 1_000_000
+MAX_LAYERS = 64
+MAX_STEPS = 100_000_000
+MAX_SEQUENCES = 1_000_000
+
 PositiveInt = Annotated[int, Field(gt=0)]
+Width = Annotated[int, Field(gt=0, le=MAX_WIDTH)]
+Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
 class FieldError(ValueError):
@@ -39,7 +50,7 @@ class InputSpec(_Strict):
     """What enters the recurrent block each step."""
 
     encoding: Literal["onehot", "real"] = "onehot"
-    size: PositiveInt = Field(description="vocabulary size (onehot) or vector dimension (real)")
+    size: Width = Field(description="vocabulary size (onehot) or vector dimension (real)")
 
 
 class RecurrentSpec(_Strict):
@@ -47,12 +58,12 @@ class RecurrentSpec(_Strict):
 
     type: Literal["lru"] = "lru"
     complex: bool = True
-    size: PositiveInt
-    radius: tuple[float, float] = Field(
+    size: Width
+    radius: tuple[Finite, Finite] = Field(
         (0.9, 0.999), description="range of |lambda| at initialisation (uniform on |lambda|^2)"
     )
     max_phase: float = Field(
-        0.6283185307179586, gt=0.0, le=6.283185307179586,
+        0.6283185307179586, gt=0.0, allow_inf_nan=False, le=6.283185307179586,
         description="phases of lambda start uniform in (0, max_phase]; complex LRU only",
     )
     gamma: Literal["fixed", "learned"] = Field(
@@ -73,22 +84,22 @@ class RecurrentSpec(_Strict):
 class ReadoutSpec(_Strict):
     """Dense layers from the LRU features ([Re h, Im h]) to the output."""
 
-    hidden: list[PositiveInt] = Field(default_factory=list)
+    hidden: list[Width] = Field(default_factory=list, max_length=MAX_LAYERS)
     activation: Literal["tanh", "relu", "gelu", "identity"] = "gelu"
-    output: PositiveInt
+    output: Width
 
 
 class InferenceSpec(_Strict):
     """Predictive-coding inference inside one time step."""
 
     iterations: Annotated[int, Field(ge=0, le=10_000)] = 2
-    step: Annotated[float, Field(gt=0.0, le=2.0)] = 1.0
+    step: Annotated[float, Field(gt=0.0, le=2.0, allow_inf_nan=False)] = 1.0
     fixed_prediction: bool = True
 
 
 class OptimizerSpec(_Strict):
     name: Literal["sgd", "adam"] = "adam"
-    lr: Annotated[float, Field(gt=0.0, le=10.0)] = 3e-3
+    lr: Annotated[float, Field(gt=0.0, le=10.0, allow_inf_nan=False)] = 3e-3
 
 
 RuleName = Literal["bptt", "tpc", "tpc-rtrl", "spatial-bp"]
@@ -128,11 +139,17 @@ def task_spec_union() -> Any:
 
 
 class RunSpec(_Strict):
-    steps: Annotated[int, Field(ge=0)] = 2000
-    batch: PositiveInt = 64
-    seed: Annotated[int, Field(ge=0)] = 0
-    eval_every: PositiveInt = 100
-    eval_sequences: PositiveInt = 512
+    """How long to train, on how much data, and how often to evaluate and save.
+
+    ``checkpoint_every``: write checkpoint.npz every this many steps (0: only at the end and
+    when the run is interrupted), so ``--resume`` can continue a run that was killed."""
+
+    steps: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 2000
+    batch: Annotated[int, Field(gt=0, le=MAX_SEQUENCES)] = 64
+    seed: Annotated[int, Field(ge=0, le=2**63 - 1)] = 0
+    eval_every: Annotated[int, Field(gt=0, le=MAX_STEPS)] = 100
+    eval_sequences: Annotated[int, Field(gt=0, le=MAX_SEQUENCES)] = 512
+    checkpoint_every: Annotated[int, Field(ge=0, le=MAX_STEPS)] = 0
 
 
 class EventThresholds(_Strict):
@@ -175,9 +192,29 @@ class HardwareSpec(_Strict):
     threshold (0 sends every change): one number, or ``{activity: A, error: E}``.
     """
 
-    target: str = "loihi2"
+    target: str = Field("loihi2", min_length=1)
     event_threshold: EventThresholds = Field(default_factory=EventThresholds)
-    overrides: dict[str, float | int] = Field(default_factory=dict)
+    overrides: dict[str, int] = Field(default_factory=dict)
+
+    @field_validator("overrides", mode="before")
+    @classmethod
+    def _whole_numbers(cls, data: object) -> object:
+        """Every override is a whole, finite number; checked here (not by ``int()`` in the
+        compiler) so NaN, infinity, 2.5 or a string is refused with the file and line."""
+        if not isinstance(data, Mapping):
+            return data  # pydantic reports "must be a mapping"
+        checked: dict[object, int] = {}
+        for key, value in data.items():
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise FieldError(str(key), f"must be a whole number, got {value!r}")
+            if not math.isfinite(value):
+                raise FieldError(str(key), f"must be a finite number, got {value!r}")
+            if value != int(value):
+                raise FieldError(str(key), f"must be a whole number, got {value!r}")
+            if abs(value) > 2**62:
+                raise FieldError(str(key), f"must be at most {2**62} in size, got {value!r}")
+            checked[key] = int(value)
+        return checked
 
 
 class NetworkSpec(_Strict):

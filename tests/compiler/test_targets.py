@@ -55,7 +55,7 @@ def test_overrides_replace_values_and_are_flagged() -> None:
     assert table.provenance("trace_bits") == "derived"
     with pytest.raises(NeuropcError, match="unknown constant 'weights'.*weight_bits"):
         load_target("loihi", {"weights": 4})
-    with pytest.raises(NeuropcError, match="must be an integer"):
+    with pytest.raises(NeuropcError, match="must be a whole number"):
         load_target("loihi", {"weight_bits": 4.5})
     with pytest.raises(NeuropcError, match="must be positive"):
         load_target("loihi", {"compartments_per_core": 0})

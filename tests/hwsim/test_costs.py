@@ -159,8 +159,10 @@ BAD = [
     pytest.param("base: cpu-45nm\nconstants:\n  offchip_access:\n    value: 2.0\n    unit: nJ\n"
                  "    source: x\n    provenance: assumed\n",
                  [":5:", "constants.offchip_access.unit", "energy per unit of data"], id="unit-does-not-fit"),
-    pytest.param("base: loihi\nconstants:\n  hop: {value: 1e-12, unit: J, source: x, provenance: assumed}\n",
+    pytest.param("base: loihi\nconstants:\n  hop: {value: '1e-12', unit: J, source: x, provenance: assumed}\n",
                  [":3:", "constants.hop.value", "must be a number", "1.0e-12"], id="number-as-text"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: .nan, unit: J, source: x, provenance: assumed}\n",
+                 [":3:", "constants.hop.value", "must be a finite number"], id="nan"),
     pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, unit: pJ, source: x, provenance: assumed,"
                  " sorce: y}\n",
                  [":3:", "constants.hop.sorce", "unknown key"], id="unknown-field"),

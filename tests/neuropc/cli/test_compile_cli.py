@@ -51,7 +51,7 @@ def test_compile_prints_the_resource_report(spec_file) -> None:
     result = _run("compile", str(spec_file), "--target", "loihi")
     assert result.exit_code == 2  # the copy spec trains with Adam, which Loihi cannot run
     _one_error(result, "cannot apply optimizer 'adam'", "sums of products")
-    result = _run("compile", str(spec_file))
+    result = _run("compile", str(spec_file), "--force")
     assert result.exit_code == 0, result.output
     out = result.output
     for fragment in ("target loihi2", "parameters 37,129", "cores 5 on 1 chip", "lru", "hidden1",
@@ -74,10 +74,12 @@ def test_inspect_shows_a_core_and_exports_graphs(spec_file, tmp_path) -> None:
     dot = tmp_path / "net.dot"
     result = _run("inspect", str(out), "--dot", str(dot))
     assert result.exit_code == 0
-    text = dot.read_text()
+    header, text = dot.read_text().split("\n", 1)
+    assert header.startswith("//") and "neuropc" in header  # how a later --force knows its own file
     assert text.startswith("digraph network") and '"hidden1.eps" -> "lru.x"' in text
-    result = _run("inspect", str(out), "--dot", str(dot), "--level", "cores")
-    assert result.exit_code == 0 and dot.read_text().startswith("digraph cores")
+    _one_error(_run("inspect", str(out), "--dot", str(dot), "--level", "cores"), "--force")
+    result = _run("inspect", str(out), "--dot", str(dot), "--level", "cores", "--force")
+    assert result.exit_code == 0 and dot.read_text().split("\n", 1)[1].startswith("digraph cores")
     _one_error(_run("inspect", str(out), "--core", "99"), "cores 0..4")
 
 
@@ -100,11 +102,13 @@ def test_errors_are_one_message_with_the_numbers(tmp_path) -> None:
 def test_compile_never_clobbers_a_file_that_is_not_an_artifact(spec_file, tmp_path) -> None:
     precious = tmp_path / "results.csv"
     precious.write_text("a,b\n1,2\n")
-    _one_error(_run("compile", str(spec_file), "-o", str(precious)), "refusing to overwrite",
-               "--force")
+    _one_error(_run("compile", str(spec_file), "-o", str(precious)), "refusing to replace")
+    _one_error(_run("compile", str(spec_file), "-o", str(precious), "--force"), "refusing to replace")
     assert precious.read_text() == "a,b\n1,2\n"
-    result = _run("compile", str(spec_file), "-o", str(precious), "--force")
-    assert result.exit_code == 0
+    artifact = tmp_path / "net.npc"
+    assert _run("compile", str(spec_file), "-o", str(artifact)).exit_code == 0
+    _one_error(_run("compile", str(spec_file), "-o", str(artifact)), "--force")
+    assert _run("compile", str(spec_file), "-o", str(artifact), "--force").exit_code == 0
     _one_error(_run("compile", str(spec_file), "-o", str(spec_file)), "would overwrite the spec")
 
 

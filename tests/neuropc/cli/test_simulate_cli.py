@@ -184,8 +184,10 @@ def test_simulate_errors_are_one_line(spec_file: Path, tmp_path: Path, copy_spec
     busy = tmp_path / "busy"
     busy.mkdir()
     (busy / "notes.txt").write_text("mine")
-    _one_error(_run("simulate", spec_file, "--out", busy), "not empty", "--force")
+    _one_error(_run("simulate", spec_file, "--out", busy, "--force"), "'notes.txt'", "did not write")
     assert (busy / "notes.txt").read_text() == "mine"
+    assert _run("simulate", spec_file, "--out", tmp_path / "sim", "--steps", "1").exit_code == 0
+    _one_error(_run("simulate", spec_file, "--out", tmp_path / "sim"), "not empty", "--force")
     online = tmp_path / "online.yaml"
     data = yaml.safe_load(spec_file.read_text())
     data["rule"]["update"] = "online"

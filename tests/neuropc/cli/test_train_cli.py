@@ -48,9 +48,13 @@ def test_train_refuses_a_non_empty_folder(copy_spec, tmp_path: Path):
     out = tmp_path / "run"
     out.mkdir()
     (out / "notes.txt").write_text("mine")
-    result = CliRunner().invoke(main, ["train", str(spec_path), "--out", str(out)])
-    assert result.exit_code == 2 and "not empty" in result.output and "--force" in result.output
+    result = CliRunner().invoke(main, ["train", str(spec_path), "--out", str(out), "--force"])
+    assert result.exit_code == 2 and "did not write" in result.output  # never a user's folder
     assert (out / "notes.txt").read_text() == "mine"
+    (out / "notes.txt").unlink()
+    assert CliRunner().invoke(main, ["train", str(spec_path), "--out", str(out), "--steps", "1"]).exit_code == 0
+    again = CliRunner().invoke(main, ["train", str(spec_path), "--out", str(out), "--steps", "1"])
+    assert again.exit_code == 2 and "not empty" in again.output and "--force" in again.output
     forced = CliRunner().invoke(main, ["train", str(spec_path), "--out", str(out), "--force", "--steps", "1"])
     assert forced.exit_code == 0, forced.output
 

@@ -25,7 +25,7 @@ def line_of(text: str, fragment: str) -> int:
 
 BAD_SPECS = {
     "missing field": (edited("  output: 9\n", ""), ["readout.output", "required field is missing"]),
-    "wrong type": (edited("size: 128", "size: lots"), ["recurrent.size", "valid integer", "'lots'"]),
+    "wrong type": (edited("size: 128", "size: lots"), ["recurrent.size", "whole number", "'lots'"]),
     "negative size": (edited("size: 128", "size: -4"), ["recurrent.size", "greater than 0", "-4"]),
     "unknown rule": (edited("name: tpc-rtrl", "name: hebbian"), ["rule.name", "'tpc-rtrl'", "hebbian"]),
     "unknown key": (edited("  gamma: fixed", "  gamma: fixed\n  gama: 2"), ["recurrent.gama", "unknown key"]),
@@ -33,7 +33,7 @@ BAD_SPECS = {
     "size disagrees with task": (edited("size: 11", "size: 12"), ["input.size", "feeds 11"]),
     "bptt online": (edited("name: tpc-rtrl", "name: bptt").replace("update: sequence", "update: online"),
                     ["rule.update", "bptt"]),
-    "step out of range": (edited("step: 1.0", "step: 7.5"), ["rule.inference.step", "less than or equal to 2"]),
+    "step out of range": (edited("step: 1.0", "step: 7.5"), ["rule.inference.step", "must be at most 2", "7.5"]),
     "duplicate key": (edited("  complex: true", "  complex: true\n  complex: false"), ["duplicate key 'complex'"]),
     "malformed yaml": (edited("radius: [0.9, 0.999]", "radius: [0.9, 0.999"), ["malformed YAML"]),
     "empty file": ("", ["spec is empty"]),
@@ -77,7 +77,7 @@ def test_missing_file_and_directory(tmp_path: Path):
     missing = runner.invoke(main, ["check", str(tmp_path / "nope.yaml")])
     assert missing.exit_code == 2 and "no such file" in missing.output
     folder = runner.invoke(main, ["check", str(tmp_path)])
-    assert folder.exit_code == 2 and "is a directory" in folder.output
+    assert folder.exit_code == 2 and "is a folder" in folder.output
 
 
 def test_check_prints_a_summary():
