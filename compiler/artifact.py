@@ -18,9 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 import struct
-import tempfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from compiler.program import FORMAT_VERSION, Channels, Program
+from neuropc.atomic_files import replacing
 from neuropc.errors import NeuropcError
 
 MAGIC = b"NEUROPC\x00"
@@ -134,25 +133,16 @@ def write_artifact(path: str | Path, members: dict[str, Member], force: bool = F
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise ArtifactError(f"{path}: folder {folder} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=folder)
-    try:
-        with os.fdopen(fd, "w+b") as fh:
-            fh.write(b"\0" * HEADER_SIZE)
-            _write_payload(fh, members)
-            end = fh.tell()
-            digest = hashlib.sha256()
-            fh.seek(HEADER_SIZE)
-            while chunk := fh.read(1 << 24):
-                digest.update(chunk)
-            fh.seek(0)
-            fh.write(_HEADER.pack(MAGIC, FORMAT_VERSION, end - HEADER_SIZE, digest.digest()))
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with replacing(folder / path.name) as fh:
+        fh.write(b"\0" * HEADER_SIZE)
+        _write_payload(fh, members)
+        end = fh.tell()
+        digest = hashlib.sha256()
+        fh.seek(HEADER_SIZE)
+        while chunk := fh.read(1 << 24):
+            digest.update(chunk)
+        fh.seek(0)
+        fh.write(_HEADER.pack(MAGIC, FORMAT_VERSION, end - HEADER_SIZE, digest.digest()))
     return end
 
 

@@ -16,8 +16,6 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -26,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from neuropc.atomic_files import atomic_write
 from neuropc.errors import NeuropcError
 from neuropc.reference.network import Params
 from neuropc.spec.loading import dump_spec, parse_spec
@@ -40,22 +39,6 @@ RUN_FILES = frozenset({"spec.yaml", "metrics.jsonl", "curve.png", "checkpoint.np
 def default_run_path(spec: NetworkSpec, root: Path = Path("runs")) -> Path:
     return root / f"{spec.name}-{spec.rule.name}-{time.strftime('%Y%m%d-%H%M%S')}"
 
-
-def atomic_write(path: Path, data: bytes | str) -> None:
-    """Write ``data`` to ``path`` through a temporary file in the same folder and a rename,
-    so the file is either the old one or the complete new one, never half of it."""
-    payload = data.encode("utf-8") if isinstance(data, str) else data
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp creates 0600; give the usual file mode
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 @dataclass

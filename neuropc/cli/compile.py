@@ -64,8 +64,8 @@ def inspect_command(artifact_path: Path, core: int | None, dot: Path | None,
     from compiler.artifact import load_artifact, rendered
     from compiler.dot import cores_dot, network_dot
     from compiler.report import render_core, render_report
+    from neuropc.atomic_files import atomic_write
     from neuropc.cli.inputs import DOT_HEADER, check_output_file, is_dot_file
-    from neuropc.run_files import atomic_write
 
     artifact = load_artifact(artifact_path)
     if dot is not None:

@@ -77,9 +77,9 @@ def scaling(spec_path: Path, lengths: str, chip_name: str | None, conventional_n
     from hwsim import scaling as scaling_view
     from hwsim.costs import load_profile
     from hwsim.energy_report import TARGET_PROFILES
+    from neuropc.atomic_files import atomic_write
     from neuropc.cli.inputs import check_output_file, is_neuropc_png, is_scaling_json, named_value
     from neuropc.reference.network import Architecture
-    from neuropc.run_files import atomic_write
 
     values = _lengths(lengths)
     named_value("--profile", chip_name)

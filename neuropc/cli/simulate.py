@@ -266,7 +266,7 @@ def _write_energy_report(result: SimulationResult, artifact: Artifact, chip: Cos
     import json
 
     from hwsim.energy_report import plot, render, report_from_simulation
-    from neuropc.run_files import atomic_write
+    from neuropc.atomic_files import atomic_write
 
     report = report_from_simulation(result, artifact, chip, conventional)
     click.echo("")

@@ -115,17 +115,20 @@ def test_backend_equals_the_reference_step_by_step(backend_name: str, case: str)
     assert backend.optimizer_steps == 2  # one apply per sequence
 
 
-@pytest.mark.parametrize("update,optimizer,rule", [
-    ("sequence", "adam", "tpc-rtrl"), ("sequence", "sgd", "tpc"),
-    ("online", "adam", "tpc-rtrl"), ("online", "sgd", "spatial-bp"),
+@pytest.mark.parametrize("update,optimizer,rule,hidden,batch", [
+    ("sequence", "adam", "tpc-rtrl", (5, 4), 4), ("sequence", "sgd", "tpc", (5, 4), 4),
+    ("online", "adam", "tpc-rtrl", (5, 4), 4), ("online", "sgd", "spatial-bp", (5, 4), 4),
+    # six lanes over seven rows: native's blocked learning accumulation (lanes and rows in
+    # fours) and its leftovers
+    ("sequence", "sgd", "tpc-rtrl", (7,), 6),
 ])
 @pytest.mark.parametrize("backend_name", BACKENDS)
 def test_training_batches_equal_train_on_batch(backend_name: str, update: str, optimizer: str,
-                                               rule: str) -> None:
+                                               rule: str, hidden: tuple[int, ...], batch: int) -> None:
     """Whole batches (reset, every step, apply per batch, or after every step with loss
     online) through the runner equal the reference's ``train_on_batch``: loss and every
     parameter, batch after batch."""
-    spec = tiny(rule=rule, update=update, optimizer=optimizer, hidden=(5, 4), batch=4,
+    spec = tiny(rule=rule, update=update, optimizer=optimizer, hidden=hidden, batch=batch,
                 activation="gelu")
     from compiler.pipeline import compile_artifact
 

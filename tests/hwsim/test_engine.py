@@ -18,7 +18,6 @@ from hwsim.kernels.tables import THRESHOLD_GROUPS
 from hwsim.runner import calibrate, train_batch
 from neuropc.reference.network import Architecture
 from neuropc.reference.optim import Optimizer
-from neuropc.reference.rules import train_on_batch
 from neuropc.reference.temporal import TemporalLearner
 from neuropc.spec import NetworkSpec
 from neuropc.tasks import task_from_spec
@@ -102,34 +101,6 @@ def check_params(engine: Engine, params: dict[str, np.ndarray], what: str) -> No
         if name.startswith("W"):
             _close(engine.gather("param", name, value.shape, copy=True), value,
                    f"{what}: feedback copy of {name}")
-
-
-def test_lanes_in_fours_and_leftover_lanes_learn_alike() -> None:
-    """Six lanes: four go through the blocked learning accumulation together, two lane by
-    lane, over 7 accumulator rows (a block of four and three left over); both agree with
-    the reference."""
-    spec = tiny(rule="tpc-rtrl", update="sequence", optimizer="sgd", hidden=(7,), batch=6,
-                activation="gelu")
-    _train_batches_against_reference(spec)
-
-
-def _train_batches_against_reference(spec) -> None:
-    artifact = _artifact(spec)
-    arch = Architecture.from_spec(spec)
-    params = {k: v.copy() for k, v in artifact.params.items()}
-    reference = Optimizer(spec.rule.optimizer)
-    engine = Engine(artifact, spec.run.batch)
-    task = task_from_spec(spec.task)
-    rng = np.random.default_rng(5)
-    for k in range(3):
-        batch = task.sample(rng, spec.run.batch)
-        want = train_on_batch(arch, spec.rule, params, batch, reference)
-        got, counts = train_batch(engine, batch)
-        assert abs(got - want) < TOL, (k, got, want)
-        check_params(engine, params, f"batch {k}")
-        assert counts.shape == (spec.run.batch, 9) and (counts >= 0).all()
-    if spec.rule.optimizer.name == "adam":  # Adam's bias correction uses the step number
-        assert engine.count == reference.count > 0
 
 
 @pytest.mark.parametrize("rule", ["tpc-rtrl", "spatial-bp"])
