@@ -10,13 +10,13 @@ import numpy as np
 
 from compiler.artifact import Artifact
 from compiler.pipeline import compile_artifact
-from hwsim.backends import backend_names
+from hwsim.backends import available_backends
 from neuropc.spec import NetworkSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[2]
 LANES = 3
-#: every registered backend whose dependencies are installed
-BACKENDS = tuple(backend_names())
+#: every registered backend whose dependencies are installed (lava only with the extra)
+BACKENDS = available_backends()
 
 
 def tiny(rule: str = "tpc-rtrl", *, complex_lru: bool = True, hidden: tuple[int, ...] = (5,),
