@@ -67,6 +67,20 @@ CASES = {
     "squared-error": tiny(hidden=(4,)).model_copy(update={"loss": "squared_error"}),
 }
 
+#: the cases the Lava backend runs in CI (every Lava process is a forked OS process with a
+#: handshake per stage, so the whole list would take most of the CI budget): tpc-rtrl and tpc,
+#: real and complex LRU, 0 and 1 hidden layers, one layer split over two cores
+LAVA_CASES = ("rtrl-complex-fixed-K2", "rtrl-no-hidden-K0", "rtrl-no-hidden-real-K1-moving",
+              "rtrl-split-cores-moving", "tpc-complex-inferred-K1", "tpc-real-moving-K2")
+#: the cases each backend runs: every case, except for lava (LAVA_CASES)
+SUBSETS = {"lava": LAVA_CASES}
+
+
+def backend_cases(backends: tuple[str, ...] | list[str], cases: dict | list) -> list[tuple[str, str]]:
+    """(backend, case) pairs for a parametrization, each backend limited to its subset."""
+    return [(b, c) for b in backends for c in cases if c in SUBSETS.get(b, cases)]
+
+
 _artifacts: dict[str, Artifact] = {}
 
 
