@@ -371,14 +371,17 @@ class LavaBackend:
     # -- failures ---------------------------------------------------------------------------------
     def _failure(self, exc: Exception) -> LavaProcessError:
         """What failed, from the workers' tracebacks; then tear the runtime down."""
-        reports = []
+        cores, others = [], []
         infrastructure = getattr(self._runtime, "_messaging_infrastructure", None)
         for actor in getattr(infrastructure, "actors", []):
             failure = actor.exception
             if failure:
                 match = re.search(r"CoreFailure: (.*)", failure[1])
-                reports.append(match.group(1) if match else failure[1].strip().splitlines()[-1])
-        self._failed = "; ".join(reports) or f"{type(exc).__name__}: {exc}"
+                if match:
+                    cores.append(match.group(1))
+                else:  # a worker that fell over because a neighbour died
+                    others.append(failure[1].strip().splitlines()[-1])
+        self._failed = "; ".join(cores or others) or f"{type(exc).__name__}: {exc}"
         self._teardown()
         return LavaProcessError(f"Lava process failed: {self._failed} (runtime torn down)")
 
@@ -398,9 +401,12 @@ class LavaBackend:
                 except Exception:  # already down with the failed workers
                     pass
         for worker in getattr(self, "_workers", []):
-            if worker.is_alive():
-                worker.terminate()
-            worker.join(timeout=5)
+            try:
+                if worker.is_alive():
+                    worker.terminate()
+                worker.join(timeout=5)
+            except ValueError:  # closed: Lava already joined it
+                pass
 
 
 def _stop(runtime: object) -> None:
