@@ -2,7 +2,8 @@
 
 ``native`` is the Numba engine (fast, counts every event); ``interpreter`` runs each op's
 documented semantics literally in numpy (slow, readable: the oracle the others are held
-against); ``lava`` deploys the program as Lava processes (optional: the ``lava`` extra). A new backend implements ``hwsim.backends.protocol.Backend`` and registers its
+against); ``lava`` deploys the program as Lava processes (optional: the ``lava`` extra).
+A new backend implements ``hwsim.backends.protocol.Backend`` and registers its
 factory here; the runner and the CLI find it by name.
 """
 
@@ -11,8 +12,8 @@ from __future__ import annotations
 from importlib import import_module
 
 from compiler.artifact import Artifact
-from neuropc.errors import NeuropcError
 from hwsim.backends.protocol import Backend, BackendFactory, BlockOutput, ExecutionOptions
+from neuropc.errors import NeuropcError
 
 #: backend name -> "module:factory"; imported only when the backend is used
 REGISTRY: dict[str, str] = {

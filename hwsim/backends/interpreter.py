@@ -6,8 +6,9 @@ from ``compiler.op_semantics`` (written once); what moves between cores and what
 are the documented event rules, one method each in ``hwsim.backends.core_rules`` (shared with
 the Lava backend: delta-coded sends, delivery at the end of a stage, host inputs written where
 they changed, sigma-delta synaptic accumulation, the sequence-start reset and the per-step
-restart of the error channels, the counting rule of every op family). The phases run as ``program.phases`` and their ``when`` say. The
-conformance tests hold it to the engine: equal values and identical counts.
+restart of the error channels, the counting rule of every op family). The phases run as
+``program.phases`` and their ``when`` say. The conformance tests hold it to the engine: equal
+values and identical counts.
 
 Number formats: float64, and float32 (every stored value rounded to the nearest float32, as
 the engine's ``_round``). Fixed point is not implemented here (NotImplementedError).

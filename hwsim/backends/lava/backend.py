@@ -147,8 +147,9 @@ class LavaBackend:
             self.cores.append(process)
         for process in self.cores:
             self.sequencer.command.connect(process.command)
+            src = process.proc_params["wiring"].core
             for dst in process.proc_params["wiring"].out_ports:
-                getattr(process, f"to_{dst}").connect(getattr(self.cores[dst], f"from_{process.proc_params['wiring'].core}"))
+                getattr(process, f"to_{dst}").connect(getattr(self.cores[dst], f"from_{src}"))
         self._run_cfg = Loihi2SimCfg(select_tag="floating_pt", exception_proc_model_map=models)
 
     def _start(self) -> None:
