@@ -60,7 +60,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
                    force: bool = False, echo: Callable[[str], None] = click.echo,
                    progress: bool = True, artifact: Artifact | None = None):
     """What ``neuropc simulate`` does; returns (SimulationResult, run folder path)."""
-    from hwsim.backends import backend_names
+    from hwsim.backends import backend_factory, backend_names
     from hwsim.number_format import NUMBER_FORMATS
     from hwsim.runner import event_thresholds, lanes_for, recorded_spec, simulate
     from neuropc.api import load_source
@@ -73,6 +73,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
         raise NeuropcError(f"--format {number_format}: choose one of {', '.join(NUMBER_FORMATS)}")
     if backend not in backend_names():
         raise NeuropcError(f"--backend {backend}: choose one of {', '.join(backend_names())}")
+    run_config = getattr(backend_factory(backend), "run_config", None)  # BackendUnavailable: exit 2
     artifact = artifact if artifact is not None else load_source(source)
     spec = recorded_spec(artifact, steps=steps, batch=batch)
     thresholds = event_thresholds(artifact.program, threshold)
@@ -86,6 +87,8 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
          f"{backend} backend for "
          f"{total} steps, {number_format}, threshold {thresholds}"
          f"{', dense' if dense else ''}, batch {spec.run.batch} ({mode}) -> {run_dir.path}")
+    if run_config:
+        echo(f"{backend} run configuration: {run_config}")
     options = {"backend": backend, "steps": steps, "threshold": thresholds, "spec": spec,
                "number_format": number_format,
                "batch": batch, "lanes": 1 if sequential else None, "dense": dense,
