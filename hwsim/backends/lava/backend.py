@@ -1,16 +1,13 @@
 """The Lava backend: a compiled program as a graph of Lava processes under ``Loihi2SimCfg``.
 
-One ``CoreProcess`` per core (``hwsim.backends.lava.models.core`` describes it and the
-order of one Lava step), a sequencer and a ledger extractor. The host side here turns every protocol
+One ``CoreProcess`` per core and one ``Sequencer`` (``hwsim.backends.lava.models.core``
+describes both and the order of one Lava step). The host side here turns every protocol
 call (a time step of ``run``, ``reset``, ``apply``) into a script of Lava steps, one per stage
 the call executes plus a final delivery-only step, writes it into the sequencer's ``script``
-sends the rows into the sequencer (a Lava ``Injector``, which passes one row per Lava step to
-every core's command port), runs that many Lava steps (blocking ``RunSteps``) and reads back:
-buffers with ``Var.get``, only when ``read`` asks for them (Lava moves a Var element by
-element over a pipe, so reading everything after every step would dominate the run time);
-counts and the recorded outputs the other way round: every core sends its step's ledger on
-a port, the ports meet at one Lava ``Extractor`` (an in-port sums what several out-ports
-send), which hands the host one array per Lava step.
+Var, runs that many Lava steps (blocking ``RunSteps``) and then reads back with ``Var.get``:
+every core's ledger (counts and recorded outputs) after each call, the buffers only when
+``read`` asks for them (Lava moves a Var element by element, so reading everything after
+every step would dominate the run time).
 
 Lifecycle: the runtime is created (and its worker processes forked) in the constructor;
 ``close()`` stops it, and a finalizer does so when the backend is garbage collected or the
@@ -30,9 +27,6 @@ from collections.abc import Iterable
 import numpy as np
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
-from lava.proc.io.extractor import Extractor, PyLoihiExtractorModel
-from lava.proc.io.injector import Injector, PyLoihiInjectorModel
-from lava.proc.io.utils import ChannelConfig, ReceiveEmpty, ReceiveNotEmpty, SendFull
 
 from compiler.artifact import Artifact
 from compiler.program import HOST, Buffer, Phase, assemble_bound
@@ -53,8 +47,9 @@ from hwsim.backends.lava.models.core import (
     CoreProcess,
     CoreWiring,
     Segment,
+    Sequencer,
+    SequencerModel,
     core_classes,
-    ledger_size,
     var_name,
 )
 from hwsim.backends.protocol import BlockOutput, ExecutionOptions
@@ -120,6 +115,7 @@ class LavaBackend:
         host_width = settings.inputs + (1 if settings.loss == "cross_entropy" else settings.outputs) + 1
         self.command_width = HEADER + self.lanes * host_width
         self._pending_flags = 0
+        self._seen = [np.zeros(0)] * len(program.cores)  # last ledger counts read, per core
         self._cache: dict[tuple[int, str], np.ndarray] = {}
         self._failed: str | None = None
         self._build(artifact, options)
@@ -131,16 +127,11 @@ class LavaBackend:
         layout = EventLayout.of(program, np.asarray(artifact.placement_arrays["hops"]))
         store_as = rounding(options.number_format)
         rows = 1 + sum(p.repeat * p.stages for p in program.phases)
-        self._rows = rows
-        fifo = ChannelConfig(send_full=SendFull.BLOCKING, receive_empty=ReceiveEmpty.BLOCKING,
-                             receive_not_empty=ReceiveNotEmpty.FIFO)
-        # the sequencer: Lava's Injector, fed one command row per Lava step by the host
-        self.sequencer = Injector(shape=(self.command_width,), buffer_size=rows, channel_config=fifo,
-                                  name="sequencer")
+        self.sequencer = Sequencer(rows=rows, width=self.command_width, name="sequencer")
         self.cores: list[CoreProcess] = []
         # keyed by process instance: Lava's compiler then takes these models as they are,
         # without executing the modules beside the Process class to look for others
-        models: dict[object, type] = {self.sequencer: PyLoihiInjectorModel}
+        models: dict[object, type] = {self.sequencer: SequencerModel}
         for core, wiring in zip(program.cores, _wiring(artifact, self.lanes, options, self.outputs_width),
                                 strict=True):
             memory = allocate(core, self.lanes)
@@ -154,14 +145,8 @@ class LavaBackend:
                                     command_width=self.command_width, outputs=self.outputs_width)
             models[process] = model_class
             self.cores.append(process)
-        # every core's ledger port into one extractor: Lava sums what several out-ports send
-        # to one in-port, and the extractor passes one array per Lava step to the host
-        self.extractor = Extractor(shape=(ledger_size(self.lanes, len(program.cores), self.outputs_width),),
-                                   buffer_size=rows, name="ledger", channel_config=fifo)
-        models[self.extractor] = PyLoihiExtractorModel
         for process in self.cores:
-            self.sequencer.out_port.connect(process.command)
-            process.ledger.connect(self.extractor.in_port)
+            self.sequencer.command.connect(process.command)
             src = process.proc_params["wiring"].core
             for dst in process.proc_params["wiring"].out_ports:
                 getattr(process, f"to_{dst}").connect(getattr(self.cores[dst], f"from_{src}"))
@@ -174,7 +159,6 @@ class LavaBackend:
         try:
             self.sequencer.create_runtime(run_cfg=self._run_cfg)
             self._runtime = self.sequencer.runtime
-            self.sequencer.send(self._row())
             self.sequencer.run(condition=RunSteps(num_steps=1))
         except Exception:
             self._workers = [p for p in multiprocessing.active_children() if p not in before]
@@ -182,12 +166,12 @@ class LavaBackend:
             raise
         self._workers = [p for p in multiprocessing.active_children() if p not in before]
         self._finalizer = weakref.finalize(self, _stop, self._runtime)
-        self._collect(1)
+        self._collect()
 
     @property
     def processes(self) -> int:
-        """Lava processes in the graph (one per core, the sequencer and the ledger extractor)."""
-        return len(self.cores) + 2
+        """Lava processes in the graph (one per core and the sequencer)."""
+        return len(self.cores) + 1
 
     def close(self) -> None:
         """Stop the Lava runtime (idempotent)."""
@@ -205,16 +189,16 @@ class LavaBackend:
         """Run the rows (the last one delivery-only) and collect counts and outputs."""
         if self._failed is not None:
             raise LavaProcessError(f"the Lava runtime stopped after an earlier failure: {self._failed}")
-        if len(rows) > self._rows:
-            raise ValueError(f"a script of {len(rows)} rows exceeds the sequencer's buffer of {self._rows}")
-        for row in rows:
-            self.sequencer.send(row)
+        script = np.zeros((self.sequencer.script.shape[0], self.command_width))
+        script[:, STAGE] = NO_STAGE
+        script[:len(rows)] = np.stack(rows)
+        self.sequencer.script.set(script)
         self._cache.clear()
         try:
             self.sequencer.run(condition=RunSteps(num_steps=len(rows)))
         except Exception as exc:  # Lava says only "1 Exception(s) occurred"
             raise self._failure(exc) from None
-        return self._collect(len(rows))
+        return self._collect()
 
     def _row(self, phase: int = -1, stage: float = NO_STAGE, *, scale: float = 0.0, record: bool = False,
              host: np.ndarray | None = None) -> np.ndarray:
@@ -244,18 +228,27 @@ class LavaBackend:
         self._pending_flags |= WEIGHTS_CHANGED
         return rows
 
-    def _collect(self, steps: int) -> tuple[np.ndarray, np.ndarray]:
-        """The ledgers of the call's ``steps`` Lava steps (each the sum over cores): counts
-        into the host counter; the loss and outputs the output cores recorded."""
+    def _collect(self) -> tuple[np.ndarray, np.ndarray]:
+        """Every core's ledger: new counts into the host counter; the loss and outputs the
+        output cores recorded (summed: each holds its slice)."""
         lanes, cores = self.lanes, len(self.program.cores)
         n_rows = (lanes + 1) * cores * len(FIELDS)
         n_kind = len(WORK_KINDS) * len(FIELDS)
-        total = sum(self.extractor.receive() for _ in range(steps))
-        counts = np.rint(total[:n_rows + n_kind]).astype(np.int64)
-        self.counter.add(counts[:n_rows].reshape(lanes + 1, cores, len(FIELDS)),
-                         counts[n_rows:].reshape(len(WORK_KINDS), len(FIELDS)))
-        tail = total[n_rows + n_kind:].reshape(lanes, 1 + self.outputs_width)
-        return tail[:, 0].copy(), tail[:, 1:].copy()
+        loss = np.zeros(lanes)
+        outputs = np.zeros((lanes, self.outputs_width))
+        for k, process in enumerate(self.cores):
+            ledger = process.ledger.get()
+            counts = np.rint(ledger[:n_rows + n_kind]).astype(np.int64)
+            seen = self._seen[k] if self._seen[k].size else np.zeros_like(counts)
+            new = counts - seen
+            self._seen[k] = counts
+            self.counter.add(new[:n_rows].reshape(lanes + 1, cores, len(FIELDS)),
+                             new[n_rows:].reshape(len(WORK_KINDS), len(FIELDS)))
+            if process.proc_params["wiring"].output:
+                tail = ledger[n_rows + n_kind:].reshape(lanes, 1 + self.outputs_width)
+                loss += tail[:, 0]
+                outputs += tail[:, 1:]
+        return loss, outputs
 
     # -- the protocol ----------------------------------------------------------------------------
     def run(self, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray, *, train: bool,

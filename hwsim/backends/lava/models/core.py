@@ -1,14 +1,14 @@
 """The Lava Processes of a compiled program and their ProcessModels.
 
-The sequencer is Lava's own ``Injector``: the host feeds it the script of one call, and at
-Lava step k it broadcasts row k on every core's ``command`` port. It is the stage counter: a
-row names a phase and a stage (or none: a delivery-only step), the host scalars of the
-optimizer, and the event rules to apply before the stage (sequence start, error restart,
-host inputs, weights changed), with the host input values.
+Two kinds of Process:
 
-- ``CoreProcess``: one per core. A Var per buffer of the core (its memory), an OutPort
-  ``ledger`` (the step's counts and recorded outputs, summed over cores by one Lava
-  ``Extractor`` that hands them to the host), an InPort ``command``, and one OutPort/InPort per
+- ``Sequencer``: holds the script of one host call (a Var with one row per Lava time step)
+  and broadcasts row k on its ``command`` port at Lava step k. It is the stage counter: a
+  row names a phase and a stage (or none: a delivery-only step), the host scalars of the
+  optimizer, and the event rules to apply before the stage (sequence start, error restart,
+  host inputs, weights changed), with the host input values.
+- ``CoreProcess``: one per core. A Var per buffer of the core (its memory), a ``ledger`` Var
+  (counts so far and the recorded outputs), an InPort ``command``, and one OutPort/InPort per
   pair of cores that a channel connects (``to_<k>`` / ``from_<k>``).
 
 Every Lava step a core model first sends what its previous stage emitted on every out-port
@@ -89,6 +89,36 @@ def ledger_size(lanes: int, cores: int, outputs: int) -> int:
     return (lanes + 1) * cores * len(FIELDS) + len(WORK_KINDS) * len(FIELDS) + lanes * (1 + outputs)
 
 
+class Sequencer(AbstractProcess):
+    """Broadcasts one script row per Lava step (see the module docstring)."""
+
+    def __init__(self, rows: int, width: int, **kwargs: object) -> None:
+        super().__init__(rows=rows, width=width, **kwargs)
+        script = np.zeros((rows, width))
+        script[:, STAGE] = NO_STAGE
+        self.script = Var(shape=(rows, width), init=script)
+        self.command = OutPort(shape=(width,))
+
+
+@implements(proc=Sequencer, protocol=LoihiProtocol)
+@requires(CPU)
+@tag("floating_pt")
+class SequencerModel(PyLoihiProcessModel):
+    """Row k of the script at step k of a host call; the call's last row (no stage) ends it."""
+
+    script: np.ndarray = LavaPyType(np.ndarray, float)
+    command: PyOutPort = LavaPyType(PyOutPort.VEC_DENSE, float)
+
+    def __init__(self, proc_params: dict) -> None:
+        super().__init__(proc_params)
+        self.cursor = 0
+
+    def run_spk(self) -> None:
+        row = self.script[self.cursor]
+        self.command.send(row.copy())
+        self.cursor = 0 if row[STAGE] == NO_STAGE else self.cursor + 1
+
+
 class CoreProcess(AbstractProcess):
     """One core of the program (subclassed per core by ``core_classes``)."""
 
@@ -100,7 +130,7 @@ class CoreProcess(AbstractProcess):
             value = np.asarray(value, dtype=np.float64)
             setattr(self, var_name(name), Var(shape=value.shape or (1,), init=value.reshape(value.shape or (1,))))
         cores = len(program.cores)  # type: ignore[attr-defined]
-        self.ledger = OutPort(shape=(ledger_size(wiring.lanes, cores, outputs),))
+        self.ledger = Var(shape=(ledger_size(wiring.lanes, cores, outputs),))
         self.command = InPort(shape=(command_width,))
         for dst in wiring.out_ports:
             setattr(self, f"to_{dst}", OutPort(shape=(2 * wiring.lanes * wiring.widths[(wiring.core, dst)],)))
@@ -191,22 +221,18 @@ class CoreModel(PyLoihiProcessModel):
             box[1, :, s.offset:s.offset + s.length] = np.where(delivery.fired, delivery.values, 0.0)
 
     def _publish(self, record: bool) -> None:
-        """This step's counts on the ledger port (the host's extractor sums every core's);
-        after the outputs phase, this core's loss and its slice of the outputs too."""
+        """Counts so far into the ledger Var; after the outputs phase, loss and outputs too."""
         c = self.counter
         n_rows, n_kind = c.rows.size, c.by_kind.size
-        ledger = np.zeros(n_rows + n_kind + self.wiring.lanes * (1 + self.outputs_width))
-        ledger[:n_rows] = c.rows.ravel()
-        ledger[n_rows:n_rows + n_kind] = c.by_kind.ravel()
-        c.rows[...] = 0
-        c.by_kind[...] = 0
+        self.ledger[:n_rows] = c.rows.ravel()
+        self.ledger[n_rows:n_rows + n_kind] = c.by_kind.ravel()
         if record:
             spec = self.program.cores[self.wiring.core]
             lanes = self.wiring.lanes
-            tail = ledger[n_rows + n_kind:].reshape(lanes, 1 + self.outputs_width)
+            tail = self.ledger[n_rows + n_kind:].reshape(lanes, 1 + self.outputs_width)
             tail[:, 0] = self.rules.mem["loss"].reshape(lanes)
+            tail[:, 1:] = 0.0
             tail[:, 1 + spec.start:1 + spec.stop] = self.rules.mem["mu"]
-        self.ledger.send(ledger)
 
 
 def core_classes(core: int, in_ports: list[int], out_ports: list[int],
@@ -215,7 +241,7 @@ def core_classes(core: int, in_ports: list[int], out_ports: list[int],
     of that core's Vars and ports."""
     process = type(f"Core{core}", (CoreProcess,), {"__module__": __name__})
     members: dict[str, object] = {var_name(b): LavaPyType(np.ndarray, float) for b in buffers}
-    members["ledger"] = LavaPyType(PyOutPort.VEC_DENSE, float)
+    members["ledger"] = LavaPyType(np.ndarray, float)
     members["command"] = LavaPyType(PyInPort.VEC_DENSE, float)
     members.update({f"to_{k}": LavaPyType(PyOutPort.VEC_DENSE, float) for k in out_ports})
     members.update({f"from_{k}": LavaPyType(PyInPort.VEC_DENSE, float) for k in in_ports})
