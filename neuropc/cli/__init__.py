@@ -3,7 +3,8 @@
 This package is the top layer: it is the only one allowed to import the reference
 (``neuropc``), the compiler and hwsim alike. ``check`` and ``train`` are defined here;
 ``compile``/``inspect`` (``neuropc.cli.compile``), ``simulate`` (``neuropc.cli.simulate``)
-and ``report`` (``neuropc.cli.report``) live in their own modules.
+``report`` (``neuropc.cli.report``) and ``deploy``
+(``neuropc.cli.deploy``) live in their own modules.
 """
 
 from __future__ import annotations
@@ -140,6 +141,7 @@ def _apply_overrides(spec: NetworkSpec, overrides: dict[str, object]) -> Network
 
 def _register_commands() -> None:
     from neuropc.cli.compile import compile_command, inspect_command
+    from neuropc.cli.deploy import deploy_command
     from neuropc.cli.report import report
     from neuropc.cli.simulate import simulate_command
 
@@ -147,6 +149,7 @@ def _register_commands() -> None:
     main.add_command(inspect_command, "inspect")
     main.add_command(simulate_command, "simulate")
     main.add_command(report, "report")
+    main.add_command(deploy_command, "deploy")
 
 
 _register_commands()

@@ -79,7 +79,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
     Everything is checked (formats, backend, thresholds, lanes, memory, the run folder)
     before the run folder is created. ``resume`` and ``run_dir``: continue the checkpoint of
     that run folder; ``options_record``: the options as given, kept in checkpoints for it."""
-    from hwsim.backends import backend_names
+    from hwsim.backends import backend_factory, backend_names
     from hwsim.number_format import NUMBER_FORMATS
     from hwsim.runner import event_thresholds, lanes_for, recorded_spec, simulate
     from neuropc.api import load_source
@@ -95,6 +95,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
         raise NeuropcError(f"--format {number_format}: choose one of {', '.join(NUMBER_FORMATS)}")
     if backend not in backend_names():
         raise NeuropcError(f"--backend {backend}: choose one of {', '.join(backend_names())}")
+    run_config = getattr(backend_factory(backend), "run_config", None)  # BackendUnavailable: exit 2
     artifact = artifact if artifact is not None else load_source(source)
     spec = resume.spec if resume is not None else recorded_spec(artifact, steps=steps, batch=batch)
     thresholds = event_thresholds(artifact.program, threshold)
@@ -118,6 +119,8 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
          f"{', dense' if dense else ''}, batch {spec.run.batch} ({mode}) -> {run_dir.path}")
     info = {"run": {**(options_record or {}), "source": str(source.resolve()),
                     "sha256": file_digest(source)}}
+    if run_config:
+        echo(f"{backend} run configuration: {run_config}")
     options = {"backend": backend, "steps": steps, "threshold": thresholds, "spec": spec,
                "number_format": number_format,
                "batch": batch, "lanes": 1 if sequential else None, "dense": dense,

@@ -14,7 +14,7 @@ import pytest
 
 from compiler.artifact import Artifact
 from hwsim.backends import Backend, ExecutionOptions, open_backend
-from tests.conformance.cases import BACKENDS, CASES, LANES, artifact, step_inputs
+from tests.conformance.cases import BACKENDS, CASES, LANES, artifact, backend_cases, step_inputs
 
 STEPS = 4
 TOL = 1e-9
@@ -97,15 +97,13 @@ def compare(backend_name: str, case: str, options: ExecutionOptions, tol: float 
 
 
 @pytest.mark.parametrize("mode", list(MODES))
-@pytest.mark.parametrize("case", list(CASES))
-@pytest.mark.parametrize("backend_name", OTHERS)
+@pytest.mark.parametrize("backend_name,case", backend_cases(OTHERS, CASES))
 def test_backend_counts_and_values_equal_native(backend_name: str, case: str, mode: str) -> None:
     compare(backend_name, case, MODES[mode])
 
 
-@pytest.mark.parametrize("case", ["rtrl-complex-fixed-K2", "rtrl-split-two-hidden-inferred",
-                                  "spatial-bp-complex"])
-@pytest.mark.parametrize("backend_name", OTHERS)
+@pytest.mark.parametrize("backend_name,case", backend_cases(OTHERS, [
+    "rtrl-complex-fixed-K2", "rtrl-split-two-hidden-inferred", "spatial-bp-complex"]))
 def test_float32_storage_agrees_with_native(backend_name: str, case: str) -> None:
     """Both round every stored value to float32: values within float32 resolution, same counts."""
     compare(backend_name, case, ExecutionOptions(number_format="float32",

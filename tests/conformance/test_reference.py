@@ -21,7 +21,16 @@ from neuropc.reference.optim import Optimizer
 from neuropc.reference.rules import train_on_batch
 from neuropc.reference.temporal import TemporalLearner
 from neuropc.tasks import task_from_spec
-from tests.conformance.cases import BACKENDS, CASES, LANES, SEQUENCE_CASES, artifact, step_inputs, tiny
+from tests.conformance.cases import (
+    BACKENDS,
+    CASES,
+    LANES,
+    SEQUENCE_CASES,
+    artifact,
+    backend_cases,
+    step_inputs,
+    tiny,
+)
 
 STEPS = 5
 TOL = 1e-9
@@ -80,8 +89,7 @@ def check_params(backend: Backend, params: dict[str, np.ndarray], what: str) -> 
                    f"{what}: feedback copy of {name}")
 
 
-@pytest.mark.parametrize("case", list(SEQUENCE_CASES))
-@pytest.mark.parametrize("backend_name", BACKENDS)
+@pytest.mark.parametrize("backend_name,case", backend_cases(BACKENDS, SEQUENCE_CASES))
 def test_backend_equals_the_reference_step_by_step(backend_name: str, case: str) -> None:
     spec = CASES[case]
     compiled = artifact(case)

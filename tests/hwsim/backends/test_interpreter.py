@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 from hwsim.backends import Backend, ExecutionOptions, backend_factory
-from hwsim.backends.interpreter import InterpreterBackend, Pending
+from hwsim.backends.interpreter import InterpreterBackend
 from tests.conformance.cases import artifact as _artifact
 from tests.conformance.cases import step_inputs
 
@@ -49,7 +49,7 @@ def test_fixed_point_is_refused_clearly() -> None:
 
 def _activity_group(interp: InterpreterBackend):
     """A send group of activities and the (destination core, inbox, start) it feeds."""
-    for groups in interp.groups.values():
+    for groups in interp.cores[0].layout.groups.values():
         for group in groups:
             if group.population == "activity":
                 return group
@@ -59,8 +59,7 @@ def _activity_group(interp: InterpreterBackend):
 def _send_once(interp: InterpreterBackend, group, values: np.ndarray) -> np.ndarray:
     source = interp.mem[group.core][group.source].reshape(interp.lanes, -1)
     source[:, group.start:group.start + group.length] = values
-    fired = interp._send(group)
-    interp._deliver(Pending([(group, fired)]))
+    interp._deliver([interp.cores[group.core]._send(group)])
     d = group.destinations[0]
     return interp.mem[d.core][d.inbox].reshape(interp.lanes, -1)[:, d.start:d.start + group.length].copy()
 
