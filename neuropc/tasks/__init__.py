@@ -4,7 +4,9 @@ in ``neuropc.tasks.registry`` by importing its module here."""
 from __future__ import annotations
 
 from neuropc.tasks.base import EVAL_STREAM, Metric, ScoreTotals, SequenceBatch, Task, TaskSpecBase
+from neuropc.tasks.charlm import CharLMSpec, CharLMTask
 from neuropc.tasks.copy import CopyTask, CopyTaskSpec
+from neuropc.tasks.sysid import SysIdSpec, SysIdTask
 from neuropc.tasks.registry import (
     register_task,
     task_entries,
@@ -15,7 +17,7 @@ from neuropc.tasks.registry import (
 )
 
 __all__ = [
-    "EVAL_STREAM", "CopyTask", "CopyTaskSpec", "Metric", "ScoreTotals", "SequenceBatch", "Task",
+    "EVAL_STREAM", "CharLMSpec", "CharLMTask", "SysIdSpec", "SysIdTask", "CopyTask", "CopyTaskSpec", "Metric", "ScoreTotals", "SequenceBatch", "Task",
     "TaskSpecBase", "register_task", "task_entries", "task_from_params", "task_from_spec", "task_names",
     "unregister_task",
 ]
