@@ -182,11 +182,15 @@ class SimulationResult:
 
 # -- the loop --------------------------------------------------------------------------------
 
-def lanes_for(program: Program, batch: int, lanes: int | None) -> int:
+def lanes_for(program: Program, batch: int, lanes: int | None, streams: bool = False) -> int:
     """Training lanes: the batch (lockstep) by default, or 1 (one sequence after another,
-    update mode 'sequence' only)."""
+    update mode 'sequence' only). ``streams``: the task carries state across batches, which
+    needs one lane per stream (a single lane cannot hold every stream's state)."""
     if lanes is None:
         return batch
+    if streams and lanes != batch:
+        raise NeuropcError(f"this task carries each stream's state from one batch to the next, so its "
+                           f"{batch} streams must run in lockstep (lanes = batch), not in {lanes} lane(s)")
     if lanes not in (1, batch):
         raise NeuropcError(f"lanes must be 1 (one sequence after another) or the batch size "
                            f"{batch} (lockstep), got {lanes}")
@@ -208,16 +212,19 @@ def evaluation_lanes(sequences: int, most: int) -> int:
     return max(k for k in range(1, max(1, min(most, sequences)) + 1) if sequences % k == 0)
 
 
-def train_batch(backend: Backend, batch: SequenceBatch) -> tuple[float, np.ndarray]:
+def train_batch(backend: Backend, batch: SequenceBatch, *, reset: bool = True) -> tuple[float, np.ndarray]:
     """One batch in the program's update mode. Returns (mean training loss as the reference
-    reports it, per-sequence counts (B, fields) with the shared work charged to the last)."""
+    reports it, per-sequence counts (B, fields) with the shared work charged to the last).
+    ``reset=False``: the batch continues the streams of the previous one (a task that carries
+    state), so the lanes keep their LRU state and eligibility traces, as the reference's
+    ``Carry`` does; lockstep lanes only."""
     scale = 1.0 / batch.loss_steps()
     online = updates_online(backend.artifact.program)
     size = batch.size
     counts = np.zeros((size, len(FIELDS)), np.int64)
     loss = 0.0
     if backend.lanes == size:
-        out = backend.run(batch.inputs, batch.targets, batch.mask, train=True, reset=True,
+        out = backend.run(batch.inputs, batch.targets, batch.mask, train=True, reset=reset,
                           apply_end=not online, scale=scale)
         loss = float(out.loss.sum())
         taken = backend.take_counts()
@@ -225,8 +232,9 @@ def train_batch(backend: Backend, batch: SequenceBatch) -> tuple[float, np.ndarr
             counts[:] = taken[:size].sum(axis=1)
             counts[-1] += taken[size:].sum(axis=(0, 1))
     else:
-        if online or backend.lanes != 1:
-            raise ValueError("sequential training needs update 'sequence' and one lane")
+        if online or backend.lanes != 1 or not reset:
+            raise ValueError("sequential training needs update 'sequence', one lane and sequences "
+                             "that start from the zero state")
         for k in range(size):
             one = _sequences(batch, k, k + 1)
             out = backend.run(one.inputs, one.targets, one.mask, train=True, reset=True,
@@ -292,8 +300,8 @@ def calibration_maxima(artifact: Artifact, sequences: int | None = None,
     else:
         rng = np.random.default_rng([seed, CALIBRATION_STREAM])
         batches = max(1, math.ceil(sequences / batch_))
-    for _ in range(batches):
-        train_batch(backend, task.sample(rng, batch_))
+    for index in range(batches):
+        train_batch(backend, task.sample(rng, batch_), reset=index == 0 or not task.carries_state)
     return backend.calibration_maxima()
 
 
@@ -355,7 +363,7 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
     record = spec if spec is not None else recorded_spec(artifact, steps=steps, batch=batch)
     thresholds = event_thresholds(program, threshold)
     task, steps_, batch_, seed = _task_and_run(artifact, steps, batch)
-    lanes = lanes_for(program, batch_, lanes)
+    lanes = lanes_for(program, batch_, lanes, task.carries_state)
     eval_lanes = evaluation_lanes(record.run.eval_sequences, eval_lanes)
     settings = SimulationSettings(backend, number_format, thresholds, dense, batch_, lanes,
                                   eval_lanes, steps_, seed, calibration_sequences)
@@ -383,8 +391,11 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
         trainer.restore(resume.params, {"adam_m": first, "adam_v": second}, optimizer_steps, copies)
         result.evaluations = counts.evaluations
 
+    started = [False]  # a streaming task continues its streams after the first batch
+
     def train_step(data: SequenceBatch) -> float:
-        loss, taken = train_batch(trainer, data)
+        loss, taken = train_batch(trainer, data, reset=not (task.carries_state and started[0]))
+        started[0] = True
         counts.training.append(taken)
         return loss
 
@@ -548,7 +559,8 @@ def write_run(run_dir: RunDirectory, result: SimulationResult, artifact: Artifac
     train_seqs = max(int(result.training.shape[0]), 1)
     summary = {"wall_time_s": round(result.wall_time, 3), **result.final,
                "backend": result.settings.backend, "simulator": result.settings.as_json(),
-               "training_per_sequence": result.training_total.per_sequence(train_seqs)}
+               "training_per_sequence": result.training_total.per_sequence(train_seqs),
+               "task_data": task_from_params(artifact.program.settings.task.params).provenance()}
     if result.evaluations:
         summary["inference_per_sequence"] = result.evaluations[-1].per_sequence()
     run_dir.write_summary(summary)

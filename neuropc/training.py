@@ -14,15 +14,17 @@ from typing import Any
 
 import numpy as np
 
-from neuropc.errors import RunStopped
+from neuropc.errors import NeuropcError, RunStopped
+from neuropc.reference.filtering import filtering_errors
 from neuropc.reference.forward import evaluate
 from neuropc.reference.network import Architecture, Params, params_from_spec
 from neuropc.reference.optim import Optimizer
-from neuropc.reference.rules import train_on_batch
+from neuropc.reference.rules import Carry, train_on_batch
 from neuropc.run_files import Checkpoint, LoopState, RunDirectory
 from neuropc.spec.schema import NetworkSpec
 from neuropc.tasks import task_from_spec
 from neuropc.tasks.base import SequenceBatch
+from neuropc.tasks.sysid import SysIdTask
 
 TRAIN_STREAM = 1  # random stream of training batches (held-out data: the task's held_out)
 
@@ -116,6 +118,10 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
     checkpoint written stays as it is.
     """
     task = task_from_spec(spec.task)
+    if resume is not None and task.carries_state:
+        raise NeuropcError(f"--resume cannot continue a {spec.task.name} run yet: its streams' position and "
+                           "the network state carried across windows are not in the checkpoint; start the "
+                           "run again")
     train_rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
     state = resume if resume is not None else LoopState()
     if resume is not None and resume.rng is not None:
@@ -216,24 +222,30 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         restore_optimizer(optimizer, resume)
     task = task_from_spec(spec.task)
     held_out = held_out_batch(spec)
+    # a streaming task's batches continue the previous ones: the rule's state goes on with them
+    carry = Carry(arch, spec.rule, spec.run.batch) if task.carries_state else None
 
     def evaluate_now(step: int) -> tuple[float, dict[str, float]]:
         evaluation = evaluate(arch, params, held_out, task)
-        return evaluation.loss, evaluation.metrics
+        metrics = dict(evaluation.metrics)
+        if isinstance(task, SysIdTask):  # deployment: open loop against PC filtering
+            metrics.update(filtering_errors(arch, params, task, spec.run.seed, spec.run.eval_sequences))
+        return evaluation.loss, metrics
 
     def save(state: LoopState) -> None:
         if run_dir is not None:
             run_dir.write_checkpoint(spec, params, optimizer.state_arrays(), state)
 
     metrics, wall_time = run_loop(
-        spec, lambda batch: train_on_batch(arch, spec.rule, params, batch, optimizer), evaluate_now,
+        spec, lambda batch: train_on_batch(arch, spec.rule, params, batch, optimizer, carry), evaluate_now,
         run_dir, on_step, save=save if run_dir is not None else None,
         resume=resume.loop if resume is not None else None, stop=stop,
         advice=f"lower rule.optimizer.lr (now {spec.rule.optimizer.lr:g})")
     result = TrainResult(params, metrics, wall_time)
     if run_dir is not None:
         run_dir.write_curve(result.metrics, task.metrics)
-        run_dir.write_summary({"wall_time_s": round(result.wall_time, 3), **result.final})
+        run_dir.write_summary({"wall_time_s": round(result.wall_time, 3), **result.final,
+                               "task_data": task.provenance()})
     return result
 
 

@@ -84,7 +84,9 @@ def train(spec_path: Path | None, rule: str | None, steps: int | None, seed: int
     start = checkpoint.step if checkpoint is not None else 0
     click.echo(f"{'resuming' if checkpoint else 'training'} '{spec.name}' with {spec.rule.name} "
                f"{f'at step {start} ' if checkpoint else ''}for {spec.run.steps} steps -> {run_dir.path}")
-    metrics = task_from_spec(spec.task).metrics
+    task = task_from_spec(spec.task)
+    click.echo(f"task: {task.describe()}")  # e.g. which corpus file charlm reads
+    metrics = task.metrics
     with stop_on_signals() as stop, TrainingProgress(spec.run.steps, metrics=metrics, start=start) as progress:
         result = run_training(spec, run_dir, on_step=progress.update, resume=checkpoint, stop=stop)
     final = result.final

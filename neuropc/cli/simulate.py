@@ -99,7 +99,8 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
     artifact = artifact if artifact is not None else load_source(source)
     spec = resume.spec if resume is not None else recorded_spec(artifact, steps=steps, batch=batch)
     thresholds = event_thresholds(artifact.program, threshold)
-    lanes_for(artifact.program, spec.run.batch, 1 if sequential else None)  # refuse before writing
+    lanes_for(artifact.program, spec.run.batch, 1 if sequential else None,  # refuse before writing
+              task_from_spec(spec.task).carries_state)
     try:
         check_memory(spec, "simulate", batch=batch)
     except FieldProblem as problem:

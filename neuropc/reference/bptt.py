@@ -13,16 +13,19 @@ from neuropc.tasks.base import SequenceBatch
 
 
 def bptt_updates(arch: Architecture, params: Params, batch: SequenceBatch,
-                 counter: Any = None) -> tuple[dict[str, np.ndarray], float]:
+                 counter: Any = None, *, history: ForwardHistory | None = None
+                 ) -> tuple[dict[str, np.ndarray], float]:
     """The exact descent direction -dL/dp for every trainable parameter, L the mean loss over
     loss-carrying steps, and L. Updates are descent directions everywhere in neuropc (the
     optimizer adds ``lr * update``), so this compares directly with every other rule's.
 
     ``counter`` (optional, e.g. ``hwsim.bptt_work.BPTTCounter``) is told about every
     operation, weight read, history write and read, and gradient accumulation as it happens;
-    it never changes the results.
+    it never changes the results. ``history``: a forward pass already made (one that started
+    from a carried state: truncated BPTT over a window of a stream); credit stops at its start.
     """
-    history = forward_sequence(arch, params, batch, counter)
+    if history is None:
+        history = forward_sequence(arch, params, batch, counter)
     coef = history.coef
     scale = 1.0 / batch.loss_steps()
     descent = {name: np.zeros_like(params[name]) for name in arch.trainable()}

@@ -24,7 +24,7 @@ class ForwardHistory:
     """Everything a forward pass produced, kept for all T steps (this is BPTT's memory)."""
 
     coef: LRUCoefficients
-    states: np.ndarray  # (T + 1, B, N); states[0] is the zero initial state
+    states: np.ndarray  # (T + 1, B, N); states[0] is the initial state (zero unless carried in)
     drives: np.ndarray  # (T, B, N): B u_t
     hidden_pre: list[list[np.ndarray]]  # per step, the readout hidden pre-activations
     outputs: np.ndarray  # (T, B, V)
@@ -32,8 +32,11 @@ class ForwardHistory:
 
 
 def forward_sequence(arch: Architecture, params: Params, batch: SequenceBatch,
-                     counter: Any = None) -> ForwardHistory:
+                     counter: Any = None, initial_state: np.ndarray | None = None) -> ForwardHistory:
     """The forward pass of every step, keeping what BPTT needs.
+
+    ``initial_state`` (batch, N): the state carried in from the previous window of a stream
+    (tasks that carry state); None starts from zero.
 
     ``counter`` (optional, e.g. ``hwsim.bptt_work.BPTTCounter``) is told about every
     operation and every history array as it happens; it never changes the results.
@@ -45,6 +48,8 @@ def forward_sequence(arch: Architecture, params: Params, batch: SequenceBatch,
     outputs = np.zeros((steps, size, arch.outputs))
     step_losses = np.zeros((steps, size))
     hidden_pre = []
+    if initial_state is not None:
+        states[0] = initial_state
     if counter is not None:
         counter.write_history("state", states[0], 0)
     for t in range(steps):

@@ -147,7 +147,12 @@ def lru_coefficients(arch: Architecture, params: Params) -> LRUCoefficients:
 
 
 def lru_drive(coef: LRUCoefficients, u: np.ndarray) -> np.ndarray:
-    """B u_t for a batch of inputs (batch, M) -> (batch, N)."""
+    """B u_t for a batch of inputs (batch, M) -> (batch, N).
+
+    A real input times a complex B is two real products: numpy's mixed real @ complex
+    product does not use BLAS and took 48 ms per step at batch 16, M 256, N 64 (charlm)."""
+    if np.iscomplexobj(coef.B) and not np.iscomplexobj(u):
+        return u @ coef.B.real.T + 1j * (u @ coef.B.imag.T)
     return u @ coef.B.T
 
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from abc import abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import ClassVar, Literal, Protocol, Self
+from typing import Any, ClassVar, Literal, Protocol, Self
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict
@@ -98,7 +98,20 @@ class Task(Protocol):
 
     @property
     def sequence_length(self) -> int:
-        """Steps per sequence (T)."""
+        """Steps per sequence (T); for a task that carries state, steps per window."""
+        ...
+
+    @property
+    def carries_state(self) -> bool:
+        """Whether the task is a set of streams cut into windows rather than independent sequences.
+
+        True: consecutive ``sample`` calls of the same size return the next window of the same
+        parallel streams, so a trainer must carry the network's state (and tPC-RTRL's
+        eligibility traces) from one batch to the next instead of starting from zero, and
+        ``held_out`` returns whole streams (several windows long) that evaluation runs through
+        in one pass. This is what makes RTRL worth having: credit flows across window borders
+        without storing the past. False: every sequence starts from the zero state.
+        """
         ...
 
     @property
@@ -126,6 +139,11 @@ class Task(Protocol):
 
     def describe(self) -> str:
         """One line for ``neuropc check``, e.g. "copy 10 digits (1..9), delay 10, 30 steps per sequence"."""
+        ...
+
+    def provenance(self) -> dict[str, Any]:
+        """Where the task's data came from, written into summary.json so a run can be traced
+        back to its corpus (path, size, sha256) or to the generator that made it."""
         ...
 
 

@@ -9,7 +9,7 @@ Input symbols: 0 blank, 1..V digits, V+1 marker (one-hot over V+2); classes: dig
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import numpy as np
 from pydantic import Field
@@ -44,6 +44,8 @@ class CopyTaskSpec(TaskSpecBase):
 
 class CopyTask:
     """Sequences of the copy task and their recall accuracy."""
+
+    carries_state = False  # every sequence is independent and starts from the zero state
 
     def __init__(self, spec: CopyTaskSpec) -> None:
         self.spec = spec
@@ -83,6 +85,9 @@ class CopyTask:
         spec = self.spec
         return (f"copy {spec.length} digits (1..{spec.vocab}), delay {spec.delay}, "
                 f"{self.sequence_length} steps per sequence")
+
+    def provenance(self) -> dict[str, Any]:
+        return {"data": "generated from the run seed (no file)"}
 
 
 register_task(CopyTaskSpec, CopyTask)

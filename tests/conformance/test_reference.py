@@ -156,3 +156,37 @@ def test_training_batches_equal_train_on_batch(backend_name: str, update: str, o
         assert counts.shape == (spec.run.batch, 9) and (counts >= 0).all()
     if spec.rule.optimizer.name == "adam":  # Adam's bias correction uses the step number
         assert backend.optimizer_steps == reference.count > 0
+
+
+@pytest.mark.parametrize("rule,update", [("tpc-rtrl", "sequence"), ("tpc-rtrl", "online"), ("tpc", "sequence")])
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_batches_that_continue_streams_equal_the_reference_carry(backend_name: str, rule: str,
+                                                                 update: str) -> None:
+    """A task that carries state (charlm): after the first batch the runner passes
+    ``reset=False``, and the lanes keep their LRU state and eligibility traces exactly as the
+    reference's ``Carry`` does: loss, parameters, state and traces, batch after batch."""
+    from neuropc.reference.rules import Carry
+
+    spec = tiny(rule=rule, update=update, batch=LANES)
+    compiled = artifact("rtrl-complex-fixed-K2") if (rule, update) == ("tpc-rtrl", "sequence") else None
+    if compiled is None:
+        from compiler.pipeline import compile_artifact
+
+        compiled = compile_artifact(spec)
+    arch = Architecture.from_spec(spec)
+    params = {k: v.copy() for k, v in compiled.params.items()}
+    reference = Optimizer(spec.rule.optimizer)
+    backend = open_backend(backend_name, compiled, LANES)
+    task = task_from_spec(spec.task)
+    carry = Carry(arch, spec.rule, LANES)
+    rng = np.random.default_rng(8)
+    for k in range(3):
+        batch = task.sample(rng, LANES)
+        want = train_on_batch(arch, spec.rule, params, batch, reference, carry)
+        got, _ = train_batch(backend, batch, reset=k == 0)
+        assert abs(got - want) < TOL, (k, got, want)
+        check_params(backend, params, f"batch {k}")
+        n, cx = arch.state, arch.complex
+        _close(_read(backend, "state", "h", (n,), cx, layer=0), carry.learner.state, f"batch {k}: h")
+        if carry.learner.traces is not None:
+            _close(_read(backend, "trace", "B", (n, arch.inputs), cx), carry.learner.traces.B, f"batch {k}: e_B")

@@ -160,9 +160,9 @@ def test_divergence_stops_at_the_step_keeps_the_last_good_checkpoint_and_is_quie
     calls: list[int] = []
     original = neuropc.training.train_on_batch
 
-    def exploding(arch, rule, params, batch, optimizer) -> float:
+    def exploding(arch, rule, params, batch, optimizer, carry=None) -> float:
         calls.append(1)
-        loss = original(arch, rule, params, batch, optimizer)
+        loss = original(arch, rule, params, batch, optimizer, carry)
         if len(calls) <= 33:
             return loss
         return float(np.exp(np.float64(len(calls))) * np.float64(1e300))  # overflows to inf at once

@@ -44,8 +44,8 @@ BAD_SPECS = {
     "threshold not a number": (EXAMPLE + "hardware:\n  event_threshold: high\n",
                                ["hardware.event_threshold", "{activity: A, error: E}"]),
     "not a mapping": ("- 1\n- 2\n", ["must be a mapping"]),
-    "unknown task": (edited("  name: copy\n", "  name: charlm\n"),
-                     ["task.name", "unknown task 'charlm'", "known: copy"]),
+    "unknown task": (edited("  name: copy\n", "  name: wordlm\n"),
+                     ["task.name", "unknown task 'wordlm'", "known: charlm, copy, sysid"]),
     "task without a name": (edited("  name: copy\n", ""), ["task.name", "required field is missing", "copy"]),
     "bad task field": (edited("  delay: 10", "  delay: 0"), ["task.delay", "greater than 0"]),
 }
@@ -110,7 +110,8 @@ def test_event_threshold_is_one_number_or_one_per_population(written: str, activ
 
 
 def test_unknown_task_points_at_its_name_line_and_lists_the_known_tasks():
-    text = edited("  name: copy\n", "  name: sysid\n")
+    text = edited("  name: copy\n", "  name: quadrotor\n")
     with pytest.raises(Exception) as info:
         parse_spec(text, "net.yaml")
-    assert str(info.value) == f"net.yaml:{line_of(text, 'name: sysid')}: task.name: unknown task 'sysid'; known: copy"
+    assert str(info.value) == (f"net.yaml:{line_of(text, 'name: quadrotor')}: task.name: unknown task "
+                               "'quadrotor'; known: charlm, copy, sysid")

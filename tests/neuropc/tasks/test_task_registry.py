@@ -56,6 +56,8 @@ class EchoTaskSpec(TaskSpecBase):
 
 
 class EchoTask:
+    carries_state = False
+
     def __init__(self, spec: EchoTaskSpec) -> None:
         self.spec = spec
         self.sequence_length = spec.steps
@@ -78,6 +80,9 @@ class EchoTask:
     def describe(self) -> str:
         return f"echo one of {self.spec.vocab} symbols, {self.spec.steps} steps per sequence"
 
+    def provenance(self) -> dict[str, str]:
+        return {"data": "generated"}
+
 
 @contextmanager
 def echo_registered() -> Iterator[None]:
@@ -87,7 +92,7 @@ def echo_registered() -> Iterator[None]:
         yield
     finally:
         unregister_task("echo")
-    assert task_names() == ("copy",)
+    assert task_names() == ("charlm", "copy", "sysid")
 
 
 def echo_spec_text(copy_spec: NetworkSpec, **run: int) -> str:
@@ -116,12 +121,12 @@ def test_a_name_is_registered_once_and_must_be_one_literal():
         register_task(Unnamed, EchoTask)
     with pytest.raises(KeyError):
         unregister_task("never-registered")
-    assert task_names() == ("copy",)
+    assert task_names() == ("charlm", "copy", "sysid")
 
 
 def test_the_task_union_follows_the_registry(copy_spec: NetworkSpec):
     text = echo_spec_text(copy_spec)
-    with pytest.raises(NeuropcError, match="unknown task 'echo'; known: copy$"):
+    with pytest.raises(NeuropcError, match="unknown task 'echo'; known: charlm, copy, sysid$"):
         parse_spec(text, "net.yaml")
     with echo_registered():
         spec = parse_spec(text, "net.yaml")
@@ -129,9 +134,9 @@ def test_the_task_union_follows_the_registry(copy_spec: NetworkSpec):
         assert parse_spec(dump_spec(spec)) == spec
         assert isinstance(parse_spec(dump_spec(copy_spec)).task, CopyTaskSpec)  # both members validate
         with pytest.raises(NeuropcError) as info:
-            parse_spec(text.replace("name: echo", "name: charlm"), "net.yaml")
+            parse_spec(text.replace("name: echo", "name: wordlm"), "net.yaml")
         assert str(info.value).count("\n") == 0
-        assert "task.name: unknown task 'charlm'; known: copy, echo" in str(info.value)
+        assert "task.name: unknown task 'wordlm'; known: charlm, copy, sysid, echo" in str(info.value)
         # a field of the echo member: the location is task.steps at its own line, not task.echo.steps
         bad = text.replace("steps: 4", "steps: many")
         with pytest.raises(NeuropcError) as info:
