@@ -306,7 +306,7 @@ def speed_document(spec: NetworkSpec, sweep: dict, reference: dict, one: Thresho
         f"update '{spec.rule.update}', {spec.rule.optimizer.name} lr {spec.rule.optimizer.lr}",
         f"- task: {task.describe()}, loss on {T - silent} of them",
         "- target loihi2; float64; compiled cores: "
-        + ", ".join(f"{layer['name']} {layer['cores']}"
+        + ", ".join(f"{layer.name} {layer.cores}"
                     for layer in artifact_from_spec(spec).program.settings.layers),
         f"- numba: a cold compile of the kernels (fresh process, empty cache) took "
         f"{compile_s:.0f} s, once per machine; timings below exclude it",
