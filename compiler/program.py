@@ -125,6 +125,27 @@ def bound_block(array: np.ndarray, binding: Binding) -> np.ndarray:
     return np.asarray(block.T if b.transpose else block, dtype=np.float64)
 
 
+#: (space, name, part, layer, copy): which global array a binding is a block of
+BindingKey = tuple[str, str, str | None, int | None, bool]
+
+
+def bound_extents(program: Program) -> dict[BindingKey, tuple[int, ...]]:
+    """The shape of every global array some buffer of ``program`` is bound to (the largest
+    stop over its blocks), so a caller can read each one whole (``assemble_bound``,
+    ``Backend.read``) without knowing the network."""
+    extents: dict[BindingKey, list[int]] = {}
+    for core in program.cores:
+        for buf in core.buffers.values():
+            b = buf.binding
+            if b is None:
+                continue
+            key = (b.space, b.name, b.part, b.layer, b.copy)
+            stop = [b.rows[1]] + ([b.cols[1]] if b.cols else [])
+            old = extents.setdefault(key, stop)
+            extents[key] = [max(x, y) for x, y in zip(old, stop, strict=True)]
+    return {key: tuple(shape) for key, shape in extents.items()}
+
+
 def assemble_bound(pieces: Iterable[tuple[Buffer, np.ndarray]], lanes: int, space: str, name: str,
                    shape: tuple[int, ...], part: str | None = None, layer: int | None = None,
                    copy: bool = False) -> np.ndarray:

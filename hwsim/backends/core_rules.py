@@ -55,6 +55,25 @@ def lane_rows(array: np.ndarray, lanes: int) -> np.ndarray:
     return array.reshape(lanes, -1)
 
 
+def host_block(inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray, lanes: int
+               ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A block's host rows as float64 (T, lanes, M), (T, lanes, targets per lane) and
+    (T, lanes); ValueError when the inputs are not laid out for ``lanes`` lanes."""
+    inputs = np.asarray(inputs, dtype=np.float64)
+    if inputs.ndim != 3 or inputs.shape[1] != lanes:
+        raise ValueError(f"inputs must be (steps, {lanes} lanes, inputs), got {inputs.shape}")
+    steps = inputs.shape[0]
+    return (inputs, np.asarray(targets, dtype=np.float64).reshape(steps, lanes, -1),
+            np.asarray(mask, dtype=np.float64).reshape(steps, lanes))
+
+
+def block_results(steps: int, lanes: int, width: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Zeroed loss (T, lanes), outputs (T, lanes, width) and per-step counts
+    (T, lanes + 1, fields) of a block."""
+    return (np.zeros((steps, lanes)), np.zeros((steps, lanes, width)),
+            np.zeros((steps, lanes + 1, len(FIELDS)), np.int64))
+
+
 def param_block(params: dict[str, np.ndarray], buf: Buffer) -> np.ndarray | None:
     """The initial value of a buffer bound to a parameter, in the buffer's layout (None for
     a buffer bound to no parameter)."""

@@ -27,12 +27,13 @@ from hwsim.backends.core_rules import (
     Delivery,
     EventCounter,
     EventLayout,
+    block_results,
+    host_block,
     output_cores,
     rounding,
     shared_layout,
 )
 from hwsim.backends.protocol import BlockOutput, ExecutionOptions
-from hwsim.counters import FIELDS
 
 
 class InterpreterBackend:
@@ -75,16 +76,10 @@ class InterpreterBackend:
     def run(self, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray, *, train: bool,
             reset: bool = False, apply_end: bool = False, scale: float = 1.0) -> BlockOutput:
         """See ``hwsim.backends.protocol.Backend.run``."""
-        inputs = np.asarray(inputs, dtype=np.float64)
-        if inputs.ndim != 3 or inputs.shape[1] != self.lanes:
-            raise ValueError(f"inputs must be (steps, {self.lanes} lanes, inputs), got {inputs.shape}")
+        inputs, targets, mask = host_block(inputs, targets, mask, self.lanes)
         steps = inputs.shape[0]
-        targets = np.asarray(targets, dtype=np.float64).reshape(steps, self.lanes, -1)
-        mask = np.asarray(mask, dtype=np.float64).reshape(steps, self.lanes)
         outputs_width = max(c.stop for c in output_cores(self.program))
-        loss = np.zeros((steps, self.lanes))
-        outputs = np.zeros((steps, self.lanes, outputs_width))
-        step_counts = np.zeros((steps, self.lanes + 1, len(FIELDS)), np.int64)
+        loss, outputs, step_counts = block_results(steps, self.lanes, outputs_width)
         before = self.counter.row_totals()
         if reset:
             self.reset()

@@ -27,16 +27,9 @@ from neuropc.errors import NeuropcError
 def bound_state(backend: object, artifact: object) -> dict[str, np.ndarray]:
     """Every array a buffer is bound to, read through the protocol, keyed
     ``space.name[.part][.layerN][.copy]``."""
-    extents: dict[tuple, list[int]] = {}
-    for core in artifact.program.cores:  # type: ignore[attr-defined]
-        for buf in core.buffers.values():
-            b = buf.binding
-            if b is None:
-                continue
-            key = (b.space, b.name, b.part, b.layer, b.copy)
-            stop = [b.rows[1]] + ([b.cols[1]] if b.cols else [])
-            old = extents.setdefault(key, stop)
-            extents[key] = [max(x, y) for x, y in zip(old, stop, strict=True)]
+    from compiler.program import bound_extents
+
+    extents = bound_extents(artifact.program)  # type: ignore[attr-defined]
     out: dict[str, np.ndarray] = {}
     for (space, name, part, layer, copy), shape in sorted(extents.items(), key=str):
         label = ".".join([space, name] + ([part] if part else []) + ([f"layer{layer}"] if layer is not None else [])

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from compiler.artifact import Artifact
+from compiler.program import bound_extents
 from hwsim.backends import Backend, ExecutionOptions, open_backend
 from tests.conformance.cases import BACKENDS, CASES, LANES, artifact, backend_cases, step_inputs
 
@@ -28,20 +29,8 @@ OTHERS = [name for name in BACKENDS if name != "native"]
 
 def bound_arrays(backend: Backend, compiled: Artifact) -> dict[tuple, np.ndarray]:
     """Every array some buffer is bound to, read through the protocol."""
-    extents: dict[tuple, list[int]] = {}
-    for core in compiled.program.cores:
-        for buf in core.buffers.values():
-            b = buf.binding
-            if b is None:
-                continue
-            key = (b.space, b.name, b.part, b.layer, b.copy)
-            stop = [b.rows[1]] + ([b.cols[1]] if b.cols else [])
-            if b.transpose and b.cols:
-                stop = [b.rows[1], b.cols[1]]
-            old = extents.setdefault(key, stop)
-            extents[key] = [max(x, y) for x, y in zip(old, stop, strict=True)]
-    return {key: backend.read(key[0], key[1], tuple(shape), part=key[2], layer=key[3], copy=key[4])
-            for key, shape in extents.items()}
+    return {key: backend.read(key[0], key[1], shape, part=key[2], layer=key[3], copy=key[4])
+            for key, shape in bound_extents(compiled.program).items()}
 
 
 def same_state(native: Backend, other: Backend, compiled: Artifact, where: str, tol: float) -> None:

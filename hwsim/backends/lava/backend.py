@@ -30,7 +30,16 @@ from lava.magma.core.run_configs import Loihi2SimCfg
 
 from compiler.artifact import Artifact
 from compiler.program import HOST, Buffer, Phase, assemble_bound
-from hwsim.backends.core_rules import EventCounter, EventLayout, allocate, output_cores, param_block, rounding
+from hwsim.backends.core_rules import (
+    EventCounter,
+    EventLayout,
+    allocate,
+    block_results,
+    host_block,
+    output_cores,
+    param_block,
+    rounding,
+)
 from hwsim.backends.lava.models.core import (
     COUNT,
     FLAGS,
@@ -254,15 +263,9 @@ class LavaBackend:
     def run(self, inputs: np.ndarray, targets: np.ndarray, mask: np.ndarray, *, train: bool,
             reset: bool = False, apply_end: bool = False, scale: float = 1.0) -> BlockOutput:
         """See ``hwsim.backends.protocol.Backend.run``: one script per time step."""
-        inputs = np.asarray(inputs, dtype=np.float64)
-        if inputs.ndim != 3 or inputs.shape[1] != self.lanes:
-            raise ValueError(f"inputs must be (steps, {self.lanes} lanes, inputs), got {inputs.shape}")
+        inputs, targets, mask = host_block(inputs, targets, mask, self.lanes)
         steps = inputs.shape[0]
-        targets = np.asarray(targets, dtype=np.float64).reshape(steps, self.lanes, -1)
-        mask = np.asarray(mask, dtype=np.float64).reshape(steps, self.lanes)
-        loss = np.zeros((steps, self.lanes))
-        outputs = np.zeros((steps, self.lanes, self.outputs_width))
-        step_counts = np.zeros((steps, self.lanes + 1, len(FIELDS)), np.int64)
+        loss, outputs, step_counts = block_results(steps, self.lanes, self.outputs_width)
         before = self.counter.row_totals()
         if reset:
             self.reset()
