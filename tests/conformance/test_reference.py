@@ -190,3 +190,34 @@ def test_batches_that_continue_streams_equal_the_reference_carry(backend_name: s
         _close(_read(backend, "state", "h", (n,), cx, layer=0), carry.learner.state, f"batch {k}: h")
         if carry.learner.traces is not None:
             _close(_read(backend, "trace", "B", (n, arch.inputs), cx), carry.learner.traces.B, f"batch {k}: e_B")
+
+
+@pytest.mark.parametrize("rule", ["tpc-rtrl", "spatial-bp"])
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_online_updates_match_the_reference_after_every_step(backend_name: str, rule: str) -> None:
+    """update: online: after every step that carries loss both apply that step's update at
+    once, so every later step sees changed weights; states and parameters agree each step."""
+    spec = tiny(rule=rule, update="online", batch=LANES, hidden=(5,))
+    from compiler.pipeline import compile_artifact
+
+    artifact = compile_artifact(spec)
+    arch = Architecture.from_spec(spec)
+    params = {k: v.copy() for k, v in artifact.params.items()}
+    optimizer = Optimizer(spec.rule.optimizer)
+    learner = TemporalLearner(arch, spec.rule, LANES)
+    backend = open_backend(backend_name, artifact, LANES)
+    backend.reset()
+    rng = np.random.default_rng(13)
+    scale = 1.0 / 9.0  # the host's 1 / loss-carrying pairs of the batch, as train_on_batch
+    for t in range(STEPS):
+        u, target, mask = step_inputs(artifact, rng, t)
+        result = learner.step(params, u, target, mask)
+        if mask.any():
+            optimizer.apply(params, {n: result.updates[n] * scale for n in arch.trainable()})
+        out = backend.run(u[None], target[None], mask[None], train=True, scale=scale)
+        # apply cleared the accumulators; a step without loss keeps its (zero) updates
+        left = {n: np.zeros_like(params[n]) if mask.any() else result.updates[n]
+                for n in arch.trainable()}
+        check_step(backend, learner, result, left, out.loss[0], f"step {t}")
+        check_params(backend, params, f"step {t}")
+    assert backend.optimizer_steps == optimizer.count == STEPS - 1  # step 1 carries no loss

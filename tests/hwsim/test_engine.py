@@ -6,6 +6,7 @@ Every backend's equality with the reference step by step is in tests/conformance
 from __future__ import annotations
 
 import dataclasses
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -16,12 +17,10 @@ from hwsim.encode import encode
 from hwsim.engine import FIELDS, Engine
 from hwsim.kernels.tables import THRESHOLD_GROUPS
 from hwsim.runner import calibrate, train_batch
-from neuropc.reference.network import Architecture
-from neuropc.reference.optim import Optimizer
-from neuropc.reference.temporal import TemporalLearner
 from neuropc.spec import NetworkSpec
 from neuropc.tasks import task_from_spec
 from tests.conformance.cases import CASES, tiny
+from tests.conformance.test_reference import check_params as check_backend_params
 
 LANES = 3
 STEPS = 5
@@ -43,92 +42,10 @@ def _inputs(spec: NetworkSpec, rng: np.random.Generator, t: int):
     return u, target, mask
 
 
-def _close(got: np.ndarray, want: np.ndarray, what: str) -> None:
-    diff = np.max(np.abs(np.asarray(got) - np.asarray(want))) if np.size(want) else 0.0
-    assert diff < TOL, f"{what}: max abs difference {diff:.3g}"
-
-
-def _complex(engine: Engine, space: str, name: str, shape: tuple[int, ...], complex_lru: bool,
-             layer: int | None = None) -> np.ndarray:
-    if not complex_lru:
-        return engine.gather(space, name, shape, layer=layer)
-    re = engine.gather(space, name, shape, part="re", layer=layer)
-    im = engine.gather(space, name, shape, part="im", layer=layer)
-    return re + 1j * im
-
-
-def check_step(engine: Engine, learner: TemporalLearner, result, totals: dict[str, np.ndarray],
-               loss: np.ndarray, step: int) -> None:
-    arch = learner.arch
-    n, cx = arch.state, arch.complex
-    where = f"step {step}"
-    _close(_complex(engine, "state", "h", (n,), cx, layer=0), learner.state, f"{where}: h")
-    _close(_complex(engine, "state", "mu", (n,), cx, layer=0), result.prediction,
-           f"{where}: prediction mu^0")
-    if learner.rule.uses_inference:
-        _close(_complex(engine, "state", "x", (n,), cx, layer=0), result.errors.state,
-               f"{where}: inferred x^0")
-    sizes = [n, *arch.hidden, arch.outputs]
-    for layer, eps in enumerate(result.errors.eps):
-        got = (_complex(engine, "state", "eps", (n,), cx, layer=0) if layer == 0 else
-               engine.gather("state", "eps", (sizes[layer],), layer=layer))
-        _close(got, eps, f"{where}: error of layer {layer}")
-    for layer, activity in enumerate(result.errors.activity[1:], start=1):
-        _close(engine.gather("state", "act", (sizes[layer],), layer=layer), activity,
-               f"{where}: activity of layer {layer}")
-    feats = result.errors.activity[0]
-    got = _complex(engine, "state", "act", (n,), cx, layer=0)
-    _close(np.concatenate([got.real, got.imag], axis=-1) if cx else got, feats,
-           f"{where}: LRU features")
-    for name, total in totals.items():
-        _close(engine.gather("update", name, total.shape), total, f"{where}: update {name}")
-        if name.startswith("W"):
-            _close(engine.gather("update", name, total.shape, copy=True), total,
-                   f"{where}: feedback copy of update {name}")
-    if learner.traces is not None:
-        _close(_complex(engine, "trace", "lam", (n,), cx), learner.traces.lam, f"{where}: e_lam")
-        _close(_complex(engine, "trace", "B", (n, arch.inputs), cx), learner.traces.B,
-               f"{where}: e_B")
-        if arch.learn_gamma:
-            _close(_complex(engine, "trace", "gam", (n,), cx), learner.traces.gam,
-                   f"{where}: e_gam")
-    _close(loss, result.errors.loss, f"{where}: loss")
-
-
 def check_params(engine: Engine, params: dict[str, np.ndarray], what: str) -> None:
-    for name, value in params.items():
-        _close(engine.gather("param", name, value.shape), value, f"{what}: parameter {name}")
-        if name.startswith("W"):
-            _close(engine.gather("param", name, value.shape, copy=True), value,
-                   f"{what}: feedback copy of {name}")
-
-
-@pytest.mark.parametrize("rule", ["tpc-rtrl", "spatial-bp"])
-def test_online_updates_match_the_reference_after_every_step(rule: str) -> None:
-    """update: online: after every step that carries loss both apply that step's update at
-    once, so every later step sees changed weights; states and parameters agree each step."""
-    spec = tiny(rule=rule, update="online", batch=LANES, hidden=(5,))
-    artifact = _artifact(spec)
-    arch = Architecture.from_spec(spec)
-    params = {k: v.copy() for k, v in artifact.params.items()}
-    optimizer = Optimizer(spec.rule.optimizer)
-    learner = TemporalLearner(arch, spec.rule, LANES)
-    engine = Engine(artifact, LANES)
-    engine.reset()
-    rng = np.random.default_rng(13)
-    scale = 1.0 / 9.0  # the host's 1 / loss-carrying pairs of the batch, as train_on_batch
-    for t in range(STEPS):
-        u, target, mask = _inputs(spec, rng, t)
-        result = learner.step(params, u, target, mask)
-        if mask.any():
-            optimizer.apply(params, {n: result.updates[n] * scale for n in arch.trainable()})
-        out = engine.run(u[None], target[None], mask[None], train=True, scale=scale)
-        # apply cleared the accumulators; a step without loss keeps its (zero) updates
-        left = {n: np.zeros_like(params[n]) if mask.any() else result.updates[n]
-                for n in arch.trainable()}
-        check_step(engine, learner, result, left, out.loss[0], t)
-        check_params(engine, params, f"step {t}")
-    assert engine.count == optimizer.count == STEPS - 1  # step 1 carries no loss
+    """The conformance suite's parameter check on the engine itself (its ``gather`` is the
+    protocol's ``read``)."""
+    check_backend_params(SimpleNamespace(read=engine.gather), params, what)
 
 
 def test_one_lane_in_sequence_equals_lockstep_lanes() -> None:
