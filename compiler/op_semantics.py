@@ -61,16 +61,49 @@ def execute(kind: str, operands: Operands, params: Params | None = None,
     return SEMANTICS[kind](operands, params or {}, host or {})
 
 
+# -- arithmetic order ---------------------------------------------------------------------
+#
+# Every backend computes each value with the same operations in the same order, so their
+# results agree to the last bit and so do their send decisions at threshold 0 (where any
+# change is an event). The rules, which compiled kernels follow too: a complex product is
+# written out in real arithmetic, (a + ib)(c + id) = (ac - bd) + i(ad + bc), never a library
+# complex multiply (which may fuse); sums over lanes add lane 0, 1, 2 ... in turn; sums over
+# a vector add its elements in turn from 0.0, except synaptic dot products (``ordered_matvec``).
+
+def parts(value: Any) -> tuple[np.ndarray, np.ndarray | None]:
+    """A parts operand as (re, im), im None for a real unit."""
+    if np.iscomplexobj(value):
+        return np.real(value), np.imag(value)
+    return np.asarray(value, dtype=np.float64), None
+
+
+def joined(re: np.ndarray, im: np.ndarray | None) -> np.ndarray:
+    """(re, im) back as one parts result: complex, or real when im is None."""
+    if im is None:
+        return re
+    out = np.empty(np.shape(re), np.complex128)
+    out.real, out.imag = re, im
+    return out
+
+
+def in_turn(values: np.ndarray, axis: int) -> np.ndarray:
+    """The sum of ``values`` along ``axis``, element 0, 1, 2 ... added in turn (numpy's own
+    sums pair elements up, which rounds differently from a core's accumulator)."""
+    if values.shape[axis] == 0:
+        return np.zeros(np.delete(values.shape, axis))
+    return np.take(np.cumsum(values, axis=axis), -1, axis=axis)
+
+
 # -- LRU coefficients ----------------------------------------------------------------------
 
-def lru_lambda(o: Operands) -> np.ndarray:
-    """lam = exp(-exp(nu)) e^{i exp(theta)} (real without theta), as magnitude and angle, the
-    way a core evaluates it from its stored parameters."""
+def lru_lambda(o: Operands) -> tuple[np.ndarray, np.ndarray]:
+    """lam = exp(-exp(nu)) e^{i exp(theta)} as (re, im), im 0 without theta: magnitude and
+    angle, the way a core evaluates it from its stored parameters."""
     magnitude = np.exp(-np.exp(o["nu"]))
     if "theta" not in o:
-        return magnitude
+        return magnitude, np.zeros_like(magnitude)
     angle = np.exp(o["theta"])
-    return magnitude * np.cos(angle) + 1j * (magnitude * np.sin(angle))
+    return magnitude * np.cos(angle), magnitude * np.sin(angle)
 
 
 def lru_gamma(o: Operands) -> np.ndarray:
@@ -117,9 +150,34 @@ def _relax(o: Operands, p: Params, h: HostScalars) -> Results:
 
 # -- synapses ----------------------------------------------------------------------------------
 
+#: partial sums of a synaptic dot product (see ``ordered_matvec``)
+PARTIAL_SUMS = 4
+
+
+def ordered_matvec(w: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """W @ x per lane (x: (..., cols), W: (rows, cols)) summed in the one order every backend
+    follows: column c goes into partial sum c mod 4, in increasing column order, each product
+    rounded before it is added (no fused multiply-add), and the result is
+    (p0 + p1) + (p2 + p3). At threshold 0 a value is sent when it changed at all, so the
+    backends' event counts agree only if their sums agree to the last bit; a BLAS or
+    SIMD-width-dependent order would make them (and a run's counts across machines) differ
+    by rounding. Four partial sums let a compiled kernel keep one SIMD register per row."""
+    x = np.asarray(x, dtype=np.float64)
+    cols = w.shape[-1]
+    if cols == 0:
+        return np.zeros((*x.shape[:-1], w.shape[0]))
+    padded = -cols % PARTIAL_SUMS
+    products = x[..., None, :] * w  # (..., rows, cols)
+    if padded:
+        products = np.concatenate([products, np.zeros((*products.shape[:-1], padded))], axis=-1)
+    chunks = products.reshape(*products.shape[:-1], -1, PARTIAL_SUMS)
+    partial = np.cumsum(chunks, axis=-2)[..., -1, :]  # sequential within each partial sum
+    return (partial[..., 0] + partial[..., 1]) + (partial[..., 2] + partial[..., 3])
+
+
 @semantics("matvec")
 def _matvec(o: Operands, p: Params, h: HostScalars) -> Results:
-    y = o["x"] @ np.swapaxes(o["w"], -1, -2)
+    y = ordered_matvec(o["w"], o["x"])
     if "bias" in o:
         y = y + o["bias"]
     return {"y": y}
@@ -129,60 +187,116 @@ def _matvec(o: Operands, p: Params, h: HostScalars) -> Results:
 
 @semantics("lru_predict")
 def _lru_predict(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"mu": lru_lambda(o) * o["h"] + lru_gamma(o) * o["drive"]}
+    lr, li = lru_lambda(o)
+    g = lru_gamma(o)
+    hr, hi = parts(o["h"])
+    dr, di = parts(o["drive"])
+    if hi is None:
+        return {"mu": lr * hr + g * dr}
+    return {"mu": joined((lr * hr - li * hi) + g * dr, (lr * hi + li * hr) + g * di)}
 
 
 @semantics("lru_trace")
 def _lru_trace(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"trace": lru_lambda(o) * o["trace"] + o["src"]}
+    lr, li = lru_lambda(o)
+    tr, ti = parts(o["trace"])
+    sr, si = parts(o["src"])
+    if ti is None:
+        return {"trace": lr * tr + sr}
+    return {"trace": joined((lr * tr - li * ti) + sr, (lr * ti + li * tr) + si)}
 
 
 @semantics("lru_synapse_trace")
 def _lru_synapse_trace(o: Operands, p: Params, h: HostScalars) -> Results:
-    lam, gam = lru_lambda(o), lru_gamma(o)
-    return {"trace": lam[:, None] * o["trace"] + gam[:, None] * o["u"][:, None, :]}
+    lr, li = (c[:, None] for c in lru_lambda(o))
+    gu = lru_gamma(o)[:, None] * o["u"][:, None, :]
+    tr, ti = parts(o["trace"])
+    if ti is None:
+        return {"trace": lr * tr + gu}
+    return {"trace": joined((lr * tr - li * ti) + gu, lr * ti + li * tr)}
 
 
-def _credit(o: Operands) -> np.ndarray:
-    """c = sum over lanes of eps * conj(sens)."""
-    return (o["eps"] * np.conj(o["sens"])).sum(axis=0)
+def _credit(o: Operands) -> tuple[np.ndarray, np.ndarray]:
+    """c = sum over lanes of eps * conj(sens), as (re, im), lanes added in turn."""
+    er, ei = parts(o["eps"])
+    sr, si = parts(o["sens"])
+    cr = np.zeros(er.shape[1:])
+    ci = np.zeros(er.shape[1:])
+    for b in range(er.shape[0]):
+        if ei is None:
+            cr = cr + er[b] * sr[b]
+        else:
+            cr = cr + (er[b] * sr[b] + ei[b] * si[b])
+            ci = ci + (ei[b] * sr[b] - er[b] * si[b])
+    return cr, ci
 
 
 @semantics("lru_lambda_credit")
 def _lru_lambda_credit(o: Operands, p: Params, h: HostScalars) -> Results:
-    c = _credit(o)
-    lam = lru_lambda(o)
-    out = {"acc_nu": o["acc_nu"] + np.real(c * np.conj(-np.exp(o["nu"]) * lam))}
+    """Re(c conj(dlam/dnu)) with dlam/dnu = -exp(nu) lam; Re(c conj(dlam/dtheta)) with
+    dlam/dtheta = i exp(theta) lam."""
+    cr, ci = _credit(o)
+    lr, li = lru_lambda(o)
+    decay = np.exp(o["nu"])
+    out = {"acc_nu": o["acc_nu"] + (cr * (-decay * lr) + ci * (-decay * li))}
     if "acc_theta" in o:
-        out["acc_theta"] = o["acc_theta"] + np.real(c * np.conj(1j * np.exp(o["theta"]) * lam))
+        rot = np.exp(o["theta"])
+        out["acc_theta"] = o["acc_theta"] + (cr * (-rot * li) + ci * (rot * lr))
     return out
 
 
 @semantics("lru_gamma_credit")
 def _lru_gamma_credit(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"acc": o["acc"] + lru_gamma(o) * np.real(_credit(o))}
+    return {"acc": o["acc"] + lru_gamma(o) * _credit(o)[0]}
 
 
 @semantics("lru_input_credit")
 def _lru_input_credit(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"acc": o["acc"] + np.einsum("bn,bnm->nm", o["eps"], np.conj(o["trace"]))}
+    """acc += eps_r conj(trace_rj), lane by lane."""
+    er, ei = parts(o["eps"])
+    tr, ti = parts(o["trace"])
+    ar, ai = parts(o["acc"])
+    for b in range(er.shape[0]):
+        e_re = er[b][:, None]
+        if ei is None:
+            ar = ar + e_re * tr[b]
+        else:
+            e_im = ei[b][:, None]
+            ar = ar + (e_re * tr[b] + e_im * ti[b])
+            ai = ai + (e_im * tr[b] - e_re * ti[b])
+    return {"acc": joined(ar, ai)}
 
 
 @semantics("lru_input_credit_immediate")
 def _lru_input_credit_immediate(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"acc": o["acc"] + np.einsum("bn,bm->nm", o["eps"] * lru_gamma(o), o["u"])}
+    """acc += eps_r (gamma_r u_j), lane by lane."""
+    er, ei = parts(o["eps"])
+    ar, ai = parts(o["acc"])
+    g = lru_gamma(o)[:, None]
+    for b in range(er.shape[0]):
+        gu = g * o["u"][b][None, :]
+        ar = ar + er[b][:, None] * gu
+        if ei is not None:
+            ai = ai + ei[b][:, None] * gu
+    return {"acc": joined(ar, ai)}
 
 
 # -- readout learning --------------------------------------------------------------------------
 
 @semantics("outer_accumulate")
 def _outer_accumulate(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"acc": o["acc"] + o["post"].T @ o["pre"]}
+    acc = o["acc"]
+    for b in range(o["post"].shape[0]):
+        acc = acc + np.outer(o["post"][b], o["pre"][b])
+    return {"acc": acc}
 
 
 @semantics("accumulate")
 def _accumulate(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"acc": o["acc"] + o["x"].sum(axis=0)}
+    total = np.zeros(np.shape(o["acc"]))
+    for row in o["x"]:
+        total = total + row
+    return {"acc": o["acc"] + total}
 
 
 # -- softmax and losses ------------------------------------------------------------------------
@@ -194,12 +308,12 @@ def _max(o: Operands, p: Params, h: HostScalars) -> Results:
 
 @semantics("sum_exp")
 def _sum_exp(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"y": np.exp(o["x"] - o["shift"][:, None]).sum(axis=1)}
+    return {"y": in_turn(np.exp(o["x"] - o["shift"][:, None]), axis=1)}
 
 
 @semantics("log_sum")
 def _log_sum(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"y": np.log(_rows(o["x"]).sum(axis=1))}
+    return {"y": np.log(in_turn(_rows(o["x"]), axis=1))}
 
 
 def _log_probabilities(o: Operands) -> np.ndarray:
@@ -235,7 +349,7 @@ def _se_error(o: Operands, p: Params, h: HostScalars) -> Results:
 @semantics("se_loss")
 def _se_loss(o: Operands, p: Params, h: HostScalars) -> Results:
     diff = o["prediction"] - o["target"]
-    return {"loss": 0.5 * (diff * diff).sum(axis=1) * o["mask"]}
+    return {"loss": 0.5 * in_turn(diff * diff, axis=1) * o["mask"]}
 
 
 # -- messages ----------------------------------------------------------------------------------

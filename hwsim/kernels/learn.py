@@ -55,60 +55,61 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
                 if dense or p[r] != 0.0:
                     active[b] += 1
         charge(state, b, core, OUTER_ACCUMULATE, LW, active[b] * k)
-    # lanes whose pre-synaptic vector has no zero go four at a time through outer4x4
-    # (their rows with a zero post value add exact zeros); the rest lane by lane below
-    full = np.empty(lanes, np.int64)
-    nfull = 0
-    for b in range(lanes):
-        if nzc[b] == cols and active[b] > 0:
-            full[nfull] = b
-            nfull += 1
-    quads = nfull // 4 * 4
-    in_quad = np.zeros(lanes, np.bool_)
-    for f in range(quads):
-        in_quad[full[f]] = True
-    # blocks of four accumulator rows stay in L1 while every lane adds to them
+    # blocks of four accumulator rows stay in L1 while every lane, in lane order, adds to
+    # them; runs of four consecutive lanes whose pre vector has no zero go through outer4x4
     r = 0
+    run = np.empty(4, np.int64)
     while r < rows:
         block = min(4, rows - r)
         start = ao + r * cols
-        if block == 4:
-            a0 = mem[start:start + cols]
-            a1 = mem[start + cols:start + 2 * cols]
-            a2 = mem[start + 2 * cols:start + 3 * cols]
-            a3 = mem[start + 3 * cols:start + 4 * cols]
-            for f in range(0, quads, 4):
-                b0, b1, b2, b3 = full[f], full[f + 1], full[f + 2], full[f + 3]
-                outer4x4(a0, a1, a2, a3,
-                         mem[po[b0] + r:po[b0] + r + 4], mem[po[b1] + r:po[b1] + r + 4],
-                         mem[po[b2] + r:po[b2] + r + 4], mem[po[b3] + r:po[b3] + r + 4],
-                         mem[qo[b0]:qo[b0] + cols], mem[qo[b1]:qo[b1] + cols],
-                         mem[qo[b2]:qo[b2] + cols], mem[qo[b3]:qo[b3] + cols])
+        n = 0
         for b in range(lanes):
-            k = nzc[b]
-            if k == 0 or active[b] == 0:
+            if nzc[b] == 0 or active[b] == 0:
                 continue
-            if block == 4 and in_quad[b]:
-                continue  # done above
-            silent = True
-            for rr in range(block):
-                if mem[po[b] + r + rr] != 0.0:
-                    silent = False
-            if silent:
+            if block == 4 and nzc[b] == cols:
+                run[n] = b
+                n += 1
+                if n == 4:
+                    _add_quad(mem, start, cols, r, po, qo, run)
+                    n = 0
                 continue
-            q = mem[qo[b]:qo[b] + cols]
-            nz = icol[b * width:b * width + k]
-            for rr in range(block):
-                pv = mem[po[b] + r + rr]
-                if pv == 0.0:
-                    continue
-                arow = mem[start + rr * cols:start + rr * cols + cols]
-                if k == cols:
-                    axpy(arow, pv, q)
-                else:
-                    for j in range(k):
-                        arow[nz[j]] += pv * q[nz[j]]
+            for f in range(n):  # a sparse lane: the pending full lanes go first, in order
+                _add_lane(mem, start, block, cols, r, po[run[f]], qo[run[f]], icol, width, run[f], cols)
+            n = 0
+            _add_lane(mem, start, block, cols, r, po[b], qo[b], icol, width, b, nzc[b])
+        for f in range(n):
+            _add_lane(mem, start, block, cols, r, po[run[f]], qo[run[f]], icol, width, run[f], cols)
         r += block
+
+
+@njit(cache=True)
+def _add_quad(mem, start, cols, r, po, qo, run):
+    """Four full lanes into four accumulator rows, one pass over the rows."""
+    b0, b1, b2, b3 = run[0], run[1], run[2], run[3]
+    outer4x4(mem[start:start + cols], mem[start + cols:start + 2 * cols],
+             mem[start + 2 * cols:start + 3 * cols], mem[start + 3 * cols:start + 4 * cols],
+             mem[po[b0] + r:po[b0] + r + 4], mem[po[b1] + r:po[b1] + r + 4],
+             mem[po[b2] + r:po[b2] + r + 4], mem[po[b3] + r:po[b3] + r + 4],
+             mem[qo[b0]:qo[b0] + cols], mem[qo[b1]:qo[b1] + cols],
+             mem[qo[b2]:qo[b2] + cols], mem[qo[b3]:qo[b3] + cols])
+
+
+@njit(cache=True)
+def _add_lane(mem, start, block, cols, r, post, pre, icol, width, b, k):
+    """One lane into ``block`` accumulator rows: rows with a zero post value and zero pre
+    columns (k of the cols are nonzero, listed in icol) would only add exact zeros."""
+    q = mem[pre:pre + cols]
+    nz = icol[b * width:b * width + k]
+    for rr in range(block):
+        pv = mem[post + r + rr]
+        if pv == 0.0:
+            continue
+        arow = mem[start + rr * cols:start + rr * cols + cols]
+        if k == cols:
+            axpy(arow, pv, q)
+        else:
+            for j in range(k):
+                arow[nz[j]] += pv * q[nz[j]]
 
 
 @njit(cache=True)

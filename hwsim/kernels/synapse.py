@@ -18,7 +18,7 @@ from numba import njit
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import MR, MW, NEURON, SYN_D, SYN_E, charge
-from hwsim.kernels.numeric import dot, dot4, dot4x2, store4
+from hwsim.kernels.numeric import dot, dot4, dot4x2, gathered_dot, store4
 from hwsim.kernels.tables import INT_ACCUMULATOR, base, slot
 
 FAMILY = "synapse"
@@ -99,11 +99,7 @@ def run(i, lanes, dense, tables, state, scratch):
             cl, dv = icol[:k], dval[:k]
             acc = sacc[so:so + rows]
             for r in range(rows):
-                wrow = mem[wo + r * cols:wo + r * cols + cols]
-                s = 0.0
-                for j in range(k):
-                    s += wrow[cl[j]] * dv[j]
-                acc[r] += s
+                acc[r] += gathered_dot(mem[wo + r * cols:wo + r * cols + cols], cl, dv)
     if wide:
         _wide_pass(lanes, rows, cols, wo, sums0, seen0, width, mem, sacc, xs, dd, mode)
     extra = rows if bias >= 0 else 0
