@@ -1,0 +1,330 @@
+"""hwsim against what a user would otherwise pick: PyTorch BPTT on the CPU, same network, same batches.
+
+    pip install -e ".[bench]"          # torch (CPU) for this benchmark only
+    python bench/peer_speed.py         # writes docs/results/peer_speed.md
+    python bench/peer_speed.py --quick --out /tmp/peer.md
+
+The copy network of ``examples/copy.yaml`` trained on the same batches (the task's training
+stream, seed 0) by
+- PyTorch BPTT, float32 autograd on the CPU, written as a practitioner would: the diagonal
+  recurrence stepped in a loop, the readout as one GEMM over all T x B rows, cross-entropy on
+  the recall steps, ``torch.optim.Adam`` with the spec's constants;
+- the numpy reference (``train_on_batch``) with tPC-RTRL;
+- hwsim (``hwsim.runner.train_batch`` on the native engine) with tPC-RTRL at threshold 0 and
+  delta-coded (activities 0.2, errors 0.002);
+- the Lava backend at batch 1 on a few sequences, when lava-nc is installed.
+Every engine gets the same thread count (rows at 1 thread, and batch 32 at 2): each row runs
+in its own process with the BLAS, OpenMP and Numba thread counts set before numpy loads and
+``torch.set_num_threads``. Rounds are interleaved (each round times every runner once, one
+after the other) and the best round counts. Throughput is sequence-steps per second (B sequences x T steps per batch).
+
+Before timing, the PyTorch model is checked against the numpy reference in float64 from the
+same initial weights: the BPTT loss of the first batch and its gradients must agree, so both
+sides do the same training (the difference is written to the results file).
+"""
+
+from __future__ import annotations
+
+import os
+
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
+import argparse  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+import numpy as np  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from machine import cpu_name  # noqa: E402  (bench/machine.py)
+
+from compiler.pipeline import compile_artifact  # noqa: E402
+from hwsim.backends import BackendUnavailable, ExecutionOptions, open_backend  # noqa: E402
+from hwsim.engine import Engine  # noqa: E402
+from hwsim.runner import train_batch  # noqa: E402
+from neuropc.reference.bptt import bptt_updates  # noqa: E402
+from neuropc.reference.network import Architecture, Params, params_from_spec  # noqa: E402
+from neuropc.reference.optim import Optimizer  # noqa: E402
+from neuropc.reference.rules import train_on_batch  # noqa: E402
+from neuropc.spec import NetworkSpec, load_spec  # noqa: E402
+from neuropc.tasks import task_from_spec  # noqa: E402
+from neuropc.tasks.base import SequenceBatch  # noqa: E402
+from neuropc.training import TRAIN_STREAM  # noqa: E402
+
+DELTA = {"activity": 0.2, "error": 0.002}
+#: (batch, threads, batches per timed run)
+ROWS = ((1, 1, 100), (32, 1, 12), (128, 1, 4), (32, 2, 12))
+QUICK_ROWS = ((1, 1, 20), (32, 1, 3), (128, 1, 1), (32, 2, 3))
+
+
+def _torch():
+    try:
+        import torch
+    except ImportError:
+        sys.exit("bench/peer_speed.py needs PyTorch: pip install -e '.[bench]'")
+    return torch
+
+
+class TorchBPTT:
+    """The copy network in PyTorch: the same parameters, forward pass and loss as
+    ``neuropc.reference`` (complex LRU in real arithmetic, [Re h, Im h] features)."""
+
+    def __init__(self, arch: Architecture, spec: NetworkSpec, params: Params, dtype) -> None:
+        torch = _torch()
+        self.torch, self.arch, self.dtype = torch, arch, dtype
+        learn = set(arch.trainable())
+        self.p = {name: torch.tensor(value, dtype=dtype, requires_grad=name in learn)
+                  for name, value in params.items()}
+        opt = spec.rule.optimizer
+        if opt.name != "adam":
+            raise SystemExit(f"the PyTorch side implements adam only, the spec uses {opt.name}")
+        constants = Optimizer(opt)  # the reference's Adam constants
+        self.optimizer = torch.optim.Adam([t for n, t in self.p.items() if n in learn], lr=opt.lr,
+                                          betas=(constants.beta1, constants.beta2), eps=constants.epsilon)
+
+    def loss(self, batch: SequenceBatch):
+        torch, p, arch = self.torch, self.p, self.arch
+        u = torch.as_tensor(batch.inputs, dtype=self.dtype)  # (T, B, M)
+        magnitude = torch.exp(-torch.exp(p["nu"]))
+        gamma = torch.exp(p["gamma_log"])
+        if arch.complex:
+            angle = torch.exp(p["theta"])
+            lr, li = magnitude * torch.cos(angle), magnitude * torch.sin(angle)
+            drive_re, drive_im = gamma * (u @ p["B_re"].T), gamma * (u @ p["B_im"].T)
+            h_re = torch.zeros(u.shape[1], arch.state, dtype=self.dtype)
+            h_im = torch.zeros_like(h_re)
+            states = []
+            for t in range(u.shape[0]):
+                h_re, h_im = lr * h_re - li * h_im + drive_re[t], lr * h_im + li * h_re + drive_im[t]
+                states.append(torch.cat([h_re, h_im], dim=1))
+        else:
+            drive = gamma * (u @ p["B"].T)
+            h = torch.zeros(u.shape[1], arch.state, dtype=self.dtype)
+            states = []
+            for t in range(u.shape[0]):
+                h = magnitude * h + drive[t]
+                states.append(h)
+        act = torch.stack(states)  # (T, B, features): the readout as one GEMM over T x B rows
+        for layer in range(arch.readout_layers):
+            act = act @ p[f"W{layer}"].T + p[f"b{layer}"]
+            if layer < arch.readout_layers - 1:
+                act = _activation(torch, arch.activation, act)
+        targets = torch.as_tensor(batch.targets, dtype=torch.long)
+        mask = torch.as_tensor(batch.mask, dtype=self.dtype)
+        logp = torch.log_softmax(act, dim=-1)
+        picked = logp.gather(-1, targets.clamp(min=0)[..., None])[..., 0]
+        return -(picked * mask).sum() / mask.sum()
+
+    def train(self, batch: SequenceBatch) -> float:
+        self.optimizer.zero_grad(set_to_none=True)
+        loss = self.loss(batch)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+
+def _activation(torch, name: str, x):
+    if name == "gelu":
+        return torch.nn.functional.gelu(x, approximate="tanh")
+    if name == "tanh":
+        return torch.tanh(x)
+    if name == "relu":
+        return torch.relu(x)
+    return x
+
+
+def check_same_training(spec: NetworkSpec, batch: SequenceBatch) -> float:
+    """Largest difference (loss and every gradient, relative to its largest entry) between the
+    PyTorch model in float64 and the reference's BPTT on one batch from the same weights."""
+    torch = _torch()
+    arch = Architecture.from_spec(spec)
+    params = params_from_spec(spec)
+    model = TorchBPTT(arch, spec, params, torch.float64)
+    loss = model.loss(batch)
+    loss.backward()
+    descent, ref_loss = bptt_updates(arch, params, batch)
+    worst = abs(float(loss.detach()) - ref_loss) / abs(ref_loss)
+    for name in arch.trainable():
+        want = -descent[name]  # bptt_updates returns descent directions
+        got = model.p[name].grad.numpy()
+        worst = max(worst, float(np.max(np.abs(got - want)) / max(np.max(np.abs(want)), 1e-300)))
+    return worst
+
+
+def _timed(runners: dict[str, tuple[Callable, Callable]], rounds: int) -> dict[str, float]:
+    """Best wall time of each (setup, run) over interleaved rounds (setup not timed)."""
+    best = {key: float("inf") for key in runners}
+    for _ in range(rounds):
+        for key, (setup, run) in runners.items():
+            state = setup()
+            started = time.perf_counter()
+            run(state)
+            best[key] = min(best[key], time.perf_counter() - started)
+    return best
+
+
+def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: int,
+            lava_sequences: int) -> dict[str, float]:
+    """Sequence-steps per second of every runner on the same ``batches`` batches."""
+    torch = _torch()
+    torch.set_num_threads(threads)
+    arch = Architecture.from_spec(spec)
+    task = task_from_spec(spec.task)
+    rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
+    data = [task.sample(rng, batch) for _ in range(batches)]
+    steps = batches * batch * data[0].length
+    artifact = compile_artifact(spec)
+    train_batch(Engine(artifact, batch), data[0])  # load (or compile) the kernels untimed
+
+    def reference(state) -> None:
+        params, optimizer = state
+        for b in data:
+            train_on_batch(arch, spec.rule, params, b, optimizer)
+
+    def pytorch(model: TorchBPTT) -> None:
+        for b in data:
+            model.train(b)
+
+    def hwsim(engine: Engine) -> None:
+        for b in data:
+            train_batch(engine, b)
+
+    runners: dict[str, tuple[Callable, Callable]] = {
+        "pytorch": (lambda: TorchBPTT(arch, spec, params_from_spec(spec), torch.float32), pytorch),
+        "reference": (lambda: (params_from_spec(spec), Optimizer(spec.rule.optimizer)), reference),
+        "hwsim": (lambda: Engine(artifact, batch), hwsim),
+        "hwsim-delta": (lambda: Engine(artifact, batch, threshold=DELTA), hwsim),
+    }
+    result = {key: steps / seconds for key, seconds in _timed(runners, rounds).items()}
+    if lava_sequences and batch == 1 and threads == 1:
+        result["lava"] = lava_speed(artifact, data[:lava_sequences])
+    return result
+
+
+def lava_speed(artifact, data: list[SequenceBatch]) -> float:
+    """Sequence-steps per second of the Lava backend (one lane), start-up excluded; NaN when
+    lava-nc is not installed."""
+    try:
+        backend = open_backend("lava", artifact, 1, ExecutionOptions())
+    except BackendUnavailable:
+        return float("nan")
+    try:
+        backend.reset()
+        started = time.perf_counter()
+        for b in data:
+            backend.reset()
+            backend.run(b.inputs, b.targets, b.mask, train=True, scale=1.0 / b.loss_steps())
+            backend.apply(1.0 / b.loss_steps())
+        return sum(b.size * b.length for b in data) / (time.perf_counter() - started)
+    finally:
+        backend.close()
+
+
+def _verdict(ok: bool) -> str:
+    return "**met**" if ok else "**missed**"
+
+
+def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, command: str,
+             minutes: float, rounds: int) -> str:
+    torch = _torch()
+    lines = [
+        "# hwsim against PyTorch: training throughput on the same network and batches",
+        "",
+        f"Generated by `{command}` in {minutes:.1f} min on {platform.machine()}, "
+        f"{os.cpu_count()} cores ({cpu_name()}), Python {platform.python_version()}, numpy "
+        f"{np.__version__}, torch {torch.__version__}. Best of {rounds} interleaved rounds.",
+        "",
+        f"- network: `{spec_path.relative_to(ROOT)}` (complex LRU N = 128, readout 256 -> 128 (gelu) -> 9, "
+        "copy task, 30 steps per sequence); the same training batches for everyone",
+        "- PyTorch: BPTT, float32 autograd on the CPU, recurrence stepped in a loop, readout one GEMM "
+        "over T x B rows, torch.optim.Adam; checked against the numpy reference's BPTT in float64 "
+        f"from the same weights: loss and gradients agree to {check:.1e} (relative)",
+        "- reference: neuropc's numpy tPC-RTRL (`train_on_batch`); hwsim: tPC-RTRL on the native "
+        "engine at threshold 0 and delta-coded (activities 0.2, errors 0.002)",
+        "- threads: every engine gets the row's thread count (torch.set_num_threads, BLAS threads; "
+        "the native engine runs one thread whatever the count)",
+        "",
+        "Sequence-steps per second:",
+        "",
+        "| batch | threads | PyTorch BPTT fp32 | numpy reference tpc-rtrl | hwsim tpc-rtrl, T = 0 "
+        "| hwsim delta-coded | hwsim / PyTorch | delta / T = 0 |",
+        "|---|---|---|---|---|---|---|---|",
+    ]
+    for batch, threads, r in rows:
+        lines.append(
+            f"| {batch} | {threads} | {r['pytorch']:,.0f} | {r['reference']:,.0f} | {r['hwsim']:,.0f} | "
+            f"{r['hwsim-delta']:,.0f} | {r['hwsim'] / r['pytorch']:.2f}x | "
+            f"{r['hwsim-delta'] / r['hwsim']:.2f}x |")
+    lava = [r["lava"] for _, _, r in rows if "lava" in r]
+    if lava:
+        one = next(r for b, t, r in rows if b == 1 and t == 1)
+        lines += ["", (f"Lava backend (batch 1, one lane, start-up excluded): {lava[0]:,.1f} "
+                       f"sequence-steps/s, {one['hwsim'] / lava[0]:,.0f}x slower than native"
+                       if lava[0] == lava[0] else "Lava backend: lava-nc is not installed here.")]
+    by = {(b, t): r for b, t, r in rows}
+    ratio = {key: r["hwsim"] / r["pytorch"] for key, r in by.items()}
+    delta = {key: r["hwsim-delta"] / r["hwsim"] for key, r in by.items()}
+    lines += ["", "Targets (one thread each):", ""]
+    for batch, want in ((1, 2.0), (32, 2.0), (128, 1.5)):
+        if (batch, 1) in ratio:
+            lines.append(f"- hwsim at least {want:g}x PyTorch BPTT at batch {batch}: "
+                         f"{_verdict(ratio[(batch, 1)] >= want)} ({ratio[(batch, 1)]:.2f}x)")
+    for batch in (1, 32):
+        if (batch, 1) in delta:
+            lines.append(f"- delta-coded training at least 2x faster than threshold 0 at batch {batch}: "
+                         f"{_verdict(delta[(batch, 1)] >= 2.0)} ({delta[(batch, 1)]:.2f}x)")
+    return "\n".join(lines) + "\n"
+
+
+def run_row(args: argparse.Namespace, batch: int, threads: int, batches: int) -> dict[str, float]:
+    """One row in a fresh process whose thread counts are set before numpy and torch load."""
+    env = dict(os.environ)
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+        env[var] = str(threads)
+    rounds = 2 if args.quick else args.rounds
+    out = subprocess.run([sys.executable, __file__, "--spec", str(args.spec), "--row",
+                          f"{batch},{threads},{batches},{rounds},{args.lava_sequences}"],
+                         env=env, check=True, capture_output=True, text=True).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--spec", type=Path, default=ROOT / "examples" / "copy.yaml")
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--lava-sequences", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="short runs, not for the record")
+    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "results" / "peer_speed.md")
+    parser.add_argument("--row", help=argparse.SUPPRESS)  # batch,threads,batches,rounds,lava
+    args = parser.parse_args()
+    started = time.perf_counter()
+    spec = load_spec(args.spec)
+    if args.row:
+        batch, threads, batches, rounds, lava = (int(v) for v in args.row.split(","))
+        print(json.dumps(measure(spec, batch, threads, batches, rounds, lava)))
+        return
+    task = task_from_spec(spec.task)
+    check = check_same_training(spec, task.sample(np.random.default_rng(1), 4))
+    if check > 1e-8:
+        sys.exit(f"the PyTorch model does not train what the reference trains (difference {check:.2e})")
+    rows = []
+    for batch, threads, batches in (QUICK_ROWS if args.quick else ROWS):
+        print(f"batch {batch}, {threads} thread(s) ...", flush=True)
+        rows.append((batch, threads, run_row(args, batch, threads, batches)))
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    text = document(args.spec.resolve(), rows, check, command, (time.perf_counter() - started) / 60,
+                    2 if args.quick else args.rounds)
+    args.out.write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
