@@ -17,9 +17,10 @@ Operand conventions, so that one function serves every lane count and both LRU v
 
 Nothing here counts or thresholds: those are the executor's event rules (docs/hwsim.md).
 Every formula fixes its order of operations ("arithmetic order" below), which compiled
-kernels follow too, so that all backends agree bit for bit; a few results are also written so
-that they equal the hardware's where it skips work (``gate`` writes 0 where the gated value is 0, without evaluating f'; credits skip
-nothing but add exact zeros), which keeps executors' send decisions identical.
+kernels follow too, so that all backends agree bit for bit; a few results are also written
+so that they equal the hardware's where it skips work (``gate`` writes 0 where the gated
+value is 0, without evaluating f'; credits skip nothing but add exact zeros), which keeps
+executors' send decisions identical.
 """
 
 from __future__ import annotations

@@ -56,7 +56,7 @@ def test_outer4x4_adds_lane_after_lane() -> None:
     posts = [rng.normal(size=4) for _ in range(4)]
     pres = [rng.normal(size=9) * 10.0 ** rng.integers(-8, 8, size=9) for _ in range(4)]
     want = acc.copy()
-    for p, q in zip(posts, pres):
+    for p, q in zip(posts, pres, strict=True):
         want = want + np.outer(p, q)
     got = acc.copy()
     numeric.outer4x4(got[0], got[1], got[2], got[3], *posts, *pres)
