@@ -16,7 +16,7 @@ core's buffer) and the hop count of every channel.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -26,6 +26,7 @@ from compiler.ops import OPS
 from compiler.program import HOST, INBOX, Buffer, CoreProgram, Op, Program, bound_block
 from hwsim.counters import FIELDS, WORK_KINDS
 from hwsim.encode import per_step_source
+from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
 
 FIELD = {name: i for i, name in enumerate(FIELDS)}
 KIND = {name: i for i, name in enumerate(WORK_KINDS)}
@@ -39,15 +40,40 @@ OpKey = tuple[str, int]
 
 # -- storage -------------------------------------------------------------------------------------
 
-def rounding(number_format: str) -> Callable[[np.ndarray], np.ndarray]:
-    """How a value is stored: as the nearest float32, or unchanged (float64). Fixed point is
-    the native engine's alone (its formats live in its kernels)."""
-    if number_format == "float32":
-        return lambda v: np.asarray(v, dtype=np.float64).astype(np.float32).astype(np.float64)
-    if number_format == "float64":
-        return lambda v: v
-    raise NotImplementedError(f"this backend runs float64 and float32, not {number_format!r}; "
-                              f"use the native backend for fixed point")
+@dataclass(frozen=True)
+class Storage:
+    """How a core stores a value in each of its buffers: unchanged (float64), as the nearest
+    float32, or on the buffer's fixed-point grid (round to nearest, ties to even, saturate;
+    ``hwsim.number_format``), the same rounding the native kernels apply, at the same
+    moments: parameters loaded, every op's results, every delivered message, host inputs."""
+
+    number_format: str
+    formats: dict[str, FixedFormat]  # buffer name -> its group's format (fixed point only)
+
+    @classmethod
+    def of(cls, program: Program, core: int, number_format: str,
+           formats: Mapping[tuple[str, str, str], FixedFormat] | None = None) -> Storage:
+        if number_format not in NUMBER_FORMATS:
+            raise ValueError(f"unknown number format {number_format!r}")
+        spec = program.cores[core]
+        if number_format != "fixed":
+            return cls(number_format, {})
+        if formats is None:
+            raise ValueError("fixed point needs a format per buffer group")
+        keys = {name: group_key(spec.layer, buf) for name, buf in spec.buffers.items()}
+        missing = sorted({key for key in keys.values() if key not in formats})
+        if missing:
+            raise ValueError(f"core {core}: no fixed-point format for buffer group {missing[0]} "
+                             f"(hwsim.runner.calibrate computes every group's format)")
+        return cls(number_format, {name: formats[key] for name, key in keys.items()})
+
+    def __call__(self, name: str, values: np.ndarray) -> np.ndarray:
+        """``values`` as buffer ``name`` stores them."""
+        if self.number_format == "float32":
+            return np.asarray(values, dtype=np.float64).astype(np.float32).astype(np.float64)
+        if self.number_format == "fixed":
+            return quantize(values, self.formats[name])
+        return values
 
 
 def lane_rows(array: np.ndarray, lanes: int) -> np.ndarray:
@@ -258,7 +284,7 @@ class CoreRules:
     arrays behind its Vars); every write here is in place, so the owner sees it."""
 
     def __init__(self, program: Program, core: int, layout: EventLayout, lanes: int, *,
-                 store_as: Callable[[np.ndarray], np.ndarray], dense: bool,
+                 store: Storage, dense: bool,
                  thresholds: dict[str, float], counter: EventCounter,
                  mem: dict[str, np.ndarray] | None = None) -> None:
         self.program = program
@@ -266,7 +292,7 @@ class CoreRules:
         self.spec = program.cores[core]
         self.layout = layout
         self.lanes = lanes
-        self.store_as = store_as
+        self.store = store
         self.dense = dense
         self.thresholds = thresholds
         self.counter = counter
@@ -300,7 +326,7 @@ class CoreRules:
         for buf in self.spec.buffers.values():
             block = param_block(params, buf)
             if block is not None:
-                self.mem[buf.name][...] = self.store_as(block)
+                self.mem[buf.name][...] = self.store(buf.name, block)
         self.weights_changed()
 
     def weights_changed(self) -> None:
@@ -352,10 +378,10 @@ class CoreRules:
             names = op.outputs[role]
             names = [names] if isinstance(names, str) else list(names)
             if len(names) == 2:
-                mem[names[0]][...] = self.store_as(np.real(value))
-                mem[names[1]][...] = self.store_as(np.imag(value))
+                mem[names[0]][...] = self.store(names[0], np.real(value))
+                mem[names[1]][...] = self.store(names[1], np.imag(value))
             else:
-                mem[names[0]][...] = self.store_as(np.real(value))
+                mem[names[0]][...] = self.store(names[0], np.real(value))
 
     # -- event rules: messages ---------------------------------------------------------------------
     def _fires(self, values: np.ndarray, last: np.ndarray, threshold: float) -> np.ndarray:
@@ -378,7 +404,7 @@ class CoreRules:
         reference[fired] = values[fired]
         self.counter.per_lane("send", READS, self.core, 2 * group.length)
         self.counter.per_lane("send", WRITES, self.core, fired.sum(axis=1))
-        return Delivery(group, fired, self.store_as(reference.copy()))
+        return Delivery(group, fired, reference.copy())
 
     def receive(self, source_core: int, destination: Destination, fired: np.ndarray,
                 values: np.ndarray) -> None:
@@ -387,7 +413,7 @@ class CoreRules:
         to the sending core, as the network carried them on its behalf)."""
         d = destination
         inbox = lane_rows(self.mem[d.inbox], self.lanes)[:, d.start:d.start + fired.shape[1]]
-        inbox[fired] = values[fired]
+        inbox[fired] = self.store(d.inbox, values)[fired]
         arrived = fired.sum(axis=1)
         c = self.counter
         c.per_lane("deliver", WRITES, self.core, arrived)
@@ -398,8 +424,8 @@ class CoreRules:
         """Host inputs of a step into their inboxes: written (and counted) only where they
         changed (always when dense); never thresholded, not messages."""
         for h in self.host_channels:
-            values = self.store_as(streams[h.stream][:, h.start:h.start + h.length])
             d = h.destination
+            values = self.store(d.inbox, streams[h.stream][:, h.start:h.start + h.length])
             inbox = lane_rows(self.mem[d.inbox], self.lanes)[:, d.start:d.start + h.length]
             written = np.full(self.lanes, h.length) if self.dense else (inbox != values).sum(axis=1)
             inbox[...] = values

@@ -10,8 +10,8 @@ restart of the error channels, the counting rule of every op family). The phases
 ``program.phases`` and their ``when`` say. The conformance tests hold it to the engine: equal
 values and identical counts.
 
-Number formats: float64, and float32 (every stored value rounded to the nearest float32, as
-the engine's ``_round``). Fixed point is not implemented here (NotImplementedError).
+Number formats: float64, float32 and fixed point, as ``core_rules.Storage`` stores a value
+(the engine's rounding, at the same moments), so every format equals the engine bit for bit.
 """
 
 from __future__ import annotations
@@ -27,10 +27,10 @@ from hwsim.backends.core_rules import (
     Delivery,
     EventCounter,
     EventLayout,
+    Storage,
     block_results,
     host_block,
     output_cores,
-    rounding,
     shared_layout,
 )
 from hwsim.backends.protocol import BlockOutput, ExecutionOptions
@@ -54,9 +54,9 @@ class InterpreterBackend:
         self.optimizer_steps = 0
         self.counter = EventCounter(self.lanes, len(self.program.cores))
         layout = EventLayout.of(self.program, np.asarray(artifact.placement_arrays["hops"]))
-        store_as = rounding(options.number_format)
         thresholds = options.resolved_thresholds(self.program)
-        self.cores = [CoreRules(self.program, core.core, layout, self.lanes, store_as=store_as,
+        self.cores = [CoreRules(self.program, core.core, layout, self.lanes,
+                                store=Storage.of(self.program, core.core, options.number_format, options.formats),
                                 dense=bool(options.dense), thresholds=thresholds, counter=self.counter)
                       for core in self.program.cores]
         self.mem = [rules.mem for rules in self.cores]

@@ -16,6 +16,7 @@ import pytest
 from compiler.artifact import Artifact
 from compiler.program import bound_extents
 from hwsim.backends import Backend, ExecutionOptions, open_backend
+from hwsim.runner import calibrate
 from tests.conformance.cases import BACKENDS, CASES, LANES, artifact, backend_cases, step_inputs
 
 STEPS = 4
@@ -103,3 +104,14 @@ def test_float32_storage_agrees_with_native(backend_name: str, case: str) -> Non
     compare(backend_name, case, ExecutionOptions(number_format="float32",
                                                  thresholds={"activity": 0.2, "error": 0.002}),
             tol=TOL)
+
+
+@pytest.mark.parametrize("backend_name,case", backend_cases(OTHERS, [
+    "rtrl-complex-fixed-K2", "rtrl-split-two-hidden-inferred", "spatial-bp-complex"]))
+def test_fixed_point_agrees_with_native(backend_name: str, case: str) -> None:
+    """Fixed point at the target's widths, formats from a short float64 calibration: every
+    stored value rounded onto its group's grid at the same moments, so the same bits and
+    the same counts as native."""
+    formats = calibrate(artifact(case), sequences=2 * LANES)
+    compare(backend_name, case, ExecutionOptions(number_format="fixed", formats=formats,
+                                                 thresholds={"activity": 0.2, "error": 0.002}))

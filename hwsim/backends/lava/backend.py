@@ -33,12 +33,12 @@ from compiler.program import HOST, Buffer, Phase, assemble_bound
 from hwsim.backends.core_rules import (
     EventCounter,
     EventLayout,
+    Storage,
     allocate,
     block_results,
     host_block,
     output_cores,
     param_block,
-    rounding,
 )
 from hwsim.backends.lava.models.core import (
     COUNT,
@@ -96,7 +96,8 @@ def _wiring(artifact: Artifact, lanes: int, options: ExecutionOptions, outputs: 
                     "mask": (settings.inputs + target_width, settings.inputs + target_width + 1)}
     top = {c.core for c in output_cores(program)}
     thresholds = options.resolved_thresholds(program)
-    return [CoreWiring(c.core, lanes, options.number_format, bool(options.dense), thresholds,
+    return [CoreWiring(c.core, lanes, Storage.of(program, c.core, options.number_format, options.formats),
+                       bool(options.dense), thresholds,
                        out_ports[c.core], in_ports[c.core], widths, host_columns, c.core in top)
             for c in program.cores]
 
@@ -110,7 +111,6 @@ class LavaBackend:
 
     def __init__(self, artifact: Artifact, lanes: int, options: ExecutionOptions | None = None) -> None:
         options = options or ExecutionOptions()
-        rounding(options.number_format)  # refuses fixed point before anything is built
         self.artifact = artifact
         self.program = program = artifact.program
         self.lanes = int(lanes)
@@ -134,7 +134,6 @@ class LavaBackend:
     def _build(self, artifact: Artifact, options: ExecutionOptions) -> None:
         program = self.program
         layout = EventLayout.of(program, np.asarray(artifact.placement_arrays["hops"]))
-        store_as = rounding(options.number_format)
         rows = 1 + sum(p.repeat * p.stages for p in program.phases)
         self.sequencer = Sequencer(rows=rows, width=self.command_width, name="sequencer")
         self.cores: list[CoreProcess] = []
@@ -144,10 +143,11 @@ class LavaBackend:
         for core, wiring in zip(program.cores, _wiring(artifact, self.lanes, options, self.outputs_width),
                                 strict=True):
             memory = allocate(core, self.lanes)
+            store = Storage.of(program, core.core, options.number_format, options.formats)
             for buf in core.buffers.values():
                 block = param_block(artifact.params, buf)
                 if block is not None:
-                    memory[buf.name][...] = store_as(block)
+                    memory[buf.name][...] = store(buf.name, block)
             process_class, model_class = core_classes(core.core, sorted(wiring.in_ports),
                                                       sorted(wiring.out_ports), list(core.buffers))
             process = process_class(program=program, layout=layout, wiring=wiring, memory=memory,

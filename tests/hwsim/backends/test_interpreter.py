@@ -37,10 +37,11 @@ def test_load_shared_takes_weights_and_optimizer_steps_across_lane_counts() -> N
     assert set(single.optimizer_state()["adam_m"]) == set(trained.optimizer_state()["adam_m"])
 
 
-def test_fixed_point_is_refused_clearly() -> None:
+def test_fixed_point_without_a_format_for_every_group_is_refused_clearly() -> None:
+    """(Fixed point with the calibrated formats equals native: tests/conformance.)"""
     from hwsim.number_format import FixedFormat
 
-    with pytest.raises(NotImplementedError, match="fixed"):
+    with pytest.raises(ValueError, match="no fixed-point format for buffer group"):
         InterpreterBackend(_artifact("rtrl-no-hidden-K0"), 1,
                            ExecutionOptions(number_format="fixed", formats={("x", "y", "z"): FixedFormat(16, 8)}))
 

@@ -42,7 +42,7 @@ from lava.magma.core.process.variable import Var
 from lava.magma.core.resources import CPU
 from lava.magma.core.sync.protocols.loihi_protocol import LoihiProtocol
 
-from hwsim.backends.core_rules import CoreRules, Delivery, Destination, EventCounter, EventLayout
+from hwsim.backends.core_rules import CoreRules, Delivery, Destination, EventCounter, EventLayout, Storage
 from hwsim.counters import FIELDS, WORK_KINDS
 
 # -- the command row ------------------------------------------------------------------------------
@@ -74,7 +74,7 @@ class CoreWiring:
 
     core: int
     lanes: int
-    number_format: str
+    store: Storage  # how each buffer stores a value (the number format)
     dense: bool
     thresholds: dict[str, float]
     out_ports: dict[int, dict[int, Segment]]  # destination core -> channel -> segment
@@ -158,8 +158,6 @@ class CoreModel(PyLoihiProcessModel):
 
     def _setup(self) -> None:
         """Bind ``CoreRules`` to the arrays behind the Vars (writes go straight into them)."""
-        from hwsim.backends.core_rules import rounding
-
         w = self.wiring
         spec = self.program.cores[w.core]
         mem = {}
@@ -167,7 +165,7 @@ class CoreModel(PyLoihiProcessModel):
             shape = (w.lanes, *buf.shape) if buf.per_lane else buf.shape
             mem[buf.name] = getattr(self, var_name(buf.name)).reshape(shape)
         self.counter = EventCounter(w.lanes, len(self.program.cores))
-        self.rules = CoreRules(self.program, w.core, self.layout, w.lanes, store_as=rounding(w.number_format),
+        self.rules = CoreRules(self.program, w.core, self.layout, w.lanes, store=w.store,
                                dense=w.dense, thresholds=w.thresholds, counter=self.counter, mem=mem)
         self.outbox = {dst: np.zeros((2, w.lanes, w.widths[(w.core, dst)])) for dst in w.out_ports}
 
