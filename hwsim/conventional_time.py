@@ -58,7 +58,8 @@ def scenario_profile(profile: CostProfile, scenario: str) -> CostProfile:
     if scenario == "peak bf16 tensor":
         flop = profile.constant("bf16_tensor_flop")
         return profile.with_constants({"mac": _picojoules(
-            2 * flop.si, f"2 FLOPs x {flop.value:g} pJ per bf16 tensor FLOP at peak ({flop.source})", flop)}, name)
+            2 * flop.si, f"2 FLOPs x {flop.value:g} pJ per bf16 tensor FLOP at peak ({flop.source})", flop, mac)},
+            name)
     board, idle, peak = (profile.constant(k) for k in ("board_power", "idle_power", "peak_fp32"))
     per_flop = (board.si - idle.si) / peak.si
     text = f"(board {board.value:g} W - idle {idle.value:g} W) / {peak.value:g} TFLOPS fp32"

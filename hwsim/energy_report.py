@@ -222,7 +222,7 @@ class Ratio:
                        f"{driver.constant.provenance}): {min(driver.at_low, driver.at_high):.3g}x to "
                        f"{max(driver.at_low, driver.at_high):.3g}x alone")
         for side in (self.numerator, self.denominator):
-            kinds = side.by_kind()
+            kinds = grouped_kinds(side.by_kind())
             if side.joules > 0 and kinds:
                 kind, joules = max(kinds.items(), key=lambda item: item[1])
                 out.append(f"{joules / side.joules * 100:.0f}% of {side.rule}'s energy on {side.hardware} is {kind}")
@@ -232,6 +232,15 @@ class Ratio:
         return {"unit": self.unit, "sentence": self.sentence(), "drivers": self.drivers(),
                 "ratio": self.span.as_dict(), "conventional": self.numerator.as_dict(),
                 "chip": self.denominator.as_dict()}
+
+
+def grouped_kinds(kinds: dict[str, float]) -> dict[str, float]:
+    """Kinds with the three MAC lines (forward, backward, weight gradient) as one."""
+    grouped: dict[str, float] = {}
+    for kind, joules in kinds.items():
+        name = "MACs (forward, backward, weight gradient)" if kind.startswith("MACs") else kind
+        grouped[name] = grouped.get(name, 0.0) + joules
+    return grouped
 
 
 def compare(unit: str, chip_side: Any, other_side: Any, chip: CostProfile, other: CostProfile) -> Ratio:

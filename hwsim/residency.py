@@ -37,7 +37,7 @@ class Residency:
 
 def spill(need: int, room: int) -> float:
     """Fraction of a reused working set of ``need`` bytes that misses a store of ``room`` bytes."""
-    return 0.0 if need <= room else 1.0 - max(room, 0) / need
+    return 0.0 if need <= max(room, 0) else 1.0 - max(room, 0) / need
 
 
 def residency(work: ConventionalWork, capacity_bytes: int, live_history_bytes: int | None = None) -> Residency:
