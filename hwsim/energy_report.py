@@ -609,8 +609,29 @@ def _rows(table: Any) -> tuple[WorkCounts, ...]:
     return () if table is None else tuple(work_counts(row) for row in table)
 
 
-def run_counts(result: SimulationResult, artifact: Artifact, activation_sparsity: float | None = None) -> RunCounts:
-    """The counts and shapes of a finished hwsim run."""
+def activation_sparsity(arch: Architecture, params: dict[str, Any], batch: Any) -> float:
+    """NeuroBench's activation sparsity: the fraction of exactly-zero neuron activations (the
+    LRU features and every hidden layer's activity) over a forward pass of ``batch``."""
+    import numpy as np
+
+    from neuropc.reference.forward import forward_sequence
+    from neuropc.reference.network import layer_activity
+
+    history = forward_sequence(arch, params, batch)
+    zeros = total = 0
+    for t in range(batch.length):
+        for layer, value in enumerate([history.states[t + 1], *history.hidden_pre[t]]):
+            activity = layer_activity(arch, layer, value)
+            zeros += int(np.count_nonzero(activity == 0))
+            total += int(activity.size)
+    return zeros / total if total else 0.0
+
+
+def run_counts(result: SimulationResult, artifact: Artifact) -> RunCounts:
+    """The counts and shapes of a finished hwsim run (activation sparsity from the trained
+    parameters on the held-out sequences, at most 64 of them)."""
+    from neuropc.tasks.base import SequenceBatch
+    from neuropc.training import held_out_batch
     from hwsim.counters import WORK_KINDS, work_counts
 
     spec = result.spec
@@ -625,8 +646,13 @@ def run_counts(result: SimulationResult, artifact: Artifact, activation_sparsity
     batches = tuple(WorkCounts.total(rows[i:i + batch]) for i in range(0, len(rows), batch))
     by_op = {} if result.training_by_op is None else {
         name: work_counts(row) for name, row in zip(WORK_KINDS, result.training_by_op, strict=True) if row.any()}
+    arch = Architecture.from_spec(spec)
+    held_out = held_out_batch(spec)
+    few = min(held_out.size, 64)
+    sample = SequenceBatch(held_out.inputs[:, :few], held_out.targets[:, :few], held_out.mask[:, :few])
+    sparsity = activation_sparsity(arch, result.params, sample) if result.params else None
     return RunCounts(
-        arch=Architecture.from_spec(spec), seq_len=task.sequence_length, batch=batch,
+        arch=arch, seq_len=task.sequence_length, batch=batch,
         iterations=program.settings.iterations, optimizer=program.settings.optimizer.name,
         train=WorkCounts.total(rows), train_sequences=len(rows), train_per_core=_rows(result.training_per_core),
         train_batches=batches, inference=evaluation.total,
@@ -635,7 +661,7 @@ def run_counts(result: SimulationResult, artifact: Artifact, activation_sparsity
         train_layout=_layout(program, chips, True), inference_layout=_layout(program, chips, False),
         core_layers=tuple(core.layer for core in program.cores), by_op=by_op,
         footprint_bytes=footprint_bytes(program), accuracy=result.final.get("eval_accuracy"),
-        activation_sparsity=activation_sparsity)
+        activation_sparsity=sparsity)
 
 
 def report_from_simulation(result: SimulationResult, artifact: Artifact, chip: CostProfile,

@@ -105,3 +105,20 @@ def test_the_footprints_count_the_same_sets_and_give_the_break_even_length(run, 
     shared = f["parameters_bytes"] + f["accumulators_bytes"] + f["optimizer_state_bytes"]
     assert f["optimizer_state_bytes"] == 2 * f["parameters_bytes"]  # Adam's two moments
     assert f["bptt_bytes"] == shared + f["bptt_history_bytes_per_sequence"]
+
+
+def test_activation_sparsity_counts_exact_zeros_among_the_lru_features_and_hidden_activities():
+    import numpy as np
+
+    from hwsim.bptt_work import synthetic_batch
+    from hwsim.energy_report import activation_sparsity
+    from neuropc.reference.network import init_params
+
+    arch = Architecture(complex=True, state=4, inputs=3, hidden=(5,), outputs=2, activation="gelu",
+                        loss="cross_entropy", learn_gamma=False)
+    rng = np.random.default_rng(0)
+    params = init_params(arch, (0.9, 0.999), 0.2 * np.pi, rng)
+    params["B_re"][:] = 0.0
+    params["B_im"][:] = 0.0  # no drive: the state, so the 8 LRU features, stay exactly 0
+    params["b0"][:] = 1.0  # the 5 hidden activities are gelu(1) != 0
+    assert activation_sparsity(arch, params, synthetic_batch(arch, 6, 2, rng)) == pytest.approx(8 / 13)
