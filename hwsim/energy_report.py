@@ -417,18 +417,23 @@ def provenance_text(side: Side) -> str:
 
 
 def _side_table(side: Side) -> list[str]:
+    """One line per priced count (rows counting nothing are left to energy.json)."""
     out = [f"-- {side.rule} on {side.hardware}",
-           f"   {'what':<44}{'count':>18}  {'constant':<30}{'provenance':<11}{'energy':>11}"]
+           f"   {'what':<42}{'count':>23}  {'constant':<16}{'provenance':<11}{'energy':>11}"]
     for row in side.dynamic.rows(per_sequence=True):
+        if not row["count"]:
+            continue
         constant = f"{row['value']:g} {row['unit']}"
-        out.append(f"   {row['what']:<44}{row['count']:>14,.0f} {row['count_unit']:<3.3}  {constant:<30}"
+        out.append(f"   {row['what']:<42}{row['count']:>15,.0f} {row['count_unit']:<8} {constant:<16}"
                    f"{row['provenance']:<11}{format_joules(row['joules']):>11}")
-        if row["value"] == 0 and row["count"]:
+        if row["value"] == 0:
             out.append(f"      (priced at 0: {row['note'] or row['source']})")
-    out.append(f"   {'dynamic total':<96}{format_joules(side.dynamic.joules_per_sequence):>11}")
-    if side.time:
-        out.append(f"   {'static (over the time below)':<96}{format_joules(side.static_joules):>11}")
-    out.append(f"   {'total':<96}{format_joules(side.joules):>11}")
+    out.append(f"   {'dynamic total':<92}{format_joules(side.dynamic.joules_per_sequence):>11}")
+    if side.static_joules:
+        out.append(f"   {'static (power x the time below)':<92}{format_joules(side.static_joules):>11}")
+    elif side.time:
+        out.append(f"   {'static: inside the per-operation figures (whole board at peak)':<92}{'':>11}")
+    out.append(f"   {'total':<92}{format_joules(side.joules):>11}")
     out.append(f"   provenance of these joules: {provenance_text(side)}")
     if side.dynamic.residency is not None:
         out.append(f"   memory: {side.dynamic.residency.text()}")
@@ -457,12 +462,16 @@ def _gpu_time_lines(side: Side, sequences_in_run: int) -> list[str]:
     t = side.time
     if not t:
         return []
-    return [f"   time per batch {format_seconds(t['seconds_per_batch'])} ({t['bound']}-bound; compute "
-            f"{format_seconds(t['compute_s'])}, memory {format_seconds(t['memory_s'])}, {t['kernels_per_batch']:,} "
-            f"kernel launches {format_seconds(t['launch_s'])}; utilisation {t['utilisation'] * 100:.2g}%), "
-            f"per sequence {format_seconds(side.seconds)}",
-            f"   EDP {side.edp:.3g} J s per sequence; time-to-solution for {sequences_in_run:,} sequences "
-            f"{format_seconds((side.seconds or 0) * sequences_in_run)}"]
+    if t["scenario"] != "time model":
+        head = (f"   time per batch {format_seconds(t['seconds_per_batch'])} at the peak rate (full use assumed), "
+                f"per sequence {format_seconds(side.seconds)}")
+    else:
+        head = (f"   time per batch {format_seconds(t['seconds_per_batch'])} ({t['bound']}-bound; compute "
+                f"{format_seconds(t['compute_s'])}, memory {format_seconds(t['memory_s'])}, "
+                f"{t['kernels_per_batch']:,} kernel launches {format_seconds(t['launch_s'])}; utilisation "
+                f"{t['utilisation'] * 100:.2g}%), per sequence {format_seconds(side.seconds)}")
+    return [head, f"   EDP {side.edp:.3g} J s per sequence; time-to-solution for {sequences_in_run:,} sequences "
+                  f"{format_seconds((side.seconds or 0) * sequences_in_run)}"]
 
 
 def render(report: EnergyReport) -> str:
@@ -630,9 +639,9 @@ def activation_sparsity(arch: Architecture, params: dict[str, Any], batch: Any) 
 def run_counts(result: SimulationResult, artifact: Artifact) -> RunCounts:
     """The counts and shapes of a finished hwsim run (activation sparsity from the trained
     parameters on the held-out sequences, at most 64 of them)."""
+    from hwsim.counters import WORK_KINDS, work_counts
     from neuropc.tasks.base import SequenceBatch
     from neuropc.training import held_out_batch
-    from hwsim.counters import WORK_KINDS, work_counts
 
     spec = result.spec
     task = task_from_spec(spec.task)

@@ -77,7 +77,7 @@ def test_report_text_and_json_carry_settings_time_static_edp_provenance_and_the_
     for fragment in ("== settings ==", "held-out accuracy 0.500 at float64", "time per step", "static power:",
                      "EDP", "provenance of these joules:", "2 x 2 (rule x hardware)", "BPTT on loihi2-estimate",
                      "not compiled", "online batch-1 learning", "from sequence length", "synop_sparsity_training",
-                     "(priced at 0:", " ops ", " MAC ", "memory: resident"):
+                     "(priced at 0:", " ops ", " MACs ", " bytes ", "memory: resident"):
         assert fragment in text, fragment
     data = report.as_dict()
     json.dumps(data)
