@@ -32,6 +32,7 @@ from hwsim.costs import PROVENANCES, CostProfile
 from hwsim.counters import ConventionalWork, WorkCounts
 from hwsim.energy import EnergyBreakdown, conventional_energy, neuromorphic_energy
 from hwsim.feasibility import check_target, feasibility_flags, target_name
+from hwsim.learning_engine import engine_counts, scale_like
 from hwsim.ranges import Profiles, Span, span
 from hwsim.rtrl_gpu_work import rtrl_kernels, rtrl_work_closed_form
 from neuropc.errors import NeuropcError
@@ -81,6 +82,7 @@ class RunCounts:
     footprint_bytes: int = 0
     accuracy: float | None = None
     activation_sparsity: float | None = None
+    learning_epoch: int = 1  # steps per learning-engine epoch (1: the exact per-step products that ran)
 
 
 @dataclass(frozen=True)
@@ -135,10 +137,13 @@ def _chip_static(profile: CostProfile, timing: ChipTime | None) -> tuple[float, 
 
 
 def chip_training(run: RunCounts, chip: CostProfile) -> Side:
-    """tPC-RTRL on the chip, per training sequence (sequences run one after another)."""
-    timing = chip_time(run.train_per_core, run.train_sequences, run.seq_len, run.train_layout, chip)
+    """tPC-RTRL on the chip, per training sequence (sequences run one after another), with its
+    learning priced as the learning engine does it (``hwsim.learning_engine``)."""
+    train = engine_counts(run.train, run.by_op, run.learning_epoch)
+    per_core = scale_like(run.train_per_core, run.train, train)
+    timing = chip_time(per_core, run.train_sequences, run.seq_len, run.train_layout, chip)
     static, provenance, detail = _chip_static(chip, timing)
-    return Side("tPC-RTRL", chip.label, neuromorphic_energy(run.train, chip, run.train_sequences),
+    return Side("tPC-RTRL", chip.label, neuromorphic_energy(train, chip, run.train_sequences),
                 None if timing is None else timing.seconds, static, provenance, detail)
 
 
@@ -485,7 +490,8 @@ def render(report: EnergyReport) -> str:
            f"   counts over {s['training_sequences']:,} training sequences (all of the run), "
            f"{s['inference_steps']:,} inference steps; held-out accuracy "
            f"{'n/a' if accuracy is None else f'{accuracy:.3f}'} at {s['number_format']}",
-           f"   BPTT: {s['bptt_variant']} (headline), scenario {s['scenario']}", ""]
+           f"   BPTT: {s['bptt_variant']} (headline), scenario {s['scenario']}; learning epoch "
+           f"{s.get('learning_epoch', 1)} (per-neuron traces priced as compartment work)", ""]
     if report.flags:
         out.append("== feasibility and precision flags ==")
         out += [f"   ! {flag}" for flag in report.flags] + [""]
@@ -690,7 +696,7 @@ def report_from_simulation(result: SimulationResult, artifact: Artifact, chip: C
         "number_format": result.settings.number_format, "event_threshold": result.settings.threshold.model_dump(),
         "dense": result.settings.dense, "backend": result.settings.backend, "chip_profile": chip.name,
         "conventional_profile": conventional.label, "accuracy": run.accuracy, "bptt_variant": variant,
-        "scenario": scenario, "optimizer": run.optimizer,
+        "scenario": scenario, "optimizer": run.optimizer, "learning_epoch": run.learning_epoch,
     }
     flags = feasibility_flags(chip, artifact.target, run.optimizer, result.settings.number_format,
                               artifact.report.get("warnings", []) if isinstance(artifact.report, dict) else [])
