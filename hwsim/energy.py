@@ -115,14 +115,26 @@ def _require(profile: CostProfile, kind: str, what: str) -> None:
                            f"profile")
 
 
-def neuromorphic_energy(counts: WorkCounts, profile: CostProfile, sequences: int = 1) -> EnergyBreakdown:
-    """Price a neuromorphic run. Synaptic ops are priced effective (only executed ops cost)."""
+def neuromorphic_energy(counts: WorkCounts, profile: CostProfile, sequences: int = 1,
+                        east_west: float | None = None) -> EnergyBreakdown:
+    """Price a neuromorphic run. Synaptic ops are priced effective (only executed ops cost).
+
+    ``east_west``: the fraction of hops that ran east-west (``hwsim.routes``); with it, and a
+    profile that prices both directions, the hops are two lines at ``hop_east_west`` and
+    ``hop_north_south`` instead of one at the mean ``hop``."""
     _require(profile, "neuromorphic", "pricing hwsim counters")
     if sequences < 1:
         raise ValueError(f"sequences must be at least 1, got {sequences}")
-    lines = tuple(_line(profile, kind, label, getattr(counts, name), unit, key)
-                  for kind, label, name, unit, key in NEUROMORPHIC_LINES)
-    return EnergyBreakdown(profile.name, profile.kind, sequences, lines)
+    lines = []
+    for kind, label, name, unit, key in NEUROMORPHIC_LINES:
+        if (name == "hops" and east_west is not None and profile.has("hop_east_west")
+                and profile.has("hop_north_south")):
+            ew = round(counts.hops * east_west)
+            lines += [_line(profile, kind, "hops east-west", ew, unit, "hop_east_west"),
+                      _line(profile, kind, "hops north-south", counts.hops - ew, unit, "hop_north_south")]
+        else:
+            lines.append(_line(profile, kind, label, getattr(counts, name), unit, key))
+    return EnergyBreakdown(profile.name, profile.kind, sequences, tuple(lines))
 
 
 def conventional_energy(work: ConventionalWork, profile: CostProfile,

@@ -34,6 +34,7 @@ from hwsim.energy import EnergyBreakdown, conventional_energy, neuromorphic_ener
 from hwsim.feasibility import check_target, feasibility_flags, target_name
 from hwsim.learning_engine import engine_counts, scale_like
 from hwsim.ranges import Profiles, Span, span
+from hwsim.routes import RouteSplit, artifact_route_split
 from hwsim.rtrl_gpu_work import rtrl_kernels, rtrl_work_closed_form
 from neuropc.errors import NeuropcError
 from neuropc.reference.network import Architecture
@@ -83,6 +84,7 @@ class RunCounts:
     accuracy: float | None = None
     activation_sparsity: float | None = None
     learning_epoch: int = 1  # steps per learning-engine epoch (1: the exact per-step products that ran)
+    routes: RouteSplit | None = None  # which way the hops went (from the placement)
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,8 @@ def chip_training(run: RunCounts, chip: CostProfile) -> Side:
     per_core = scale_like(run.train_per_core, run.train, train)
     timing = chip_time(per_core, run.train_sequences, run.seq_len, run.train_layout, chip)
     static, provenance, detail = _chip_static(chip, timing)
-    return Side("tPC-RTRL", chip.label, neuromorphic_energy(train, chip, run.train_sequences),
+    east_west = None if run.routes is None else run.routes.east_west
+    return Side("tPC-RTRL", chip.label, neuromorphic_energy(train, chip, run.train_sequences, east_west),
                 None if timing is None else timing.seconds, static, provenance, detail)
 
 
@@ -154,7 +157,9 @@ def chip_inference(run: RunCounts, chip: CostProfile) -> Side:
     static, provenance, detail = _chip_static(chip, timing)
     per_step = None if timing is None else timing.step_seconds
     static = 0.0 if timing is None else timing.static_watts_whole_chips * timing.step_seconds
-    return Side("tPC-RTRL (inference)", chip.label, neuromorphic_energy(run.inference, chip, run.inference_steps),
+    east_west = None if run.routes is None else run.routes.east_west
+    return Side("tPC-RTRL (inference)", chip.label,
+                neuromorphic_energy(run.inference, chip, run.inference_steps, east_west),
                 per_step, static, provenance, detail)
 
 
@@ -517,6 +522,14 @@ def render(report: EnergyReport) -> str:
     out += ["", "== per inference step (batch 1, streaming) ==", i.sentence()] + [f"   {d}" for d in i.drivers()]
     out.append(f"   chip latency per step {format_seconds(i.denominator.seconds)}, conventional "
                f"{format_seconds(i.numerator.seconds)}")
+    routes = report.settings.get("routes")
+    if routes:
+        hops = report.headline.denominator.dynamic
+        count = sum(line.count for line in hops.lines if line.kind == "hops") / hops.sequences
+        out += ["", f"hops: {routes['east_west'] * 100:.0f}% east-west, {routes['north_south'] * 100:.0f}% "
+                    f"north-south (split in the placement's per-channel proportions); "
+                    f"{count * routes['crossings']:,.0f} chip crossings per training sequence, priced as tile hops "
+                    f"(no public per-crossing energy)"]
     f = report.footprints
     out += ["", "== memory (same sets on both sides: parameters, accumulators, optimizer state, per-sequence state) ==",
             f"   chip program {format_bytes(f['chip_program_bytes'])} (every buffer at its bit width, one lane); "
@@ -676,7 +689,7 @@ def run_counts(result: SimulationResult, artifact: Artifact) -> RunCounts:
         train_layout=_layout(program, chips, True), inference_layout=_layout(program, chips, False),
         core_layers=tuple(core.layer for core in program.cores), by_op=by_op,
         footprint_bytes=footprint_bytes(program), accuracy=result.final.get("eval_accuracy"),
-        activation_sparsity=sparsity)
+        activation_sparsity=sparsity, routes=artifact_route_split(artifact))
 
 
 def report_from_simulation(result: SimulationResult, artifact: Artifact, chip: CostProfile,
@@ -697,6 +710,7 @@ def report_from_simulation(result: SimulationResult, artifact: Artifact, chip: C
         "dense": result.settings.dense, "backend": result.settings.backend, "chip_profile": chip.name,
         "conventional_profile": conventional.label, "accuracy": run.accuracy, "bptt_variant": variant,
         "scenario": scenario, "optimizer": run.optimizer, "learning_epoch": run.learning_epoch,
+        "routes": None if run.routes is None else run.routes.as_dict(),
     }
     flags = feasibility_flags(chip, artifact.target, run.optimizer, result.settings.number_format,
                               artifact.report.get("warnings", []) if isinstance(artifact.report, dict) else [])
