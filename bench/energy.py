@@ -52,8 +52,8 @@ ROOT = Path(__file__).resolve().parents[1]
 #: name -> (spec, training batches, batch size, event threshold, SGD learning rate for Loihi 1,
 #: also run at the target's fixed-point widths)
 NETWORKS = {
-    "copy": ("copy.yaml", 20, 64, 0.002, 0.1, True),  # 0.002 keeps accuracy (docs/results/hwsim_speed.md)
-    "paper-scale": ("paper_scale.yaml", 4, 1, 0.002, 0.01, False),
+    "copy": ("copy.yaml", 200, 64, 0.002, 0.1, True),  # 0.002 keeps accuracy (docs/results/hwsim_speed.md)
+    "paper-scale": ("paper_scale.yaml", 8, 1, 0.002, 0.01, False),
 }
 LEARNING_EPOCHS = (1, 2, 4, 8)
 #: chip profile -> the compiler target its rows must come from
