@@ -12,7 +12,7 @@ practitioners run (``hwsim.bptt_variants``), tPC-RTRL on the conventional chip t
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -54,7 +54,6 @@ LEFT_OUT = (
     "largest of compute, memory and launch time",
     "BPTT on the chip: no compiled BPTT program exists, so that cell of the 2 x 2 table is empty",
 )
-PROVENANCE_ORDER = PROVENANCES
 
 
 # ---------------------------------------------------------------------------------------------
@@ -154,7 +153,7 @@ def chip_inference(run: RunCounts, chip: CostProfile) -> Side:
     """The trained network on the chip, per inference time step (its latency is the step time)."""
     sequences = max(1, run.inference_steps // run.seq_len)
     timing = chip_time(run.inference_per_core, sequences, run.seq_len, run.inference_layout, chip)
-    static, provenance, detail = _chip_static(chip, timing)
+    _, provenance, detail = _chip_static(chip, timing)
     per_step = None if timing is None else timing.step_seconds
     static = 0.0 if timing is None else timing.static_watts_whole_chips * timing.step_seconds
     east_west = None if run.routes is None else run.routes.east_west
@@ -253,7 +252,8 @@ def grouped_kinds(kinds: dict[str, float]) -> dict[str, float]:
     return grouped
 
 
-def compare(unit: str, chip_side: Any, other_side: Any, chip: CostProfile, other: CostProfile) -> Ratio:
+def compare(unit: str, chip_side: Callable[[CostProfile], Side], other_side: Callable[[CostProfile], Side],
+            chip: CostProfile, other: CostProfile) -> Ratio:
     """``other_side(profile)`` / ``chip_side(profile)`` with the range over both profiles' constants."""
     def result(profiles: Profiles) -> float:
         denominator = chip_side(profiles["chip"]).joules
@@ -262,7 +262,7 @@ def compare(unit: str, chip_side: Any, other_side: Any, chip: CostProfile, other
     return Ratio(unit, other_side(other), chip_side(chip), span(result, {"chip": chip, "conventional": other}))
 
 
-def joules_span(side: Any, profile: CostProfile) -> Span:
+def joules_span(side: Callable[[CostProfile], Side], profile: CostProfile) -> Span:
     """One side's energy per unit over its profile's ranges."""
     return span(lambda profiles: side(profiles["p"]).joules, {"p": profile})
 
@@ -423,7 +423,7 @@ def format_bytes(value: float) -> str:
 def provenance_text(side: Side) -> str:
     split = side.by_provenance()
     total = sum(split.values()) or 1.0
-    return ", ".join(f"{split.get(k, 0.0) / total * 100:.0f}% {k}" for k in PROVENANCE_ORDER if split.get(k))
+    return ", ".join(f"{split.get(k, 0.0) / total * 100:.0f}% {k}" for k in PROVENANCES if split.get(k))
 
 
 def _side_table(side: Side) -> list[str]:
