@@ -29,21 +29,9 @@ from compiler.pipeline import compile_artifact
 from hwsim.bptt_variants import BATCH_SWEEP, VARIANTS
 from hwsim.conventional_time import scenarios_of
 from hwsim.costs import CostProfile, load_profile
-from hwsim.energy_report import (
-    LEFT_OUT,
-    EnergyReport,
-    RunCounts,
-    chip_training,
-    compare,
-    format_bytes,
-    format_joules,
-    format_seconds,
-    gpu_bptt,
-    plot,
-    provenance_text,
-    report_from_simulation,
-    run_counts,
-)
+from hwsim.energy_render import format_bytes, format_joules, format_seconds, plot, provenance_text
+from hwsim.energy_report import LEFT_OUT, EnergyReport, report_from_simulation, run_counts
+from hwsim.energy_sides import RunCounts, chip_training, compare, gpu_bptt
 from hwsim.runner import simulate
 from neuropc.spec import load_spec
 

@@ -273,7 +273,8 @@ def _write_energy_report(result: SimulationResult, artifact: Artifact, chip: Cos
                          conventional: CostProfile, folder: Path) -> None:
     import json
 
-    from hwsim.energy_report import plot, render, report_from_simulation
+    from hwsim.energy_render import plot, render
+    from hwsim.energy_report import report_from_simulation
     from neuropc.atomic_files import atomic_write
 
     report = report_from_simulation(result, artifact, chip, conventional)

@@ -11,7 +11,8 @@ from hwsim.chip_time import ChipLayout
 from hwsim.costs import load_profile
 from hwsim.counters import WorkCounts
 from hwsim.energy import conventional_energy
-from hwsim.energy_report import LEFT_OUT, RunCounts, build_report, plot, render
+from hwsim.energy_render import plot, render
+from hwsim.energy_report import LEFT_OUT, RunCounts, build_report
 from neuropc.reference.network import Architecture
 from tests.conftest import small_spec
 
