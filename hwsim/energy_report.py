@@ -261,6 +261,7 @@ def run_counts(result: SimulationResult, artifact: Artifact) -> RunCounts:
         train_batches=batches, inference=evaluation.total,
         inference_steps=evaluation.time_steps.shape[0] * len(evaluation.sequences),
         inference_per_core=_rows(result.inference_per_core),
+        inference_core_sequences=sum(len(e.sequences) for e in result.evaluations),
         train_layout=_layout(program, chips, True), inference_layout=_layout(program, chips, False),
         core_layers=tuple(core.layer for core in program.cores), by_op=by_op,
         footprint_bytes=footprint_bytes(program), accuracy=result.final.get("eval_accuracy"),

@@ -47,7 +47,7 @@ class RunCounts:
     train_batches: tuple[WorkCounts, ...]  # per training batch, in order (for the spread over the run)
     inference: WorkCounts  # over inference_steps time steps
     inference_steps: int
-    inference_per_core: tuple[WorkCounts, ...]
+    inference_per_core: tuple[WorkCounts, ...]  # over every evaluation of the run
     train_layout: ChipLayout
     inference_layout: ChipLayout
     core_layers: tuple[str, ...]
@@ -55,6 +55,7 @@ class RunCounts:
     footprint_bytes: int = 0
     accuracy: float | None = None
     activation_sparsity: float | None = None
+    inference_core_sequences: int = 0  # sequences inference_per_core covers (0: those of inference_steps)
     learning_epoch: int = 1  # steps per learning-engine epoch (1: the exact per-step products that ran)
     routes: RouteSplit | None = None  # which way the hops went (from the placement)
 
@@ -124,7 +125,7 @@ def chip_training(run: RunCounts, chip: CostProfile) -> Side:
 
 def chip_inference(run: RunCounts, chip: CostProfile) -> Side:
     """The trained network on the chip, per inference time step (its latency is the step time)."""
-    sequences = max(1, run.inference_steps // run.seq_len)
+    sequences = run.inference_core_sequences or max(1, run.inference_steps // run.seq_len)
     timing = chip_time(run.inference_per_core, sequences, run.seq_len, run.inference_layout, chip)
     _, provenance, detail = _chip_static(chip, timing)
     per_step = None if timing is None else timing.step_seconds

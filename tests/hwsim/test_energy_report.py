@@ -123,3 +123,14 @@ def test_activation_sparsity_counts_exact_zeros_among_the_lru_features_and_hidde
     params["B_im"][:] = 0.0  # no drive: the state, so the 8 LRU features, stay exactly 0
     params["b0"][:] = 1.0  # the 5 hidden activities are gelu(1) != 0
     assert activation_sparsity(arch, params, synthetic_batch(arch, 6, 2, rng)) == pytest.approx(8 / 13)
+
+
+def test_inference_time_divides_the_per_core_counts_of_every_evaluation_by_all_their_sequences(run):
+    from dataclasses import replace
+
+    from hwsim.energy_sides import chip_inference
+
+    l2 = load_profile("loihi2-estimate")
+    one = chip_inference(run, l2)  # per-core counts of one evaluation of 1 sequence (9 steps)
+    two = chip_inference(replace(run, inference_per_core=(COUNTS.scale(2),), inference_core_sequences=2), l2)
+    assert two.seconds == pytest.approx(one.seconds)  # two evaluations' counts over their two sequences
