@@ -170,7 +170,7 @@ _SCALARS = (
     "sequences", "seq_len", "forward_macs", "backward_macs", "weight_gradient_macs",
     "elementwise_ops", "optimizer_updates", "weight_reads", "gradient_bytes",
     "activation_bytes_written", "activation_bytes_read", "resident_bytes",
-    "activation_bytes_offchip", "parameter_bytes_offchip",
+    "activation_bytes_offchip", "parameter_bytes_offchip", "trace_bytes",
 )
 
 
@@ -203,6 +203,7 @@ class ConventionalWork:
     onchip_capacity_bytes: int | None = None
     activation_bytes_offchip: int = 0
     parameter_bytes_offchip: int = 0
+    trace_bytes: int = 0  # eligibility traces read and written (tPC-RTRL run on this hardware; 0 for BPTT)
 
     def __post_init__(self) -> None:
         for name in _SCALARS:
@@ -269,6 +270,7 @@ class ConventionalWork:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any], source: str = "work") -> ConventionalWork:
         names = (*_SCALARS, "onchip_capacity_bytes", "history_slots")
+        data = {"trace_bytes": 0, **data} if isinstance(data, Mapping) else data  # absent before traces were counted
         values = _from_mapping(cls, data, source, names)
         try:
             values["history_slots"] = tuple(SlotRun(*run) for run in values["history_slots"])

@@ -16,6 +16,7 @@ from typing import Any
 
 from hwsim.costs import PROVENANCES, Constant, CostProfile
 from hwsim.counters import ConventionalWork, WorkCounts
+from hwsim.residency import Residency, history_traffic, residency
 from neuropc.errors import NeuropcError
 
 #: (kind, label, WorkCounts field, count unit, profile constant), in report order.
@@ -55,6 +56,7 @@ class EnergyLine:
             "unit": self.constant.unit,
             "provenance": self.constant.provenance,
             "source": self.constant.source,
+            "note": self.constant.note,
             "joules": self.joules / sequences,
         }
 
@@ -67,6 +69,7 @@ class EnergyBreakdown:
     hardware: str  # the profile's kind: neuromorphic or conventional
     sequences: int
     lines: tuple[EnergyLine, ...]
+    residency: Residency | None = None  # conventional: where the memory traffic was served
 
     @property
     def total_joules(self) -> float:
@@ -91,6 +94,11 @@ class EnergyBreakdown:
             totals[line.constant.provenance] += line.joules
         return totals
 
+    @property
+    def offchip_bytes(self) -> int:
+        """Bytes of DRAM/HBM traffic among the lines (what the memory roofline needs)."""
+        return sum(line.count for line in self.lines if line.constant_key == "offchip_access")
+
     def rows(self, per_sequence: bool = True) -> list[dict[str, Any]]:
         return [line.row(self.sequences if per_sequence else 1) for line in self.lines]
 
@@ -107,36 +115,59 @@ def _require(profile: CostProfile, kind: str, what: str) -> None:
                            f"profile")
 
 
-def neuromorphic_energy(counts: WorkCounts, profile: CostProfile, sequences: int = 1) -> EnergyBreakdown:
-    """Price a neuromorphic run. Synaptic ops are priced effective (only executed ops cost)."""
+def neuromorphic_energy(counts: WorkCounts, profile: CostProfile, sequences: int = 1,
+                        east_west: float | None = None) -> EnergyBreakdown:
+    """Price a neuromorphic run. Synaptic ops are priced effective (only executed ops cost).
+
+    ``east_west``: the fraction of hops that ran east-west (``hwsim.routes``); with it, and a
+    profile that prices both directions, the hops are two lines at ``hop_east_west`` and
+    ``hop_north_south`` instead of one at the mean ``hop``."""
     _require(profile, "neuromorphic", "pricing hwsim counters")
     if sequences < 1:
         raise ValueError(f"sequences must be at least 1, got {sequences}")
-    lines = tuple(_line(profile, kind, label, getattr(counts, name), unit, key)
-                  for kind, label, name, unit, key in NEUROMORPHIC_LINES)
-    return EnergyBreakdown(profile.name, profile.kind, sequences, lines)
+    lines = []
+    for kind, label, name, unit, key in NEUROMORPHIC_LINES:
+        if (name == "hops" and east_west is not None and profile.has("hop_east_west")
+                and profile.has("hop_north_south")):
+            ew = round(counts.hops * east_west)
+            lines += [_line(profile, kind, "hops east-west", ew, unit, "hop_east_west"),
+                      _line(profile, kind, "hops north-south", counts.hops - ew, unit, "hop_north_south")]
+        else:
+            lines.append(_line(profile, kind, label, getattr(counts, name), unit, key))
+    return EnergyBreakdown(profile.name, profile.kind, sequences, tuple(lines))
 
 
-def conventional_energy(work: ConventionalWork, profile: CostProfile) -> EnergyBreakdown:
-    """Price BPTT's work; memory traffic is split on the profile's on-chip capacity."""
+def conventional_energy(work: ConventionalWork, profile: CostProfile,
+                        live_history_bytes: int | None = None) -> EnergyBreakdown:
+    """Price BPTT's work; memory traffic is split on the profile's on-chip capacity by the reuse
+    model of ``hwsim.residency`` (``live_history_bytes``: history alive at once, default all)."""
     _require(profile, "conventional", "pricing BPTT work")
-    capacity = profile.onchip_capacity_bytes
-    if work.onchip_capacity_bytes != capacity:
-        work = work.placed(capacity)
-    spilled = work.resident_bytes > capacity
-    where, key = ("off-chip", "offchip_access") if spilled else ("on-chip", "onchip_access")
+    placed = residency(work, profile.onchip_capacity_bytes, live_history_bytes)
+    p, h = placed.parameter_offchip_fraction, placed.history_offchip_fraction
+    history_off = round(history_traffic(work) * h)
+    history_on = work.activation_bytes_written + work.activation_bytes_read - history_off
+    weights_off, gradients_off = round(work.weight_reads * p), round(work.gradient_bytes * p)
+    traces_off = round(work.trace_bytes * p)
     lines = (
         _line(profile, "MACs forward", "forward MACs", work.forward_macs, "MACs", "mac"),
         _line(profile, "MACs backward", "backward MACs", work.backward_macs, "MACs", "mac"),
         _line(profile, "MACs weight-gradient", "weight-gradient MACs", work.weight_gradient_macs, "MACs", "mac"),
         _line(profile, "elementwise", "elementwise ops", work.elementwise_ops, "ops", "elementwise_op"),
         _line(profile, "optimizer", "optimizer updates", work.optimizer_updates, "updates", "optimizer_update"),
-        _line(profile, "weight reads", f"weight reads ({where})", work.weight_reads, "bytes", key),
-        _line(profile, "gradient accumulation", f"gradient accumulator traffic ({where})", work.gradient_bytes,
-              "bytes", key),
-        _line(profile, "activation history on-chip", "history written and read, on-chip",
-              work.activation_bytes_onchip, "bytes", "onchip_access"),
-        _line(profile, "activation history off-chip", "history spilled to DRAM/HBM and read back",
-              work.activation_bytes_offchip, "bytes", "offchip_access"),
+        _line(profile, "weight reads on-chip", "weight reads (on-chip)", work.weight_reads - weights_off, "bytes",
+              "onchip_access"),
+        _line(profile, "weight reads off-chip", "weight reads (off-chip)", weights_off, "bytes", "offchip_access"),
+        _line(profile, "gradient traffic on-chip", "gradient accumulator traffic (on-chip)",
+              work.gradient_bytes - gradients_off, "bytes", "onchip_access"),
+        _line(profile, "gradient traffic off-chip", "gradient accumulator traffic (off-chip)", gradients_off,
+              "bytes", "offchip_access"),
+        _line(profile, "trace traffic on-chip", "eligibility-trace traffic (on-chip)", work.trace_bytes - traces_off,
+              "bytes", "onchip_access"),
+        _line(profile, "trace traffic off-chip", "eligibility-trace traffic (off-chip)", traces_off, "bytes",
+              "offchip_access"),
+        _line(profile, "activation history on-chip", "history written and read, on-chip", max(history_on, 0),
+              "bytes", "onchip_access"),
+        _line(profile, "activation history off-chip", "history spilled to DRAM/HBM and read back", history_off,
+              "bytes", "offchip_access"),
     )
-    return EnergyBreakdown(profile.name, profile.kind, work.sequences, lines)
+    return EnergyBreakdown(profile.name, profile.kind, work.sequences, lines, placed)

@@ -15,7 +15,7 @@ from hwsim.bptt_work import bptt_history_bytes, bptt_work, rtrl_state_bytes
 from hwsim.costs import CostProfile
 from hwsim.counters import WorkCounts
 from hwsim.energy import conventional_energy, neuromorphic_energy
-from hwsim.energy_report import format_joules
+from hwsim.energy_render import format_joules
 from neuropc.reference.network import Architecture
 
 

@@ -24,7 +24,8 @@ from compiler.artifact import Artifact, is_artifact, load_artifact
 from compiler.pipeline import compile_artifact
 from hwsim.backends import backend_names
 from hwsim.costs import CostProfile, load_profile
-from hwsim.energy_report import TARGET_PROFILES, EnergyReport, render, report_from_simulation
+from hwsim.energy_render import render
+from hwsim.energy_report import TARGET_PROFILES, EnergyReport, report_from_simulation
 from hwsim.runner import SimulationResult
 from hwsim.runner import simulate as run_on_backend
 from neuropc.errors import FieldProblem, NeuropcError

@@ -170,7 +170,8 @@ RESUMED_OPTIONS = ("steps", "backend", "threshold", "number_format", "batch", "s
 @click.option("--force", is_flag=True, help="Replace the run files in an existing --out run folder.")
 @click.option("--energy-report", is_flag=True,
               help="Price the run's counts on a neuromorphic profile against BPTT on a conventional "
-                   "one; print the table and write energy.json and energy.png.")
+                   "one (static x time + dynamic on both sides, ranges over every constant); print the "
+                   "report and write energy.json and energy.png.")
 @click.option("--profile", "chip_profile", metavar="NAME|FILE",
               help="Neuromorphic cost profile (default: the target's, e.g. loihi2-estimate).")
 @click.option("--vs", "conventional_profile", metavar="NAME|FILE", default="gpu-h100", show_default=True,
@@ -252,16 +253,19 @@ def _profiles(artifact: Artifact, chip_name: str | None, conventional_name: str)
     """Load both cost profiles before simulating, so a bad profile fails fast."""
     from hwsim.costs import load_profile
     from hwsim.energy_report import TARGET_PROFILES
+    from hwsim.feasibility import check_target
 
     target = artifact.target.get("name", "loihi2")
     chip = load_profile(chip_name if chip_name is not None else TARGET_PROFILES.get(target, "loihi2-estimate"))
     conventional = load_profile(conventional_name)
     if chip.kind != "neuromorphic":
         raise NeuropcError(f"--profile {chip.name}: a {chip.kind} profile; tPC-RTRL's counts are priced on a "
-                           "neuromorphic one (loihi, loihi2-estimate, spinnaker2-estimate or a file based on one)")
+                           "neuromorphic one (loihi, loihi-sanafe, loihi2-estimate, spinnaker2-estimate or a file "
+                           "based on one)")
     if conventional.kind != "conventional":
         raise NeuropcError(f"--vs {conventional.name}: a {conventional.kind} profile; BPTT is priced on a "
-                           "conventional one (cpu-45nm, gpu-h100 or a file based on one)")
+                           "conventional one (cpu-45nm, gpu-h100, jetson-orin-nano or a file based on one)")
+    check_target(chip, artifact.target)
     return chip, conventional
 
 
@@ -269,7 +273,8 @@ def _write_energy_report(result: SimulationResult, artifact: Artifact, chip: Cos
                          conventional: CostProfile, folder: Path) -> None:
     import json
 
-    from hwsim.energy_report import plot, render, report_from_simulation
+    from hwsim.energy_render import plot, render
+    from hwsim.energy_report import report_from_simulation
     from neuropc.atomic_files import atomic_write
 
     report = report_from_simulation(result, artifact, chip, conventional)

@@ -18,11 +18,12 @@ from hwsim.costs import (
 )
 from neuropc.errors import NeuropcError
 
-SHIPPED = ["cpu-45nm", "gpu-h100", "loihi", "loihi2-estimate", "spinnaker2-estimate"]
+SHIPPED = ["cpu-45nm", "gpu-h100", "jetson-orin-nano", "loihi", "loihi-sanafe", "loihi2-estimate",
+           "spinnaker2-estimate"]
 PROFILE_DIR = Path(__file__).resolve().parents[2] / "hwsim" / "profiles"
 
 
-def test_the_five_profiles_ship_as_package_data():
+def test_the_shipped_profiles_ship_as_package_data():
     assert shipped_profiles() == SHIPPED
     assert sorted(p.stem for p in PROFILE_DIR.glob("*.yaml")) == SHIPPED
 
@@ -52,18 +53,24 @@ def test_loihi_table_2_numbers_are_flagged_simulated_not_measured():
         assert (constant.value, constant.unit, constant.provenance) == (value, "pJ", "simulated"), key
         assert "Davies" in constant.source and "Table 2" in constant.source
     assert loihi.constant("hop").value == pytest.approx((3.0 + 4.0) / 2)
-    assert not any(c.provenance == "measured" for c in loihi.constants.values())
+    # only the static power and the multi-chip barrier are measured (Frady et al. 2020), no event energy
+    assert not any(c.provenance == "measured" for c in loihi.constants.values() if c.dimension == "energy")
 
 
 def test_loihi2_estimate_is_loihi_scaled_and_all_assumed():
     loihi, loihi2 = load_profile("loihi"), load_profile("loihi2-estimate")
     scale = loihi2.constant("process_scaling").value
     assert scale == 0.5
+    low, high = loihi2.constant("process_scaling").low, loihi2.constant("process_scaling").high
+    assert (low, high) == (0.3, 1.0)
     for key, constant in loihi2.constants.items():
-        assert constant.provenance == "assumed", key
-        if key != "process_scaling":
+        assert constant.provenance == "assumed" or key == "cores_on_chip", key
+        if key != "process_scaling" and constant.dimension == "energy":
             assert constant.value == pytest.approx(loihi.constant(key).value * scale), key
             assert constant.unit == loihi.constant(key).unit
+            # the band is loihi x 0.3 up to loihi's own value (or its silicon-fitted high end)
+            assert constant.low == pytest.approx(loihi.constant(key).at("low").value * low), key
+            assert constant.high == pytest.approx(loihi.constant(key).at("high").value * high), key
 
 
 def test_spinnaker2_estimate_assumes_its_mac_and_reuses_spinnaker1_packet_energy():

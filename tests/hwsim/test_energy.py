@@ -88,8 +88,9 @@ def cpu_with_capacity(capacity_bytes: int):
 
 
 def test_conventional_energy_on_cpu_by_hand():
-    # 1000 B of weights and gradients + 2 newest slots fit in 3500 B; the oldest step slot and
-    # the initial state spill: (1000 + 1000) + (100 + 100) = 2200 B off chip
+    # 1000 B of weights and gradients fit in 3500 B; the history (3100 B alive) gets the other
+    # 2500 B, so 1 - 2500/3100 of its off-chip cost (each slot written once, its distinct bytes
+    # read back once: 200 + 3 x 2000 = 6200 B) goes to DRAM: 1200 B
     breakdown = conventional_energy(hand_work(), cpu_with_capacity(3500))
     sram, dram = 10.0 / 8, 1950.0 / 8  # pJ per byte
     expected = {
@@ -98,10 +99,14 @@ def test_conventional_energy_on_cpu_by_hand():
         "MACs weight-gradient": 800 * 4.6,
         "elementwise": 300 * 4.6,
         "optimizer": 50 * 99.4,
-        "weight reads": 4000 * sram,
-        "gradient accumulation": 2400 * sram,
-        "activation history on-chip": (3100 + 3700 - 2200) * sram,
-        "activation history off-chip": 2200 * dram,
+        "weight reads on-chip": 4000 * sram,
+        "weight reads off-chip": 0.0,
+        "gradient traffic on-chip": 2400 * sram,
+        "gradient traffic off-chip": 0.0,
+        "trace traffic on-chip": 0.0,
+        "trace traffic off-chip": 0.0,
+        "activation history on-chip": (3100 + 3700 - 1200) * sram,
+        "activation history off-chip": 1200 * dram,
     }
     got = breakdown.by_kind()
     assert list(got) == list(expected)
@@ -109,18 +114,23 @@ def test_conventional_energy_on_cpu_by_hand():
         assert got[kind] == pytest.approx(picojoules * PJ), kind
     assert breakdown.sequences == 2
     assert breakdown.by_kind(per_sequence=True)["optimizer"] == pytest.approx(25 * 99.4 * PJ)
+    assert breakdown.residency.history_offchip_fraction == pytest.approx(600 / 3100)
 
 
-def test_parameters_that_do_not_fit_send_all_memory_traffic_off_chip():
+def test_parameters_that_do_not_fit_spill_in_proportion_not_all_at_once():
+    # 1000 B swept every step, 900 B on chip: an optimal cache keeps 900 B resident, so 10 % of
+    # the weight and gradient traffic goes off chip (the reuse model, not an all-or-nothing cliff);
+    # nothing is left for the history, which spills whole
     breakdown = conventional_energy(hand_work(), cpu_with_capacity(900))
-    dram = 1950.0 / 8 * PJ
+    sram, dram = 10.0 / 8 * PJ, 1950.0 / 8 * PJ
     got = breakdown.by_kind()
-    assert got["weight reads"] == pytest.approx(4000 * dram)
-    assert got["gradient accumulation"] == pytest.approx(2400 * dram)
+    assert got["weight reads off-chip"] == pytest.approx(400 * dram)
+    assert got["weight reads on-chip"] == pytest.approx(3600 * sram)
+    assert got["gradient traffic off-chip"] == pytest.approx(240 * dram)
     # every slot written out and its distinct bytes read back; repeated reads (200 B per step slot) on chip
     assert got["activation history off-chip"] == pytest.approx((200 + 3 * 2000) * dram)
-    assert got["activation history on-chip"] == pytest.approx(3 * 200 * 10.0 / 8 * PJ)
-    assert "off-chip" in breakdown.lines[5].label
+    assert got["activation history on-chip"] == pytest.approx(3 * 200 * sram)
+    assert breakdown.residency.text() == "resident 0.001 MB (+ live history 0.0031 MB) vs on-chip 0.0009 MB"
 
 
 def test_gpu_prices_on_chip_traffic_inside_its_whole_board_flop_energy():

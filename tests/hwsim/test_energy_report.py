@@ -1,4 +1,4 @@
-"""The report prices given counts on both sides and says where every number comes from."""
+"""The report prices given counts on both sides, inside one boundary, and says where every number comes from."""
 
 from __future__ import annotations
 
@@ -6,60 +6,131 @@ import json
 
 import pytest
 
-from hwsim.bptt_work import bptt_work, inference_work_closed_form
+from hwsim.bptt_variants import bptt_variant
+from hwsim.chip_time import ChipLayout
 from hwsim.costs import load_profile
 from hwsim.counters import WorkCounts
-from hwsim.energy_report import LEFT_OUT, build_report, plot, render
+from hwsim.energy import conventional_energy
+from hwsim.energy_render import plot, render
+from hwsim.energy_report import LEFT_OUT, RunCounts, build_report
 from neuropc.reference.network import Architecture
 from tests.conftest import small_spec
 
 COUNTS = WorkCounts(synaptic_ops_dense=1000, synaptic_ops_effective=400, neuron_updates=50,
                     learning_weight_updates=300, learning_trace_updates=200, messages=80, hops=160,
                     memory_reads=10, memory_writes=5)
+SETTINGS = {"chip_profile": "loihi2-estimate", "target": "loihi2", "conventional_profile": "gpu-h100",
+            "rule": "tpc-rtrl", "number_format": "float64", "event_threshold": 0.0, "dense": False, "batch": 4,
+            "lanes": "lockstep lanes", "training_sequences": 8, "inference_steps": 9, "accuracy": 0.5,
+            "bptt_variant": "time-batched", "scenario": "peak fp32"}
 
 
 @pytest.fixture
-def report(copy_spec):
+def run(copy_spec) -> RunCounts:
     arch = Architecture.from_spec(small_spec(copy_spec))
-    return arch, build_report(arch, seq_len=9, batch=4, train_counts=COUNTS.scale(2), train_sequences=2,
-                              inference_counts=COUNTS, inference_steps=1, chip=load_profile("loihi"),
-                              conventional=load_profile("cpu-45nm"), footprint_bytes=1234,
-                              settings={"spec": "test"})
+    layout = ChipLayout(cores=2, chips=1, stages_per_step=4, stages_per_sequence=2)
+    return RunCounts(arch=arch, seq_len=9, batch=4, iterations=2, optimizer="adam", train=COUNTS.scale(8),
+                     train_sequences=8, train_per_core=(COUNTS.scale(6), COUNTS.scale(2)),
+                     train_batches=(COUNTS.scale(4), COUNTS.scale(4)), inference=COUNTS, inference_steps=9,
+                     inference_per_core=(COUNTS,), train_layout=layout, inference_layout=layout,
+                     core_layers=("lru", "output"), by_op={"matvec": COUNTS.scale(8)}, footprint_bytes=1234,
+                     accuracy=0.5)
 
 
-def test_neuromorphic_side_is_counts_times_constants(report):
-    _, rep = report
-    loihi = load_profile("loihi")
-    expected = (400 * 23.6 + 50 * 81.0 + 300 * 120.0 + 200 * 120.0 + 80 * 1.7) * 1e-12
-    expected += 160 * loihi.joules("hop") + 10 * loihi.joules("memory_read") + 5 * loihi.joules("memory_write")
-    assert rep.train.neuromorphic.joules_per_sequence == pytest.approx(expected, rel=1e-12)
+@pytest.fixture
+def report(run):
+    return build_report(run, load_profile("loihi2-estimate"), load_profile("gpu-h100"), SETTINGS)
 
 
-def test_conventional_side_is_bptt_per_sequence_and_forward_per_step(report):
-    arch, rep = report
-    cpu = load_profile("cpu-45nm")
-    work = bptt_work(arch, 9, 4, cpu)
-    assert rep.train.conventional_work == work
-    assert rep.train.conventional.sequences == 4
-    forward = inference_work_closed_form(arch)
-    assert rep.inference.conventional_work.forward_macs == forward.forward_macs
-    assert rep.inference.conventional_work.backward_macs == 0
-    assert rep.train.ratio == pytest.approx(
-        rep.train.conventional.joules_per_sequence / rep.train.neuromorphic.joules_per_sequence)
+def test_chip_total_is_dynamic_counts_times_constants_plus_static_power_times_time(run, report):
+    chip = report.headline.denominator
+    l2 = load_profile("loihi2-estimate")
+    dynamic = (400 * 11.8 + 50 * 40.5 + 300 * 60 + 200 * 60 + 80 * 0.85 + 160 * 1.75 + 15 * 1.08) * 1e-12
+    assert chip.dynamic.joules_per_sequence == pytest.approx(dynamic, rel=1e-12)
+    # busiest core: 6 sequences' worth of counts over 8 x 9 steps; 4 barriers per step, 2 per sequence
+    events = (400 * 3.5 + 50 * 8.4 + 500 * 6.1 + 80 * 2.1) * 1e-9 * 6 / (8 * 9)
+    seconds = 9 * (events + 4 * 113e-9) + 2 * 113e-9
+    assert chip.seconds == pytest.approx(seconds)
+    assert chip.static_joules == pytest.approx(l2.watts("static_power_chip") * seconds)
+    assert chip.joules == pytest.approx(dynamic + chip.static_joules)
+    assert chip.edp == pytest.approx(chip.joules * seconds)
 
 
-def test_report_names_the_provenance_of_every_constant(report, tmp_path):
-    _, rep = report
-    text = render(rep)
-    data = rep.as_dict()
+def test_the_conventional_side_is_the_headline_variant_and_the_ratio_says_which_is_cheaper(run, report):
+    gpu = load_profile("gpu-h100")
+    v = bptt_variant(run.arch, "time-batched", 9, 4)
+    expected = conventional_energy(v.work, gpu, v.live_history_bytes).joules_per_sequence
+    h = report.headline
+    assert h.numerator.joules == pytest.approx(expected)  # peak scenario: static inside the per-op figures
+    assert h.span.value == pytest.approx(h.numerator.joules / h.denominator.joules)
+    assert h.span.low <= h.span.value <= h.span.high
+    sentence = h.sentence()
+    assert sentence.startswith(f"BPTT on gpu-h100 (whole board) [peak fp32], time-batched, batch 4 costs "
+                               f"{h.span.value:.3g}x (range {h.span.low:.3g}x-{h.span.high:.3g}x) what tPC-RTRL on "
+                               f"loihi2-estimate costs per training sequence: the chip is")
+    verdict = "cheaper" if h.span.value >= 1 else "more expensive"
+    assert sentence.endswith(f"{verdict}.")
+    assert h.drivers()[0].startswith("the range is set mostly by ")
+
+
+def test_report_text_and_json_carry_settings_time_static_edp_provenance_and_the_2x2(report, tmp_path):
+    text = render(report)
+    for fragment in ("== settings ==", "held-out accuracy 0.500 at float64", "time per step", "static power:",
+                     "EDP", "provenance of these joules:", "2 x 2 (rule x hardware)", "BPTT on loihi2-estimate",
+                     "not compiled", "online batch-1 learning", "from sequence length", "synop_sparsity_training",
+                     "(priced at 0:", " ops ", " MACs ", " bytes ", "memory: resident"):
+        assert fragment in text, fragment
+    data = report.as_dict()
     json.dumps(data)
-    for comparison in ("training", "inference"):
-        for side in ("neuromorphic", "conventional"):
-            for line in data[comparison][side]["lines"]:
-                assert line["provenance"] in ("measured", "simulated", "derived", "assumed")
-                assert line["source"]
-                assert f"{data[comparison][side]['profile']}.{line['constant']}" in text
-    assert data["neurobench"]["activation_sparsity_training"] == pytest.approx(0.6)
+    assert data["training"]["sentence"] == report.headline.sentence()
+    assert data["training"]["chip"]["static_joules"] > 0
+    assert data["training"]["ratio"]["tornado"]
+    assert set(data["two_by_two"]) >= {"tPC-RTRL on loihi2-estimate", "BPTT on loihi2-estimate",
+                                       "tPC-RTRL on gpu-h100 [time model]", "BPTT on gpu-h100 [time model]"}
+    assert data["two_by_two"]["BPTT on loihi2-estimate"] is None
+    assert data["neurobench"]["synop_sparsity_training"] == pytest.approx(0.6)
     assert data["left_out"] == list(LEFT_OUT)
-    plot(rep, tmp_path / "energy.png")
+    assert data["per_layer_joules_per_sequence"]["lru"] == pytest.approx(
+        3 * data["per_layer_joules_per_sequence"]["output"])
+    plot(report, tmp_path / "energy.png")
     assert (tmp_path / "energy.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_the_footprints_count_the_same_sets_and_give_the_break_even_length(run, report):
+    from hwsim.bptt_work import bptt_history_bytes, rtrl_state_bytes
+
+    f = report.footprints
+    t = f["break_even_sequence_length"]
+    rtrl = rtrl_state_bytes(run.arch).total
+    assert bptt_history_bytes(run.arch, t).total >= rtrl > bptt_history_bytes(run.arch, t - 1).total
+    shared = f["parameters_bytes"] + f["accumulators_bytes"] + f["optimizer_state_bytes"]
+    assert f["optimizer_state_bytes"] == 2 * f["parameters_bytes"]  # Adam's two moments
+    assert f["bptt_bytes"] == shared + f["bptt_history_bytes_per_sequence"]
+
+
+def test_activation_sparsity_counts_exact_zeros_among_the_lru_features_and_hidden_activities():
+    import numpy as np
+
+    from hwsim.bptt_work import synthetic_batch
+    from hwsim.energy_report import activation_sparsity
+    from neuropc.reference.network import init_params
+
+    arch = Architecture(complex=True, state=4, inputs=3, hidden=(5,), outputs=2, activation="gelu",
+                        loss="cross_entropy", learn_gamma=False)
+    rng = np.random.default_rng(0)
+    params = init_params(arch, (0.9, 0.999), 0.2 * np.pi, rng)
+    params["B_re"][:] = 0.0
+    params["B_im"][:] = 0.0  # no drive: the state, so the 8 LRU features, stay exactly 0
+    params["b0"][:] = 1.0  # the 5 hidden activities are gelu(1) != 0
+    assert activation_sparsity(arch, params, synthetic_batch(arch, 6, 2, rng)) == pytest.approx(8 / 13)
+
+
+def test_inference_time_divides_the_per_core_counts_of_every_evaluation_by_all_their_sequences(run):
+    from dataclasses import replace
+
+    from hwsim.energy_sides import chip_inference
+
+    l2 = load_profile("loihi2-estimate")
+    one = chip_inference(run, l2)  # per-core counts of one evaluation of 1 sequence (9 steps)
+    two = chip_inference(replace(run, inference_per_core=(COUNTS.scale(2),), inference_core_sequences=2), l2)
+    assert two.seconds == pytest.approx(one.seconds)  # two evaluations' counts over their two sequences

@@ -24,21 +24,36 @@ def spec_file(copy_spec, tmp_path: Path) -> Path:
 def test_energy_report_prices_the_runs_own_counts(spec_file: Path, tmp_path: Path):
     out = tmp_path / "run"
     result = CliRunner().invoke(main, ["simulate", str(spec_file), "--steps", "2", "--out", str(out),
-                                       "--energy-report", "--profile", "loihi", "--vs", "cpu-45nm"])
+                                       "--energy-report", "--vs", "gpu-h100"])
     assert result.exit_code == 0, result.output
     report = json.loads((out / "energy.json").read_text())
     counters = json.loads((out / "counters.json").read_text())
     training = report["training"]
-    assert training["neuromorphic"]["profile"] == "loihi"
-    assert training["conventional"]["profile"] == "cpu-45nm"
-    assert training["conventional_over_neuromorphic"] == pytest.approx(
-        training["conventional"]["joules"] / training["neuromorphic"]["joules"])
+    assert report["settings"]["chip_profile"] == "loihi2-estimate"  # the target's own profile
+    assert training["conventional"]["hardware"].startswith("gpu-h100 (whole board) [peak fp32]")
+    assert training["ratio"]["value"] == pytest.approx(
+        training["conventional"]["joules"] / training["chip"]["joules"])
+    assert training["ratio"]["low"] <= training["ratio"]["value"] <= training["ratio"]["high"]
     assert report["settings"]["training_sequences"] == 8
     total = WorkCounts.from_dict(counters["training"]["total"])
-    assert training["counts_per_unit"]["messages"] == pytest.approx(total.messages / 8)
-    assert "BPTT / tPC-RTRL energy per training sequence" in result.output
-    assert "[simulated]" in result.output and "[derived]" in result.output
+    messages = next(line for line in training["chip"]["lines"] if line["constant"] == "message")
+    assert messages["count"] == pytest.approx(total.messages / 8)
+    chip_time = training["chip"]["time"]
+    assert training["chip"]["static_joules"] == pytest.approx(chip_time["static_j_whole_chips"])
+    assert training["chip"]["edp_joule_seconds"] == pytest.approx(training["chip"]["joules"] * chip_time["seconds"])
+    for fragment in ("== settings ==", "time per step", "static power:", "EDP", training["sentence"],
+                     "provenance of these joules:", "% assumed"):
+        assert fragment in result.output, fragment
     assert (out / "energy.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_loihi_1_profile_is_refused_for_a_loihi_2_program_before_simulating(spec_file: Path, tmp_path: Path):
+    out = tmp_path / "run"
+    result = CliRunner().invoke(main, ["simulate", str(spec_file), "--out", str(out), "--energy-report",
+                                       "--profile", "loihi"])
+    assert result.exit_code == 2
+    assert "a loihi row must come from a loihi compile" in result.output
+    assert "Traceback" not in result.output and not out.exists()
 
 
 def test_bad_profile_fails_before_simulating(spec_file: Path, tmp_path: Path):
