@@ -146,12 +146,14 @@ def _register_commands() -> None:
     from neuropc.cli.deploy import deploy_command
     from neuropc.cli.report import report
     from neuropc.cli.simulate import simulate_command
+    from neuropc.cli.sweep import sweep_command
 
     main.add_command(compile_command, "compile")
     main.add_command(inspect_command, "inspect")
     main.add_command(simulate_command, "simulate")
     main.add_command(report, "report")
     main.add_command(deploy_command, "deploy")
+    main.add_command(sweep_command, "sweep")
 
 
 _register_commands()
