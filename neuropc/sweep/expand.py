@@ -1,7 +1,9 @@
 """A sweep file's ``grid``, ``trials`` and ``overrides`` as one list of settings per trial.
 
 The grid is a cartesian product in the order the file lists its paths and values (the first
-path varies slowest), then come the explicit trials in their order. Every setting keeps the
+path varies slowest), then come the explicit trials in their order. ``overrides:`` apply to
+every trial; a trials entry may replace one of them (its own value wins), a grid path may not
+(one of the two would be a mistake). Every setting keeps the
 place in the sweep file it came from, so a trial whose spec turns out invalid is reported at
 the line that made it so.
 """
@@ -38,7 +40,10 @@ class TrialSettings:
 
     @property
     def all(self) -> tuple[Setting, ...]:
-        return self.common + self.varying
+        """The settings in the order they apply: ``overrides:`` first, without those a
+        trials entry replaces (the same path or a section holding it), then the trial's own."""
+        kept = tuple(c for c in self.common if not any(_within(c.path, v.path) for v in self.varying))
+        return kept + self.varying
 
 
 #: reports a problem at a place in the sweep file: (where, field shown, message) -> error
@@ -53,13 +58,18 @@ def _check_path(path: str, origin: Location, command: str, problem: Problem) -> 
                               f"runs {command}")
 
 
+def _within(path: str, section: str) -> bool:
+    """Whether ``path`` is ``section`` or a field inside it."""
+    return path == section or path.startswith(section + ".")
+
+
 def _check_disjoint(settings: tuple[Setting, ...], problem: Problem) -> None:
-    """No path set twice in one trial, and none inside another (``hardware.event_threshold``
-    with ``hardware.event_threshold.activity``): which would win is not obvious."""
+    """No path set twice, and none inside another (``hardware.event_threshold`` with
+    ``hardware.event_threshold.activity``): which would win is not obvious."""
     seen: dict[str, Setting] = {}
     for setting in settings:
         for path, earlier in seen.items():
-            if setting.path == path or setting.path.startswith(path + ".") or path.startswith(setting.path + "."):
+            if _within(setting.path, path) or _within(path, setting.path):
                 where = ".".join(str(part) for part in earlier.origin)
                 raise problem(setting.origin, f"{setting.path} is also set by {where}; set each field in one place")
         seen[setting.path] = setting
@@ -92,6 +102,8 @@ def expand(sweep: SweepFile, problem: Problem) -> list[TrialSettings]:
     for index, entry in enumerate(sweep.trials):
         varying = tuple(Setting(path, value, ("trials", index, path)) for path, value in entry.items())
         trials.append(TrialSettings(varying, common, ("trials", index)))
+    grid_paths = tuple(Setting(path, None, ("grid", path)) for path in sweep.grid)
+    _check_disjoint(common + grid_paths, problem)  # a grid path in overrides: one of them is a mistake
     for trial in trials:
-        _check_disjoint(trial.all, problem)
+        _check_disjoint(trial.varying, problem)
     return trials

@@ -88,6 +88,8 @@ def sweep_from_mapping(data: dict, source: str, lines: LineIndex, folder: Path) 
         field = ".".join(str(part) for part in loc)
         return NeuropcError(f"{locate(source, lines, loc)}: {f'{field}: ' if field else ''}{message}")
 
+    if sweep.energy_report and sweep.command != "simulate":
+        raise problem(("energy_report",), "prices the counts of a hwsim run: use it with command: simulate")
     base = _base_data(sweep.base, source, lines, folder)
     names: dict[str, Location] = {}
     planned: list[PlannedTrial] = []
