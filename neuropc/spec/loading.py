@@ -85,8 +85,8 @@ def plain_message(message: str) -> str:
     message = message.replace("Input should be a valid integer", "must be a whole number")
     message = message.replace(", unable to parse string as an integer", "")
     message = message.replace(", unable to parse string as a number", "")
-    message = re.sub(r"^List should have at most (\d+) items? after validation, not (\d+)",
-                     r"must have at most \1 items, got \2", message)
+    message = re.sub(r"^List should have at (most|least) (\d+) items? after validation, not (\d+)",
+                     r"must have at \1 \2 items, got \3", message)
     if message.startswith("Input should be "):
         message = "must be " + message[len("Input should be "):]
     if message.startswith("Value error, "):

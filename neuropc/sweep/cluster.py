@@ -24,18 +24,23 @@ def local_workers(workers: int | None) -> int:
     return workers if workers is not None else max(os.cpu_count() or 1, 1)
 
 
+def check_scheduler(scheduler: str, workers: int | None) -> None:
+    """Refuse options that cannot go together, before anything is written or started."""
+    if not scheduler.strip():
+        raise NeuropcError("--scheduler is empty; give local or a scheduler address (tcp://host:8786)")
+    if scheduler != "local" and workers is not None:
+        raise NeuropcError("--workers starts workers of a local cluster; an existing cluster "
+                           f"({scheduler}) has the workers it was given")
+
+
 @contextmanager
 def dask_client(scheduler: str = "local", workers: int | None = None) -> Iterator[object]:
     """A ``distributed.Client``: of a new LocalCluster (``scheduler='local'``) closed on exit,
     or connected to the scheduler at ``scheduler`` (``tcp://host:8786``), left running."""
     from distributed import Client, LocalCluster
 
-    if not scheduler.strip():
-        raise NeuropcError("--scheduler is empty; give local or a scheduler address (tcp://host:8786)")
+    check_scheduler(scheduler, workers)
     if scheduler != "local":
-        if workers is not None:
-            raise NeuropcError("--workers starts workers of a local cluster; an existing cluster "
-                               f"({scheduler}) has the workers it was given")
         try:
             client = Client(scheduler, timeout="20s")
         except (OSError, TimeoutError, ValueError) as exc:

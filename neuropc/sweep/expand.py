@@ -54,8 +54,7 @@ def _check_path(path: str, origin: Location, command: str, problem: Problem) -> 
     if not path.strip() or any(not part.strip() for part in path.split(".")):
         raise problem(origin, f"{path!r} is not a dotted path to a spec field (like rule.name or run.seed)")
     if path.startswith(OPTION_PREFIX) and command != "simulate":
-        raise problem(origin, f"{path}: simulate options apply to command: simulate, and this sweep "
-                              f"runs {command}")
+        raise problem(origin, f"simulate options apply to command: simulate, and this sweep runs {command}")
 
 
 def _within(path: str, section: str) -> bool:

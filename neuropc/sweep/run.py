@@ -18,7 +18,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from neuropc.errors import NeuropcError
-from neuropc.sweep.cluster import dask_client
+from neuropc.sweep.cluster import check_scheduler, dask_client
 from neuropc.sweep.folder import SweepFolder
 from neuropc.sweep.loading import Sweep
 from neuropc.sweep.results import SweepResults, write_results
@@ -72,6 +72,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str = "local", worker
     processes, or the scheduler at address ``scheduler``) and write results.csv, results.md and
     plots into ``out``. Returns the rows; raises TrialsFailed after writing them when a trial
     failed. ``command``: how the sweep was started, for results.md."""
+    check_scheduler(scheduler, workers)
     folder = check_sweep_folder(sweep, Path(out))
     command = command or " ".join(shlex.quote(a) for a in ["neuropc", "sweep", sweep.source, "--out", str(out)])
     for warning in sweep.warnings:
@@ -81,8 +82,8 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str = "local", worker
     echo(f"sweep {sweep.source}: {len(sweep.trials)} trials of `neuropc {sweep.command}` -> {folder.path}"
          + (f"; {len(folder.finished)} finished before, skipped" if folder.finished else ""))
     if pending:
-        folder.prepare()
         with dask_client(scheduler, workers) as client:
+            folder.prepare()  # once a cluster is there to run the trials
             echo(f"dask dashboard: {client.dashboard_link}")
             with _progress(len(sweep.trials), len(folder.finished), progress) as advance:
 
