@@ -152,3 +152,28 @@ def test_the_python_api_runs_a_list_of_trials(scheduler: str, tmp_path: Path) ->
     assert [(row["trial"], row["status"]) for row in results.rows] == [
         ("rule.name=tpc", "done"), ("rule.name=bptt,run.seed=2", "done")]
     assert metric_rows(tmp_path / "api" / "runs" / "rule.name=bptt,run.seed=2")[-1]["step"] == 2
+
+
+def test_a_simulate_trial_writes_what_neuropc_simulate_writes(scheduler: str, tmp_path: Path) -> None:
+    """command: simulate with energy_report: the run folder of `neuropc simulate SPEC
+    --energy-report` with the trial's spec (counts, metrics, energy report alike)."""
+    import json
+
+    path = write_sweep(tmp_path, {"command": "simulate", "energy_report": True,
+                                  "grid": {"hardware.event_threshold.activity": [0.05]},
+                                  "overrides": {"hardware.event_threshold.error": 0.002, "run.steps": 4}})
+    out = tmp_path / "out"
+    result = sweep_cli(path, out, scheduler)
+    assert result.exit_code == 0, result.output
+    name = "hardware.event_threshold.activity=0.05"
+    trial, alone = out / "runs" / name, tmp_path / "alone"
+    done = CliRunner().invoke(main, ["simulate", str(out / "specs" / f"{name}.yaml"), "--energy-report",
+                                     "--out", str(alone)])
+    assert done.exit_code == 0, done.output
+    assert metric_rows(trial) == metric_rows(alone)
+    for document in ("counters.json", "energy.json"):
+        assert json.loads((trial / document).read_text()) == json.loads((alone / document).read_text())
+    (row,) = csv.DictReader((out / "results.csv").open())
+    counts = json.loads((alone / "summary.json").read_text())["training_per_sequence"]
+    assert float(row["train_synaptic_ops"]) == counts["synaptic_ops_effective"]
+    assert float(row["energy_ratio"]) > 0
