@@ -3,8 +3,8 @@
 This package is the top layer: it is the only one allowed to import the reference
 (``neuropc``), the compiler and hwsim alike. ``check`` and ``train`` are defined here;
 ``compile``/``inspect`` (``neuropc.cli.compile``), ``simulate`` (``neuropc.cli.simulate``)
-``report`` (``neuropc.cli.report``) and ``deploy``
-(``neuropc.cli.deploy``) live in their own modules.
+``report`` (``neuropc.cli.report``), ``deploy`` (``neuropc.cli.deploy``) and ``sweep``
+(``neuropc.cli.sweep``) live in their own modules.
 """
 
 from __future__ import annotations

@@ -65,6 +65,7 @@ class SweepFolder:
 
     def __init__(self, path: Path, sweep: Sweep) -> None:
         self.path = path.expanduser().resolve()
+        self.shown = path  # as the user gave it, for messages
         self.sweep = sweep
         if not str(path).strip():
             raise NeuropcError("--out is empty; give a folder name")
@@ -78,18 +79,18 @@ class SweepFolder:
         if foreign:
             raise NeuropcError(f"{path}: folder holds {foreign[0]!r}, which neuropc did not write; "
                                "refusing to write a sweep into it (choose another --out)")
-        self.previous = self._read_record(path) if entries else {}
+        self.previous = self._read_record() if entries else {}
         self.jobs = [self.job(trial) for trial in sweep.trials]
         self.finished = {job.name for job in self.jobs if is_finished(job)}
         for trial, job in zip(sweep.trials, self.jobs, strict=True):
             self._check(trial, job)
 
-    def _read_record(self, shown: Path) -> dict[str, Any]:
+    def _read_record(self) -> dict[str, Any]:
         try:
             record = json.loads((self.path / RECORD).read_text(encoding="utf-8"))
             return dict(record["trials"])
         except (OSError, ValueError, KeyError, TypeError):
-            raise NeuropcError(f"{shown}/{RECORD}: not a readable sweep record; choose another --out") from None
+            raise NeuropcError(f"{self.shown}/{RECORD}: not a readable sweep record; choose another --out") from None
 
     def job(self, trial: PlannedTrial) -> TrialJob:
         options = trial.options.model_dump() if self.sweep.command == "simulate" else {}
@@ -100,7 +101,7 @@ class SweepFolder:
         """A finished trial must be this trial; an unfinished one may hold only run files."""
         if job.name in self.finished:
             if self.previous.get(job.name) != trial_record(self.sweep, trial):
-                raise NeuropcError(f"{self.path}: trial {job.name} finished with another spec, command or "
+                raise NeuropcError(f"{self.shown}: trial {job.name} finished with another spec, command or "
                                    "options than the sweep now gives it; its results are kept: choose another "
                                    "--out for the changed sweep")
             return

@@ -98,7 +98,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str = "local", worker
     echo(f"wrote {', '.join(str(p.relative_to(folder.path)) for p in results.files)} in {folder.path}")
     if results.failed:
         raise TrialsFailed(f"{len(results.failed)} of {len(results.rows)} trials failed (errors in "
-                           f"{folder.path}/results.md); the others finished; run the same command again to "
+                           f"{folder.shown}/results.md); the others finished; run the same command again to "
                            "retry the failed ones")
     return results
 
