@@ -9,6 +9,7 @@ the cores. Workers of an existing cluster are configured by whoever started them
 
 from __future__ import annotations
 
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,8 +51,10 @@ def dask_client(scheduler: str = "local", workers: int | None = None) -> Iterato
         finally:
             client.close()
         return
+    # logs at ERROR: the sweep reports failed trials itself, and a busy machine's slow worker
+    # shutdown ("still alive after 4.0 seconds, killing") is not news
     cluster = LocalCluster(n_workers=local_workers(workers), threads_per_worker=1, processes=True,
-                           env=WORKER_ENV)
+                           env=WORKER_ENV, silence_logs=logging.ERROR)
     try:
         with Client(cluster) as client:
             yield client
