@@ -9,7 +9,7 @@ sweep file and the line of the setting that made the trial invalid, and the tria
 from __future__ import annotations
 
 import copy
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +17,10 @@ from typing import Any
 from pydantic import ValidationError
 
 from neuropc.errors import FieldProblem, NeuropcError
+from neuropc.spec.advice import spec_warnings
 from neuropc.spec.loading import load_spec, validation_message
 from neuropc.spec.schema import NetworkSpec
+from neuropc.sweep.checks import RunChecks
 from neuropc.sweep.expand import Setting, TrialSettings, expand
 from neuropc.sweep.naming import trial_name, value_text
 from neuropc.sweep.schema import OPTION_PREFIX, SimulateOptions, SweepFile, TrialOptions
@@ -91,6 +93,7 @@ def sweep_from_mapping(data: dict, source: str, lines: LineIndex, folder: Path) 
     if sweep.energy_report and sweep.command != "simulate":
         raise problem(("energy_report",), "prices the counts of a hwsim run: use it with command: simulate")
     base = _base_data(sweep.base, source, lines, folder)
+    checks = RunChecks(folder)
     names: dict[str, Location] = {}
     planned: list[PlannedTrial] = []
     advice: dict[str, None] = {}
@@ -101,10 +104,8 @@ def sweep_from_mapping(data: dict, source: str, lines: LineIndex, folder: Path) 
             raise problem(settings.origin, f"trial {name} is written twice (first at {where}); "
                                            "each trial runs once")
         names[name] = settings.origin
-        trial = _trial(sweep, settings, name, base, source, lines, folder)
+        trial = _trial(sweep, settings, name, base, source, lines, checks)
         planned.append(trial)
-        from neuropc.spec.advice import spec_warnings
-
         advice.update(dict.fromkeys(spec_warnings(trial.spec)))
     return Sweep(source, sweep.command, sweep.energy_report, tuple(planned), tuple(advice))
 
@@ -145,7 +146,7 @@ def _set(data: dict[str, Any], setting: Setting, problem_at: Location, source: s
 
 
 def _trial(sweep: SweepFile, settings: TrialSettings, name: str, base: dict[str, Any], source: str,
-           lines: LineIndex, folder: Path) -> PlannedTrial:
+           lines: LineIndex, checks: RunChecks) -> PlannedTrial:
     data = copy.deepcopy(base)
     options: dict[str, Any] = {}
     trial_lines: LineIndex = {}
@@ -182,58 +183,13 @@ def _trial(sweep: SweepFile, settings: TrialSettings, name: str, base: dict[str,
         loc = tuple(int(part) if part.isdigit() else part for part in problem.field.split("."))
         return _in_trial(f"{locate(source, trial_lines, loc)}: {problem}", name)
 
-    from neuropc.cli.inputs import check_spec
-
-    check_spec(spec, None, PURPOSES[sweep.command], where=where)
+    checks.runnable(spec, PURPOSES[sweep.command], where)
     if sweep.energy_report and spec.run.steps == 0:
         raise where(FieldProblem("run.steps", "is 0, and energy_report prices the counts of training; "
                                               "give 1 or more, or leave energy_report out"))
     if sweep.command == "simulate":
-        chosen = _checked_options(chosen, spec, sweep.energy_report, folder,
-                                  lambda key, message: _in_trial(
-                                      f"{locate(source, option_lines, ('simulate', key))}: "
-                                      f"simulate.{key}: {message}", name))
+        chosen = checks.options(chosen, spec, sweep.energy_report,
+                                lambda key, message: _in_trial(
+                                    f"{locate(source, option_lines, ('simulate', key))}: "
+                                    f"simulate.{key}: {message}", name))
     return PlannedTrial(name, tuple((s.path, s.value) for s in settings.varying), spec, chosen)
-
-
-def _checked_options(options: SimulateOptions, spec: NetworkSpec, energy_report: bool, folder: Path,
-                     problem: Callable[[str, str], NeuropcError]) -> SimulateOptions:
-    """What ``neuropc simulate`` refuses before it simulates: an unknown backend or number
-    format, a backend that is not installed, cost profiles that do not load or are of the
-    wrong kind, an energy report of a run that trains nothing. Profile files are relative to
-    the sweep file."""
-    from compiler.pipeline import resolve_target
-    from hwsim.backends import backend_factory, backend_names
-    from hwsim.number_format import NUMBER_FORMATS
-    from neuropc.cli.simulate import cost_profiles
-
-    if options.backend not in backend_names():
-        raise problem("backend", f"unknown backend {options.backend!r}; choose one of {', '.join(backend_names())}")
-    try:
-        backend_factory(options.backend)
-    except NeuropcError as exc:
-        raise problem("backend", str(exc)) from None
-    if options.format not in NUMBER_FORMATS:
-        raise problem("format", f"unknown number format {options.format!r}; choose one of "
-                                f"{', '.join(NUMBER_FORMATS)}")
-    profiles = {key: _as_file(getattr(options, key), folder) for key in ("profile", "vs")}
-    options = options.model_copy(update=profiles)
-    if not energy_report:
-        if options.profile is not None or options.vs != SimulateOptions().vs:
-            raise problem("profile" if options.profile is not None else "vs",
-                          "cost profiles price an energy report; add energy_report: true or leave it out")
-        return options
-    try:
-        cost_profiles(resolve_target(spec).name, options.profile, options.vs)
-    except NeuropcError as exc:
-        raise problem("vs" if options.profile is None or "--vs" in str(exc) else "profile", str(exc)) from None
-    return options
-
-
-def _as_file(name: str | None, folder: Path) -> str | None:
-    """A profile given as a file (a path or a .yaml name) relative to the sweep file; a
-    shipped profile's name as it is."""
-    if name is None or not (name.endswith((".yaml", ".yml")) or "/" in name):
-        return name
-    path = Path(name).expanduser()
-    return str(path if path.is_absolute() else (folder / path).resolve())

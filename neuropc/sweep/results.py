@@ -33,9 +33,11 @@ SHOWN = ("status", "eval_loss", "train_synaptic_ops", "effective_over_dense", "e
 
 @dataclass
 class SweepResults:
-    """The rows of results.csv (one per trial, in sweep order) and the files written."""
+    """The rows of results.csv (one per trial, in sweep order), the sweep folder (a row's
+    ``folder`` is its run folder relative to it) and the files written."""
 
     rows: list[dict[str, Any]]
+    path: Path
     files: list[Path]
 
     @property
@@ -187,4 +189,4 @@ def write_results(folder: SweepFolder, outcomes: dict[str, TrialOutcome], comman
     for path in folder.sweep.varying:
         if len({row[path] for row in rows if path in row}) > 1 and any(row["status"] == "done" for row in rows):
             files.append(_plot(folder, rows, path, panels))
-    return SweepResults(rows, files)
+    return SweepResults(rows, folder.path, files)

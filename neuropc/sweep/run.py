@@ -29,9 +29,14 @@ Echo = Callable[[str], None]
 
 class TrialsFailed(NeuropcError):
     """Some trials failed; the others finished and the results were written (exit status 1:
-    the input was valid, the runs were not all good)."""
+    the input was valid, the runs were not all good). ``results``: what ``run_sweep`` would
+    have returned, for a script that goes on with the trials that finished."""
 
     exit_code = 1
+
+    def __init__(self, message: str, results: SweepResults) -> None:
+        super().__init__(message)
+        self.results = results
 
 
 def check_sweep_folder(sweep: Sweep, out: Path) -> SweepFolder:
@@ -99,7 +104,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str = "local", worker
     if results.failed:
         raise TrialsFailed(f"{len(results.failed)} of {len(results.rows)} trials failed (errors in "
                            f"{folder.shown}/results.md); the others finished; run the same command again to "
-                           "retry the failed ones")
+                           "retry the failed ones", results)
     return results
 
 
