@@ -35,12 +35,10 @@ def sweep_command(sweep_path: Path, out_dir: Path | None, scheduler: str, worker
     each into its own run folder; write results.csv, results.md and plots."""
     from neuropc.sweep import load_sweep, run_sweep
     from neuropc.sweep.cluster import check_scheduler
-    from neuropc.sweep.run import check_sweep_folder
 
     check_scheduler(scheduler, workers)
     sweep = load_sweep(sweep_path)
     out = out_dir if out_dir is not None else Path("runs") / sweep_path.stem
-    check_sweep_folder(sweep, out)  # refuse before a cluster starts
     given = ["neuropc", "sweep", str(sweep_path), *(["--out", str(out_dir)] if out_dir is not None else []),
              *(["--scheduler", scheduler] if scheduler != "local" else []),
              *(["--workers", str(workers)] if workers is not None else [])]

@@ -39,12 +39,6 @@ class TrialsFailed(NeuropcError):
         self.results = results
 
 
-def check_sweep_folder(sweep: Sweep, out: Path) -> SweepFolder:
-    """The sweep folder checked against the sweep (foreign files, finished trials that changed),
-    creating nothing: a command calls it before it starts a cluster."""
-    return SweepFolder(out, sweep)
-
-
 def _error_text(exc: BaseException) -> str:
     """A trial's unexpected error, one line: the exception's type and message."""
     message = str(exc).strip().splitlines()
@@ -62,7 +56,7 @@ def _submit_all(client: object, jobs: list[TrialJob], retries: int, on_done: Cal
             job = futures[future]
             try:
                 outcome = future.result()
-            except Exception as exc:  # noqa: BLE001 - a trial's crash is its result, reported
+            except Exception as exc:  # a crash (after its retries) is the trial's result, reported
                 outcome = TrialOutcome(job.name, "failed", _error_text(exc))
             on_done(outcome)
     finally:
@@ -78,7 +72,7 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str = "local", worker
     plots into ``out``. Returns the rows; raises TrialsFailed after writing them when a trial
     failed. ``command``: how the sweep was started, for results.md."""
     check_scheduler(scheduler, workers)
-    folder = check_sweep_folder(sweep, Path(out))
+    folder = SweepFolder(Path(out), sweep)  # checked, nothing created: refused before a cluster starts
     command = command or " ".join(shlex.quote(a) for a in ["neuropc", "sweep", sweep.source, "--out", str(out)])
     for warning in sweep.warnings:
         echo(f"warning: {warning}")
