@@ -43,7 +43,7 @@ def dask_client(scheduler: str = "local", workers: int | None = None) -> Iterato
     check_scheduler(scheduler, workers)
     if scheduler != "local":
         try:
-            client = Client(scheduler, timeout="20s")
+            client = Client(scheduler)  # connect timeout: Dask's distributed.comm.timeouts.connect
         except (OSError, TimeoutError, ValueError) as exc:
             raise NeuropcError(f"--scheduler {scheduler}: cannot connect ({exc})") from None
         try:

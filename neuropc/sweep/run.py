@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from neuropc.errors import NeuropcError
 from neuropc.sweep.cluster import check_scheduler, dask_client
@@ -45,20 +46,43 @@ def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {message[0] if message else ''}".rstrip(": ")
 
 
-def _submit_all(client: object, jobs: list[TrialJob], retries: int, on_done: Callable[[TrialOutcome], None]) -> None:
-    from distributed import as_completed
+#: seconds between looks at the connection while no trial finishes
+POLL_SECONDS = 2.0
+
+
+def _lost(unfinished: int) -> NeuropcError:
+    return NeuropcError(f"lost the Dask scheduler with {unfinished} trials unfinished (or they were cancelled "
+                        "on the cluster); the finished ones are kept: run the same command again to continue")
+
+
+def _submit_all(client: Any, jobs: list[TrialJob], retries: int, on_done: Callable[[TrialOutcome], None]) -> None:
+    """Submit every job and report each outcome as it arrives. A client whose scheduler is gone
+    (it gives up reconnecting after Dask's ``distributed.comm.timeouts.connect``) ends the sweep
+    with an error instead of waiting forever for trials nobody runs."""
+    from distributed import wait
+    from distributed.client import FuturesCancelledError
 
     token = uuid.uuid4().hex[:8]  # two sweeps on one cluster never share a task key
     futures = {client.submit(run_trial, job, key=f"trial-{job.name}-{token}", pure=False, retries=retries): job
                for job in jobs}
+    waiting = set(futures)
     try:
-        for future in as_completed(futures):
-            job = futures[future]
+        while waiting:
             try:
-                outcome = future.result()
-            except Exception as exc:  # a crash (after its retries) is the trial's result, reported
-                outcome = TrialOutcome(job.name, "failed", _error_text(exc))
-            on_done(outcome)
+                done, waiting = wait(waiting, timeout=POLL_SECONDS, return_when="FIRST_COMPLETED")
+            except TimeoutError:
+                done = set()
+            except FuturesCancelledError:  # the client lost its scheduler, or someone cancelled them
+                raise _lost(len(waiting)) from None
+            for future in done:
+                job = futures[future]
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # a crash (after its retries) is the trial's result, reported
+                    outcome = TrialOutcome(job.name, "failed", _error_text(exc))
+                on_done(outcome)
+            if waiting and client.status in ("closing", "closed"):
+                raise _lost(len(waiting))
     finally:
         for future in futures:
             future.cancel()

@@ -117,21 +117,21 @@ def test_a_killed_workers_trial_is_retried(scheduler: str, tmp_path: Path) -> No
     out = tmp_path / "out"
     results: list = []
     runner = threading.Thread(target=lambda: results.append(
-        run_sweep(sweep, out, scheduler=scheduler, echo=lambda text: None, progress=False)))
+        run_sweep(sweep, out, scheduler=scheduler, echo=lambda text: None, progress=False)), daemon=True)
     runner.start()
     trial_folder = out / "runs" / "run.seed=5"
     killed = None
     with Client(scheduler) as client:
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 180  # generous: a loaded machine starts slowly
         while killed is None and time.monotonic() < deadline:
             pid = _worker_running_a_trial(client)
             if pid is not None and (trial_folder / "metrics.jsonl").is_file() and metric_rows(trial_folder):
                 os.kill(pid, signal.SIGKILL)  # mid-trial: its first evaluation is on disk, 300 steps to go
                 killed = pid
             time.sleep(0.02)
-    runner.join(timeout=120)
+    runner.join(timeout=600)
     assert killed is not None, "the trial never started"
-    assert not (trial_folder / "summary.json").exists() or results, "the sweep did not finish"
+    assert results, "the sweep did not finish in 10 minutes"
     (row,) = results[0].rows
     assert row["status"] == "done", row
     assert row["worker"] and not row["worker"].endswith(f":{killed}")  # finished by another process
@@ -177,3 +177,36 @@ def test_a_simulate_trial_writes_what_neuropc_simulate_writes(scheduler: str, tm
     counts = json.loads((alone / "summary.json").read_text())["training_per_sequence"]
     assert float(row["train_synaptic_ops"]) == counts["synaptic_ops_effective"]
     assert float(row["energy_ratio"]) > 0
+
+
+def test_a_lost_scheduler_ends_the_sweep_with_an_error(tmp_path: Path) -> None:
+    """A scheduler that goes away mid-sweep is an error once the client stops reconnecting
+    (Dask's connect timeout, here 2 s), not a sweep that waits forever."""
+    import dask
+    from distributed import LocalCluster
+
+    from neuropc.errors import NeuropcError
+    from neuropc.sweep.cluster import WORKER_ENV
+
+    path = write_sweep(tmp_path, {"command": "train", "trials": [{"run.seed": 1}]}, base=tiny_spec_data(steps=100_000))
+    sweep = load_sweep(path)
+    errors: list[BaseException] = []
+
+    def sweep_until_it_stops(address: str) -> None:
+        try:
+            run_sweep(sweep, tmp_path / "out", scheduler=address, echo=lambda text: None, progress=False)
+        except NeuropcError as exc:
+            errors.append(exc)
+
+    with dask.config.set({"distributed.comm.timeouts.connect": "2s"}):
+        cluster = LocalCluster(n_workers=1, threads_per_worker=1, processes=True, env=WORKER_ENV,
+                               dashboard_address=":0")
+        runner = threading.Thread(target=sweep_until_it_stops, args=(cluster.scheduler_address,), daemon=True)
+        runner.start()
+        deadline = time.monotonic() + 180
+        started = tmp_path / "out" / "runs" / "run.seed=1" / "metrics.jsonl"
+        while not started.is_file() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        cluster.close()
+        runner.join(timeout=120)
+    assert errors and "lost the Dask scheduler with 1 trials unfinished" in str(errors[0])
