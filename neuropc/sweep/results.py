@@ -115,8 +115,8 @@ def _markdown(folder: SweepFolder, rows: Sequence[dict[str, Any]], command: str)
     shown = [*sweep.varying, "status", "eval_loss", *metrics, *[c for c in SHOWN[2:] if any(c in r for r in rows)]]
     done = sum(row["status"] == "done" for row in rows)
     lines = [f"# Sweep {Path(sweep.source).name}", "",
-             f"`{command}`: {len(rows)} trials of `neuropc {sweep.command}`"
-             f"{' --energy-report' if sweep.energy_report else ''}, {done} done. "
+             f"`{command}`: {len(rows)} trials of `neuropc {sweep.command}"
+             f"{' --energy-report' if sweep.energy_report else ''}`, {done} done. "
              "Final held-out values of each run (`runs/TRIAL/summary.json`); ops and messages per training "
              "sequence; energy ratio: BPTT on the conventional profile over the chip, per training sequence; "
              "wall time of the trial's run, measured on its worker.", "",
