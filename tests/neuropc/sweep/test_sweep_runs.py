@@ -128,6 +128,7 @@ def test_a_killed_workers_trial_is_retried(scheduler: str, tmp_path: Path) -> No
             if pid is not None and (trial_folder / "metrics.jsonl").is_file() and metric_rows(trial_folder):
                 os.kill(pid, signal.SIGKILL)  # mid-trial: its first evaluation is on disk, 300 steps to go
                 killed = pid
+                assert not (trial_folder / "summary.json").exists(), "the trial ended before the kill"
             time.sleep(0.02)
     runner.join(timeout=600)
     assert killed is not None, "the trial never started"
