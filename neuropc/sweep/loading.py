@@ -130,7 +130,7 @@ def _in_trial(message: str, name: str) -> NeuropcError:
     return NeuropcError(f"{first} (trial {name})" + (f"\n{rest}" if rest else ""))
 
 
-def _set(data: dict[str, Any], setting: Setting, problem_at: Location, source: str, lines: LineIndex) -> None:
+def _set(data: dict[str, Any], setting: Setting, source: str, lines: LineIndex) -> None:
     """``data`` with the dotted path set, creating sections the base leaves out (a spec
     without ``hardware:`` may still sweep ``hardware.event_threshold.activity``)."""
     keys = setting.path.split(".")
@@ -139,7 +139,7 @@ def _set(data: dict[str, Any], setting: Setting, problem_at: Location, source: s
         child = node.setdefault(key, {})
         if not isinstance(child, dict):
             section = ".".join(keys[:depth + 1])
-            raise NeuropcError(f"{locate(source, lines, problem_at)}: {setting.path}: {section} is "
+            raise NeuropcError(f"{locate(source, lines, setting.origin)}: {setting.path}: {section} is "
                                f"{value_text(child)}, not a section with fields")
         node = child
     node[keys[-1]] = copy.deepcopy(setting.value)
@@ -159,7 +159,7 @@ def _trial(sweep: SweepFile, settings: TrialSettings, name: str, base: dict[str,
             if line is not None:
                 option_lines[("simulate", key)] = line
             continue
-        _set(data, setting, setting.origin, source, lines)
+        _set(data, setting, source, lines)
         if line is not None:
             trial_lines[tuple(setting.path.split("."))] = line
     fallback = lines.get(settings.origin)

@@ -75,6 +75,7 @@ def trial_row(folder: SweepFolder, index: int, outcome: TrialOutcome | None) -> 
             row["energy_conventional_J"] = training.get("conventional", {}).get("joules")
             row["energy_ratio"] = training.get("conventional_over_neuromorphic")
         row["wall_time_s"] = summary.get("wall_time_s")
+    row["trial_seconds"] = round(outcome.seconds, 3) if outcome is not None else None  # incl. compiling
     row["worker"] = outcome.worker if outcome is not None else ""  # host:pid of this run's attempt
     row["folder"] = str(job.folder.relative_to(folder.path))
     row["error"] = outcome.error if outcome is not None and row["status"] == "failed" else ""
@@ -85,7 +86,7 @@ def _columns(rows: Sequence[dict[str, Any]]) -> list[str]:
     columns: dict[str, None] = {}
     for row in rows:
         columns.update(dict.fromkeys(row))
-    last = ("worker", "folder", "error")
+    last = ("trial_seconds", "worker", "folder", "error")
     return [*(c for c in columns if c not in last), *last]
 
 

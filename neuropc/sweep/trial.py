@@ -2,8 +2,8 @@
 
 A trial calls the functions behind the two commands (``neuropc.training.train`` with a
 ``RunDirectory``; ``neuropc.cli.simulate.run_simulation`` and ``write_energy_report``), so its
-run folder is the one the command would write, and ``neuropc simulate --resume`` or any tool
-that reads run folders works on it. A NeuropcError (a run that diverged, a network the
+run folder is the one the command would write (with the options record a resumed ``neuropc
+simulate`` reads). A NeuropcError (a run that diverged, a network the
 compiler cannot place) is the trial's result, not a crash: it comes back as a failed
 outcome and is not retried, since it would fail again. Anything else propagates, so Dask
 retries the trial (``retries=``); a worker that dies is replaced and its trial rescheduled
