@@ -54,12 +54,16 @@ _TARGET_CONSTANTS = {"cores_per_chip", "mesh_rows", "mesh_cols", "compartments_p
 _PROFILE_CONSTANTS = {"synaptic_op", "neuron_update", "message", "hop", "mac", "elementwise_op",
                       "onchip_access", "offchip_access", "learning_weight_update"}
 
-KIND_NAMES = {"spec": "network spec", "profile": "cost profile", "target": "hardware target table"}
+#: keys only a sweep file (``neuropc sweep``) has at its top level
+_SWEEP_KEYS = {"grid", "trials", "command"}
+
+KIND_NAMES = {"spec": "network spec", "profile": "cost profile", "target": "hardware target table",
+              "sweep": "sweep file"}
 
 
 def document_kind(data: object) -> str | None:
-    """Which kind of neuropc YAML file ``data`` looks like: ``spec``, ``profile`` or
-    ``target`` (None when it looks like none of them). A file given where another kind is
+    """Which kind of neuropc YAML file ``data`` looks like: ``spec``, ``profile``, ``target``
+    or ``sweep`` (None when it looks like none of them). A file given where another kind is
     expected is then named as such ("this is a cost profile, not a network spec") instead of
     drowning the user in one "unknown key" line per key."""
     if not isinstance(data, dict):
@@ -69,6 +73,8 @@ def document_kind(data: object) -> str | None:
     names = {str(k) for k in constants} if isinstance(constants, dict) else set()
     if names & _TARGET_CONSTANTS:
         return "target"
+    if keys & _SWEEP_KEYS and "base" in keys:
+        return "sweep"
     if names & _PROFILE_CONSTANTS or "base" in keys or data.get("kind") in ("neuromorphic", "conventional"):
         return "profile"
     if len(keys & _SPEC_KEYS) >= 2:

@@ -3,8 +3,8 @@
 This package is the top layer: it is the only one allowed to import the reference
 (``neuropc``), the compiler and hwsim alike. ``check`` and ``train`` are defined here;
 ``compile``/``inspect`` (``neuropc.cli.compile``), ``simulate`` (``neuropc.cli.simulate``)
-``report`` (``neuropc.cli.report``) and ``deploy``
-(``neuropc.cli.deploy``) live in their own modules.
+``report`` (``neuropc.cli.report``), ``deploy`` (``neuropc.cli.deploy``) and ``sweep``
+(``neuropc.cli.sweep``) live in their own modules.
 """
 
 from __future__ import annotations
@@ -146,12 +146,14 @@ def _register_commands() -> None:
     from neuropc.cli.deploy import deploy_command
     from neuropc.cli.report import report
     from neuropc.cli.simulate import simulate_command
+    from neuropc.cli.sweep import sweep_command
 
     main.add_command(compile_command, "compile")
     main.add_command(inspect_command, "inspect")
     main.add_command(simulate_command, "simulate")
     main.add_command(report, "report")
     main.add_command(deploy_command, "deploy")
+    main.add_command(sweep_command, "sweep")
 
 
 _register_commands()

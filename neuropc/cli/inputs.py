@@ -22,9 +22,11 @@ DOT_HEADER = "// written by neuropc inspect --dot"
 
 
 def check_spec(spec: NetworkSpec, source: Path | None, purposes: Iterable[Purpose], *,
-               target: str | None = None, batch: int | None = None) -> None:
+               target: str | None = None, batch: int | None = None,
+               where: Callable[[FieldProblem], NeuropcError] | None = None) -> None:
     """Refuse a valid spec the compiler's target table or this machine's memory cannot take,
-    with the spec's ``file:line`` when the spec came from ``source``."""
+    with the spec's ``file:line`` when the spec came from ``source`` (``where``: the error for
+    a spec that did not come from one file, such as a sweep's trial)."""
     from compiler.pipeline import resolve_target
     from neuropc.spec.loading import locate_problem
 
@@ -33,6 +35,8 @@ def check_spec(spec: NetworkSpec, source: Path | None, purposes: Iterable[Purpos
         for purpose in purposes:
             check_memory(spec, purpose, batch=batch)
     except FieldProblem as problem:
+        if where is not None:
+            raise where(problem) from None
         if source is None or problem.field.startswith("--"):
             raise NeuropcError(str(problem)) from None
         raise locate_problem(problem, source) from None

@@ -222,7 +222,8 @@ def simulate_command(source: Path | None, steps: int | None, backend: str, thres
     if given["energy_report"] and given["steps"] is None and artifact.program.settings.run.steps == 0:
         raise NeuropcError(f"--energy-report prices the counts of training, and {source} has "
                            "run.steps 0; give --steps 1 or more, or leave --energy-report out")
-    profiles = (_profiles(artifact, given["chip_profile"], given["conventional_profile"])
+    profiles = (cost_profiles(artifact.target.get("name", "loihi2"), given["chip_profile"],
+                              given["conventional_profile"])
                 if given["energy_report"] else None)
     result, path = run_simulation(source, backend=given["backend"], steps=given["steps"],
                                   threshold=parse_threshold(given["threshold"]),
@@ -246,16 +247,16 @@ def simulate_command(source: Path | None, steps: int | None, backend: str, thres
     click.echo(f"wrote {path}/metrics.jsonl, counters.json, summary.json, curve.png, "
                f"checkpoint.npz, spec.yaml")
     if profiles is not None:
-        _write_energy_report(result, artifact, *profiles, path)
+        write_energy_report(result, artifact, *profiles, path)
 
 
-def _profiles(artifact: Artifact, chip_name: str | None, conventional_name: str) -> tuple[CostProfile, CostProfile]:
-    """Load both cost profiles before simulating, so a bad profile fails fast."""
+def cost_profiles(target: str, chip_name: str | None, conventional_name: str) -> tuple[CostProfile, CostProfile]:
+    """Load both cost profiles before simulating, so a bad profile fails fast (a sweep loads
+    them for every trial before any trial runs)."""
     from hwsim.costs import load_profile
     from hwsim.energy_report import TARGET_PROFILES
     from hwsim.feasibility import check_target
 
-    target = artifact.target.get("name", "loihi2")
     chip = load_profile(chip_name if chip_name is not None else TARGET_PROFILES.get(target, "loihi2-estimate"))
     conventional = load_profile(conventional_name)
     if chip.kind != "neuromorphic":
@@ -269,8 +270,11 @@ def _profiles(artifact: Artifact, chip_name: str | None, conventional_name: str)
     return chip, conventional
 
 
-def _write_energy_report(result: SimulationResult, artifact: Artifact, chip: CostProfile,
-                         conventional: CostProfile, folder: Path) -> None:
+def write_energy_report(result: SimulationResult, artifact: Artifact, chip: CostProfile,
+                        conventional: CostProfile, folder: Path,
+                        echo: Callable[[str], None] = click.echo) -> None:
+    """``--energy-report``: print the table, write energy.json and energy.png (a sweep's
+    trials write the same files, with ``echo`` silenced)."""
     import json
 
     from hwsim.energy_render import plot, render
@@ -278,8 +282,8 @@ def _write_energy_report(result: SimulationResult, artifact: Artifact, chip: Cos
     from neuropc.atomic_files import atomic_write
 
     report = report_from_simulation(result, artifact, chip, conventional)
-    click.echo("")
-    click.echo(render(report))
+    echo("")
+    echo(render(report))
     atomic_write(folder / "energy.json", json.dumps(report.as_dict(), indent=2) + "\n")
     plot(report, folder / "energy.png")
-    click.echo(f"wrote {folder}/energy.json and energy.png")
+    echo(f"wrote {folder}/energy.json and energy.png")

@@ -43,7 +43,8 @@ def _union_tag_message(item: Mapping, loc: Location) -> str:
     return f"required field is missing (known: {known})"
 
 
-def _format_errors(error: ValidationError, source: str, lines: LineIndex, data: object = None) -> str:
+def _format_errors(error: ValidationError, source: str, lines: LineIndex, data: object = None,
+                   what: str = "spec") -> str:
     messages = []
     for item in error.errors(include_url=False):
         loc: Location = _without_union_tags(tuple(item["loc"]), data, item["type"] == "missing")
@@ -55,7 +56,7 @@ def _format_errors(error: ValidationError, source: str, lines: LineIndex, data: 
             loc = loc + (item["ctx"]["discriminator"].strip("'"),)
             message = _union_tag_message(item, loc)
         elif item["type"] == "extra_forbidden":
-            message = "unknown key (not part of the spec; check the spelling)"
+            message = f"unknown key (not part of the {what}; check the spelling)"
         elif item["type"] == "missing":
             message = "required field is missing"
         elif item["type"] == "finite_number":
@@ -84,8 +85,8 @@ def plain_message(message: str) -> str:
     message = message.replace("Input should be a valid integer", "must be a whole number")
     message = message.replace(", unable to parse string as an integer", "")
     message = message.replace(", unable to parse string as a number", "")
-    message = re.sub(r"^List should have at most (\d+) items? after validation, not (\d+)",
-                     r"must have at most \1 items, got \2", message)
+    message = re.sub(r"^List should have at (most|least) (\d+) items? after validation, not (\d+)",
+                     r"must have at \1 \2 items, got \3", message)
     if message.startswith("Input should be "):
         message = "must be " + message[len("Input should be "):]
     if message.startswith("Value error, "):
@@ -117,6 +118,15 @@ def _first_lines(text: str) -> str:
     return "\n".join([*lines[:MAX_LINES - 1], f"... and {rest} more problems (fix these first)"])
 
 
+def validation_message(error: ValidationError, source: str, lines: LineIndex, data: object,
+                       what: str = "spec") -> str:
+    """A pydantic error as neuropc reports every YAML problem: one ``file:line: field: message``
+    line per problem (at most ``MAX_LINES``), the lines taken from ``lines``; ``what`` names
+    the kind of document in "unknown key" messages. Sweep files reuse it for their own model
+    and for the specs their trials make."""
+    return _first_lines(_format_errors(error, source, lines, data, what))
+
+
 def parse_spec(text: str, source: str = "<spec>") -> NetworkSpec:
     """Validate YAML text; raise NeuropcError naming file, line and field on any problem."""
     data, lines = parse_mapping(text, source, "spec")
@@ -124,7 +134,7 @@ def parse_spec(text: str, source: str = "<spec>") -> NetworkSpec:
         return NetworkSpec.model_validate(data)
     except ValidationError as exc:
         refuse_other_kind(data, source, "spec")
-        raise NeuropcError(_first_lines(_format_errors(exc, source, lines, data))) from None
+        raise NeuropcError(validation_message(exc, source, lines, data)) from None
     except RecursionError:
         raise NeuropcError(f"{source}: the spec is nested too deeply to read") from None
 
