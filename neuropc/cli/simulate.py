@@ -266,7 +266,7 @@ def cost_profiles(target: str, chip_name: str | None, conventional_name: str) ->
     if conventional.kind != "conventional":
         raise NeuropcError(f"--vs {conventional.name}: a {conventional.kind} profile; BPTT is priced on a "
                            "conventional one (cpu-45nm, gpu-h100, jetson-orin-nano or a file based on one)")
-    check_target(chip, artifact.target)
+    check_target(chip, target)
     return chip, conventional
 
 

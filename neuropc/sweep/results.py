@@ -71,9 +71,12 @@ def trial_row(folder: SweepFolder, index: int, outcome: TrialOutcome | None) -> 
         energy = _read_json(job.folder / "energy.json")
         if energy is not None:
             training = energy.get("training", {})
-            row["energy_chip_J"] = training.get("neuromorphic", {}).get("joules")
+            ratio = training.get("ratio", {})
+            row["energy_chip_J"] = training.get("chip", {}).get("joules")
             row["energy_conventional_J"] = training.get("conventional", {}).get("joules")
-            row["energy_ratio"] = training.get("conventional_over_neuromorphic")
+            row["energy_ratio"] = ratio.get("value")
+            row["energy_ratio_low"] = ratio.get("low")
+            row["energy_ratio_high"] = ratio.get("high")
         row["wall_time_s"] = summary.get("wall_time_s")
     row["trial_seconds"] = round(outcome.seconds, 3) if outcome is not None else None  # incl. compiling
     row["worker"] = outcome.worker if outcome is not None else ""  # host:pid of this run's attempt

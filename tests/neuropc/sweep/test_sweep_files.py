@@ -58,7 +58,7 @@ def test_an_inline_base_and_simulate_options(tmp_path: Path) -> None:
 
 def test_profile_files_are_relative_to_the_sweep_file(tmp_path: Path) -> None:
     (tmp_path / "sub").mkdir()
-    profile = ROOT / "hwsim" / "profiles" / "loihi.yaml"
+    profile = ROOT / "hwsim" / "profiles" / "loihi2-estimate.yaml"
     (tmp_path / "sub" / "chip.yaml").write_text(profile.read_text())
     write_sweep(tmp_path / "sub", {})
     path = write_sweep(tmp_path / "sub", {"command": "simulate", "energy_report": True, "grid": {"run.seed": [0]},
