@@ -12,6 +12,7 @@ trials are never submitted.
 from __future__ import annotations
 
 import shlex
+import time
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -48,6 +49,8 @@ def _error_text(exc: BaseException) -> str:
 
 #: seconds between looks at the connection while no trial finishes
 POLL_SECONDS = 2.0
+#: consecutive failed looks (not timeouts) after which the scheduler counts as lost
+MAX_WAIT_FAILURES = 30
 
 
 def _lost(unfinished: int) -> NeuropcError:
@@ -66,6 +69,7 @@ def _submit_all(client: Any, jobs: list[TrialJob], retries: int, on_done: Callab
     futures = {client.submit(run_trial, job, key=f"trial-{job.name}-{token}", pure=False, retries=retries): job
                for job in jobs}
     waiting = set(futures)
+    failures = 0
     try:
         while waiting:
             try:
@@ -74,6 +78,15 @@ def _submit_all(client: Any, jobs: list[TrialJob], retries: int, on_done: Callab
                 done = set()
             except FuturesCancelledError:  # the client lost its scheduler, or someone cancelled them
                 raise _lost(len(waiting)) from None
+            except Exception:  # noqa: BLE001 - distributed's sync can fail once while another client of
+                # this process closes (seen: UnboundLocalError inside distributed.utils.sync); the
+                # futures are still there, so look again unless the client is gone or it keeps failing
+                failures += 1
+                if client.status in ("closing", "closed") or failures > MAX_WAIT_FAILURES:
+                    raise _lost(len(waiting)) from None
+                time.sleep(POLL_SECONDS)
+                continue
+            failures = 0
             for future in done:
                 job = futures[future]
                 try:
