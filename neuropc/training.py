@@ -106,8 +106,9 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
     """The training loop every backend shares: same batches, same held-out evaluations, same rows.
 
     ``train_step(batch)`` learns from one batch and returns its mean loss; ``evaluate_now(step)``
-    returns (held-out loss, the task's metric values by ``Metric.key``). A row holds step,
-    train_loss, eval_loss, ``eval_<key>`` for each of the task's metrics and elapsed_s.
+    returns (held-out loss, the task's metric values by ``Metric.key``, plus any measurements
+    of its own). A row holds step, train_loss, eval_loss, ``eval_<key>`` for each of the
+    task's metrics and each extra measurement, and elapsed_s.
     Returns the rows and the wall time. The numpy reference and hwsim both run through here,
     so their metrics are comparable row by row.
 
@@ -134,6 +135,8 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
     interval_losses: list[float] = list(state.interval_losses)
     saved_at: int | None = state.step if resume is not None else None
 
+    metric_keys = {metric.key for metric in task.metrics}
+
     def record(step: int) -> dict:
         with _quietly():
             loss, values = evaluate_now(step)
@@ -142,6 +145,7 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
             "train_loss": float(np.mean(interval_losses)) if interval_losses else None,
             "eval_loss": loss,
             **{metric.column: values.get(metric.key) for metric in task.metrics},
+            **{f"eval_{key}": value for key, value in values.items() if key not in metric_keys},
             "elapsed_s": round(time.perf_counter() - started, 3),
         }
         interval_losses.clear()
@@ -210,10 +214,13 @@ def restore_optimizer(optimizer: Optimizer, checkpoint: Checkpoint) -> None:
 
 def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
           on_step: ProgressCallback | None = None, *, resume: Checkpoint | None = None,
-          stop: Callable[[], bool] | None = None) -> TrainResult:
+          stop: Callable[[], bool] | None = None,
+          probe: Callable[[Params], Mapping[str, float]] | None = None) -> TrainResult:
     """Train for ``spec.run.steps`` batches with the numpy reference, evaluating every
     ``eval_every`` and at the end. ``resume``: continue from a checkpoint of this spec (the
-    result is the one an uninterrupted run gives); ``stop``: see ``run_loop``."""
+    result is the one an uninterrupted run gives); ``stop``: see ``run_loop``. ``probe``:
+    measured on the current parameters at every evaluation, its values stored in the row as
+    ``eval_<key>`` (e.g. ``neuropc.reference.approximation.probe``: the update against BPTT)."""
     arch = Architecture.from_spec(spec)
     params = params_from_spec(spec)
     optimizer = Optimizer(spec.rule.optimizer)
@@ -230,6 +237,8 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         metrics = dict(evaluation.metrics)
         if isinstance(task, SysIdTask):  # deployment: open loop against PC filtering
             metrics.update(filtering_errors(arch, params, task, spec.run.seed, spec.run.eval_sequences))
+        if probe is not None:
+            metrics.update(probe(params))
         return evaluation.loss, metrics
 
     def save(state: LoopState) -> None:

@@ -1,0 +1,99 @@
+"""Trials of a benchmark grid: one spec file plus dotted-path overrides, run by one function.
+
+A grid is a list of plain mappings ``{"label": ..., "spec": "examples/copy.yaml",
+"overrides": {"rule.name": "bptt", "run.seed": 1, ...}}``, so any executor that can call
+``run_trial`` on a mapping (a process pool here, a sweep scheduler later) runs it. Each trial
+trains with the numpy reference and, at every evaluation, measures the rule's update against
+the BPTT gradient on a fixed batch of held-out sequences (``neuropc.reference.approximation``).
+Results are cached as JSON by the trial's content, so an interrupted grid resumes where it
+stopped and a changed trial runs again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import multiprocessing
+import os
+import time
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from pathlib import Path
+from typing import Any
+
+from neuropc.errors import RunStopped
+from neuropc.reference.approximation import probe
+from neuropc.reference.forward import evaluate
+from neuropc.reference.network import Architecture, Params
+from neuropc.spec import load_spec
+from neuropc.tasks import task_from_spec
+from neuropc.training import train
+
+ROOT = Path(__file__).resolve().parents[1]
+#: held-out sequences (streams, for charlm) the update is probed on at every evaluation
+PROBE_SEQUENCES = 16
+ONE_THREAD = {"OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+
+Trial = Mapping[str, Any]
+
+
+def trial_key(trial: Trial) -> str:
+    """A short name for the trial's content (its cache file)."""
+    text = json.dumps({"spec": trial["spec"], "overrides": trial["overrides"]}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def run_trial(trial: Trial) -> dict[str, Any]:
+    """Train one trial; returns its metrics rows (with ``eval_probe_*`` measurements), wall
+    time, the test split's metrics for tasks that have one, or the reason it stopped."""
+    spec = load_spec(ROOT / trial["spec"]).with_overrides(dict(trial["overrides"]))
+    arch = Architecture.from_spec(spec)
+    task = task_from_spec(spec.task)
+    probe_batch = task.held_out(spec.run.seed, PROBE_SEQUENCES)
+
+    def measure(params: Params) -> dict[str, float]:
+        return probe(arch, spec.rule, params, probe_batch).as_row("probe_")
+
+    result: dict[str, Any] = {"label": trial["label"], "spec": trial["spec"],
+                              "overrides": dict(trial["overrides"])}
+    started = time.perf_counter()
+    try:
+        trained = train(spec, probe=measure)
+    except RunStopped as stopped:
+        result.update(stopped=str(stopped), stopped_at=stopped.step, rows=[],
+                      wall_time_s=time.perf_counter() - started)
+        return result
+    result.update(rows=trained.metrics, wall_time_s=trained.wall_time)
+    stream_batch = getattr(task, "stream_batch", None)
+    if stream_batch is not None:  # a task with a test split: scored once, at the end
+        test = evaluate(arch, trained.params, stream_batch("test", spec.run.eval_sequences), task)
+        result["test"] = {"loss": test.loss, **test.metrics}
+    return result
+
+
+def run_trials(trials: Sequence[Trial], runs: Path, jobs: int,
+               on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+    """Every trial's result, in the order given: cached ones read from ``runs``, the others
+    run ``jobs`` at a time in fresh processes with one BLAS thread each."""
+    runs.mkdir(parents=True, exist_ok=True)
+    results: dict[int, dict[str, Any]] = {}
+    pending = []
+    for index, trial in enumerate(trials):
+        cached = runs / f"{trial_key(trial)}.json"
+        if cached.exists():
+            results[index] = json.loads(cached.read_text())
+        else:
+            pending.append(index)
+    if pending:
+        os.environ.update(ONE_THREAD)  # read by numpy in the spawned workers
+        context = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
+            futures = {pool.submit(run_trial, trials[index]): index for index in pending}
+            for future in as_completed(futures):
+                index = futures[future]
+                result = future.result()
+                (runs / f"{trial_key(trials[index])}.json").write_text(json.dumps(result))
+                results[index] = result
+                if on_done is not None:
+                    on_done(result)
+    return [results[index] for index in range(len(trials))]
