@@ -34,6 +34,7 @@ class TrainResult:
     params: Params
     metrics: list[dict] = field(default_factory=list)
     wall_time: float = 0.0
+    test: dict[str, float] | None = None  # loss and metrics on the task's test split, if it has one
 
     @property
     def final(self) -> dict:
@@ -229,6 +230,8 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         restore_optimizer(optimizer, resume)
     task = task_from_spec(spec.task)
     held_out = held_out_batch(spec)
+    test_split = getattr(task, "test_split", None)  # read now: a split too short fails before training
+    test_batch = test_split(spec.run.eval_sequences) if test_split is not None else None
     # a streaming task's batches continue the previous ones: the rule's state goes on with them
     carry = Carry(arch, spec.rule, spec.run.batch) if task.carries_state else None
 
@@ -251,9 +254,14 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         resume=resume.loop if resume is not None else None, stop=stop,
         advice=f"lower rule.optimizer.lr (now {spec.rule.optimizer.lr:g})")
     result = TrainResult(params, metrics, wall_time)
+    if test_batch is not None:  # the test split, once, with the final parameters
+        with _quietly():
+            scored = evaluate(arch, params, test_batch, task)
+        result.test = {"loss": scored.loss, **scored.metrics}
     if run_dir is not None:
         run_dir.write_curve(result.metrics, task.metrics)
         run_dir.write_summary({"wall_time_s": round(result.wall_time, 3), **result.final,
+                               **({"test": result.test} if result.test is not None else {}),
                                "task_data": task.provenance()})
     return result
 
