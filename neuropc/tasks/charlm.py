@@ -240,9 +240,10 @@ class CharLMTask:
         """Streams of the validation split (the same for every seed: the split is the file's)."""
         return self.stream_batch("valid", size)
 
-    def test_split(self, size: int) -> SequenceBatch:
-        """Streams of the test split, read once when a run ends (``neuropc.training.train``)."""
-        return self.stream_batch("test", size)
+    def test_split(self, size: int) -> SequenceBatch | None:
+        """Streams of the test split, read once when a run ends (``neuropc.training.train``);
+        None when the spec keeps no test part (``splits.test: 0``)."""
+        return self.stream_batch("test", size) if len(self.part("test")) else None
 
     def score(self, outputs: np.ndarray, batch: SequenceBatch) -> dict[str, float]:
         """Summed negative log-likelihood of the next symbol, in nats."""

@@ -172,3 +172,11 @@ def test_a_run_ends_with_the_test_split_scored_once(tmp_path: Path) -> None:
     # the test part is all 'c', never seen in training: scored worse than the validation part
     assert test["bits_per_char"] > final
     assert test["perplexity"] == pytest.approx(2 ** test["bits_per_char"])
+
+
+def test_no_test_part_means_no_test_score(tmp_path: Path) -> None:
+    path = tmp_path / "abc.txt"
+    path.write_text("abc" * 300, encoding="utf-8")
+    task = _task(path, vocab="chars", window=8, splits={"train": 0.8, "valid": 0.2, "test": 0.0})
+    assert task.test_split(2) is None
+    assert _task(path, vocab="chars", window=8).test_split(2).targets.shape == (40, 2)  # 5 windows of 8 per stream
