@@ -8,21 +8,12 @@ import pytest
 
 from neuropc.reference.approximation import probe
 from neuropc.reference.bptt import bptt_updates
-from neuropc.reference.network import Architecture, params_from_spec
 from neuropc.reference.rules import sequence_updates
 from neuropc.reference.step_errors import inference_residual, pc_inference
 from neuropc.reference.temporal import TemporalLearner
 from neuropc.training import train
 from tests.conftest import small_spec
-
-
-def prepare(spec, size=4):
-    from neuropc.tasks import task_from_spec
-
-    arch = Architecture.from_spec(spec)
-    params = params_from_spec(spec, seed=1)
-    batch = task_from_spec(spec.task).sample(np.random.default_rng(1), size)
-    return arch, params, batch
+from tests.neuropc.reference.test_modes import prepare
 
 
 def test_exact_mode_probes_as_bptt(copy_spec):
