@@ -52,8 +52,7 @@ SETTINGS: dict[str, dict[str, Any]] = {
                                                    **precision(0.1)},
 }
 
-#: training steps per setting: the copy task's length in bench/reproduce.py, so the exact and
-#: the approximate mode's runs are shared with it (same trial, same cache entry)
+#: training steps per setting
 STEPS = 500
 
 COLUMNS = ("probe_cosine", "probe_cosine_recurrent", "probe_cosine_readout", "probe_residual",

@@ -75,9 +75,11 @@ def run_trial(trial: Trial) -> dict[str, Any]:
 
 
 def run_trials(trials: Sequence[Trial], runs: Path, jobs: int,
-               on_done: Callable[[dict[str, Any]], None] | None = None) -> list[dict[str, Any]]:
+               on_done: Callable[[dict[str, Any]], None] | None = None,
+               run_missing: bool = True) -> list[dict[str, Any]]:
     """Every trial's result, in the order given: cached ones read from ``runs``, the others
-    run ``jobs`` at a time in fresh processes with one BLAS thread each."""
+    run ``jobs`` at a time in fresh processes with one BLAS thread each (``run_missing``
+    False: not run, returned as ``{"label": ..., "missing": True, "rows": []}``)."""
     runs.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict[str, Any]] = {}
     pending = []
@@ -87,6 +89,10 @@ def run_trials(trials: Sequence[Trial], runs: Path, jobs: int,
             results[index] = json.loads(cached.read_text())
         else:
             pending.append(index)
+    if pending and not run_missing:
+        for index in pending:
+            results[index] = {"label": trials[index]["label"], "missing": True, "rows": [], "wall_time_s": 0.0}
+        pending = []
     if pending:
         os.environ.update(ONE_THREAD)  # read by numpy in the spawned workers
         context = multiprocessing.get_context("spawn")
