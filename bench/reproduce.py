@@ -316,7 +316,15 @@ def main() -> None:
         done[0] += 1
         print(f"[{done[0]}] {result['label']}: {result['wall_time_s']:.0f} s", flush=True)
 
-    results = run_trials(trials, runs, args.jobs, on_done=progress, run_missing=not args.cached_only)
+    # a complete table at one seed first, then the others; the costly approximate mode last
+    ranks = {task: rank for rank, task in enumerate(("sysid", "charlm", "copy"))}
+
+    def order(trial: Trial) -> tuple:
+        task, mode, seed = trial["label"].split(" | ")
+        return int(seed), mode == "tpc-rtrl approximate", ranks.get(task, len(ranks))
+
+    results = run_trials(sorted(trials, key=order), runs, args.jobs, on_done=progress,
+                         run_missing=not args.cached_only)
     grid_minutes = (time.perf_counter() - started) / 60
     check = hwsim_check(data, args.hwsim_steps) if data is not None and args.hwsim_steps > 0 else None
     minutes = (time.perf_counter() - started) / 60

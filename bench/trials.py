@@ -1,7 +1,8 @@
 """Trials of a benchmark grid: one spec file plus dotted-path overrides, run by one function.
 
 A grid is a list of plain mappings ``{"label": ..., "spec": "examples/copy.yaml",
-"overrides": {"rule.name": "bptt", "run.seed": 1, ...}}``, so any executor that can call
+"overrides": {"rule.name": "bptt", "run.seed": 1, ...}}`` (optionally ``"probe_rules"``:
+label -> rule overrides, more rules measured at the trial's own parameters), so any executor that can call
 ``run_trial`` on a mapping (a process pool here, a sweep scheduler later) runs it. Each trial
 trains with the numpy reference and, at every evaluation, measures the rule's update against
 the BPTT gradient on a fixed batch of held-out sequences (``neuropc.reference.approximation``).
@@ -44,7 +45,8 @@ Trial = Mapping[str, Any]
 
 def trial_key(trial: Trial) -> str:
     """A short name for the trial's content (its cache file)."""
-    text = json.dumps({"spec": trial["spec"], "overrides": trial["overrides"]}, sort_keys=True)
+    text = json.dumps({"spec": trial["spec"], "overrides": trial["overrides"],
+                       **({"probe_rules": trial["probe_rules"]} if "probe_rules" in trial else {})}, sort_keys=True)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
@@ -56,8 +58,16 @@ def run_trial(trial: Trial) -> dict[str, Any]:
     task = task_from_spec(spec.task)
     probe_batch = task.held_out(spec.run.seed, PROBE_SEQUENCES)
 
+    # other rules measured at the same parameters (label -> rule overrides): how each
+    # approximation would move this very trajectory, free of differences between trajectories
+    others = {label: spec.with_overrides(dict(overrides)).rule
+              for label, overrides in trial.get("probe_rules", {}).items()}
+
     def measure(params: Params) -> dict[str, float]:
-        return probe(arch, spec.rule, params, probe_batch).as_row("probe_")
+        row = probe(arch, spec.rule, params, probe_batch).as_row("probe_")
+        for label, rule in others.items():
+            row.update(probe(arch, rule, params, probe_batch).as_row(f"{label}/probe_"))
+        return row
 
     result: dict[str, Any] = {"label": trial["label"], "spec": trial["spec"],
                               "overrides": dict(trial["overrides"])}
