@@ -47,9 +47,14 @@ SETTINGS: dict[str, dict[str, Any]] = {
     "moving prediction, K=8 step 0.5": {**MOVING, **inference(8, 0.5)},
     "moving prediction, K=20 step 0.2": {**MOVING, **inference(20, 0.2)},
     "moving prediction, K=20 step 0.2, precision 0.1": {**MOVING, **inference(20, 0.2), **precision(0.1)},
+    "moving prediction, K=20 step 0.05, precision 0.01": {**MOVING, **inference(20, 0.05), **precision(0.01)},
+    "moving prediction, K=80 step 0.05, precision 0.01": {**MOVING, **inference(80, 0.05), **precision(0.01)},
+    "carry inferred, precision 0.01": {**INFERRED, **precision(0.01)},
     "paper's mode, K=8 step 0.5": {**INFERRED, **MOVING, **ONLINE, **inference(8, 0.5)},
     "paper's mode, K=20 step 0.2, precision 0.1": {**INFERRED, **MOVING, **ONLINE, **inference(20, 0.2),
                                                    **precision(0.1)},
+    "paper's mode, K=20 step 0.05, precision 0.01": {**INFERRED, **MOVING, **ONLINE, **inference(20, 0.05),
+                                                     **precision(0.01)},
 }
 
 #: training steps per setting
