@@ -93,14 +93,17 @@ def along_table(result: dict[str, Any]) -> list[str]:
     rows = result["rows"]
     steps = [row["step"] for row in rows]
     lines = ["| setting | " + " | ".join(f"cosine at step {step}" for step in steps)
-             + " | LRU cosine (mean) | readout cosine (mean) | inference residual (mean) | state shift (mean) |",
+             + " | LRU cosine (mean) | readout cosine (mean) | inference residual at steps "
+             + ", ".join(map(str, steps)) + " | state shift (mean) |",
              "|---" * (len(steps) + 5) + "|"]
     for label in ["exact", *(label for label in SETTINGS if label not in ("exact", "online updates"))]:
         prefix = "eval_probe_" if label == "exact" else f"eval_{label}/probe_"
         cosines = " | ".join(f"{row[prefix + 'cosine']:.3f}" for row in rows)
-        means = [mean([row[prefix + column] for row in rows]) for column in
-                 ("cosine_recurrent", "cosine_readout", "residual", "state_shift")]
-        lines.append(f"| {label} | {cosines} | " + " | ".join(f"{value:.3f}" for value in means) + " |")
+        means = [mean([row[prefix + column] for row in rows]) for column in ("cosine_recurrent", "cosine_readout")]
+        residuals = ", ".join(f"{row[prefix + 'residual']:.3g}" for row in rows)
+        shift = mean([row[prefix + "state_shift"] for row in rows])
+        lines.append(f"| {label} | {cosines} | " + " | ".join(f"{value:.3f}" for value in means)
+                     + f" | {residuals} | {shift:.3g} |")
     return lines
 
 

@@ -305,7 +305,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="short runs (a few minutes)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="charlm text file")
     parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--hwsim-steps", type=int, default=5, help="0 skips the hwsim check")
+    parser.add_argument("--hwsim-steps", type=int, default=20, help="0 skips the hwsim check")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--runs", type=Path, default=None, help="cache of finished trials")
     parser.add_argument("--cached-only", action="store_true",
