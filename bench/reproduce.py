@@ -100,9 +100,11 @@ def spread(values: Sequence[float], digits: int) -> str:
     finite = [v for v in values if v is not None and math.isfinite(v)]
     if not finite:
         return "-"
-    text = f"{statistics.fmean(finite):.{digits}f}"
+    center = statistics.fmean(finite)
+    form = f".{digits}f" if abs(center) < 1e4 else ".3g"  # a diverged rollout: 1e+113, not 113 digits
+    text = f"{center:{form}}"
     if len(finite) > 1:
-        text += f" ± {statistics.stdev(finite):.{digits}f}"
+        text += f" ± {statistics.stdev(finite):{form}}"
     return text + (f" (n={len(finite)})" if len(finite) != len(SEEDS) else "")
 
 
@@ -202,8 +204,8 @@ def verdict(cells: Mapping[tuple[str, str], list[Mapping[str, Any]]]) -> list[st
                                  if means[other] is not None)
             lines.append(
                 f"- {label}: {mode} {means[mode]:.{digits}f} against BPTT {means['bptt']:.{digits}f} "
-                f"({100 * gap:.1f}% apart: {'within' if gap <= FEW_PERCENT else 'NOT within'} "
-                f"{100 * FEW_PERCENT:.0f}%); ahead of "
+                f"({100 * gap:.1f}% apart, {'better' if better(means[mode], means['bptt']) else 'worse'}: "
+                f"{'within' if gap <= FEW_PERCENT else 'NOT within'} {100 * FEW_PERCENT:.0f}%); ahead of "
                 f"{len(ahead)} of the 2 one-step rules ({one_step})"
                 f"{'' if len(ahead) == 2 else ': the paper ordering does NOT hold here'}.")
     open_read = ROWS[4][2]
@@ -212,9 +214,9 @@ def verdict(cells: Mapping[tuple[str, str], list[Mapping[str, Any]]]) -> list[st
         opened, filtered = (mean_of(cells, "sysid", mode, open_read), mean_of(cells, "sysid", mode, filtered_read))
         if opened is None or filtered is None:
             continue
-        lines.append(f"- sysid filtering, {mode}: filtered {filtered:.3f} m against open loop {opened:.3f} m "
+        lines.append(f"- sysid filtering, {mode}: filtered {filtered:.4g} m against open loop {opened:.4g} m "
                      f"({'filtering ahead' if filtered < opened else 'filtering NOT ahead'}, "
-                     f"ratio {filtered / opened:.2f}).")
+                     f"ratio {filtered / opened:.3g}).")
     return lines
 
 
