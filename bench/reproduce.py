@@ -178,6 +178,13 @@ def mean_of(cells: Mapping[tuple[str, str], list[Mapping[str, Any]]], task: str,
     return statistics.fmean(values) if values else None
 
 
+def side(value: float, reference: float, better: Any) -> str:
+    """'better', 'worse' or 'equal' (to 1e-9 relative) against the reference."""
+    if abs(value - reference) <= 1e-9 * abs(reference):
+        return "equal"
+    return "better" if better(value, reference) else "worse"
+
+
 #: within this relative distance of BPTT counts as "within a few percent"
 FEW_PERCENT = 0.05
 
@@ -204,7 +211,7 @@ def verdict(cells: Mapping[tuple[str, str], list[Mapping[str, Any]]]) -> list[st
                                  if means[other] is not None)
             lines.append(
                 f"- {label}: {mode} {means[mode]:.{digits}f} against BPTT {means['bptt']:.{digits}f} "
-                f"({100 * gap:.1f}% apart, {'better' if better(means[mode], means['bptt']) else 'worse'}: "
+                f"({100 * gap:.1f}% apart, {side(means[mode], means['bptt'], better)}: "
                 f"{'within' if gap <= FEW_PERCENT else 'NOT within'} {100 * FEW_PERCENT:.0f}%); ahead of "
                 f"{len(ahead)} of the 2 one-step rules ({one_step})"
                 f"{'' if len(ahead) == 2 else ': the paper ordering does NOT hold here'}.")
