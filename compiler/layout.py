@@ -25,6 +25,7 @@ from compiler.program import (
     Buffer,
 )
 from compiler.targets import ResourceTable
+from neuropc.errors import FieldProblem
 from neuropc.spec.schema import NetworkSpec
 
 ROOT = 0  # slice index of the output slice that combines the softmax normaliser
@@ -53,6 +54,11 @@ class RuleFacts:
     @classmethod
     def from_spec(cls, spec: NetworkSpec) -> RuleFacts:
         rule = spec.rule
+        if rule.uses_inference and rule.inference.output_precision != 1.0:
+            raise FieldProblem("rule.inference.output_precision",
+                               f"the compiler and hwsim support only 1 so far (got "
+                               f"{rule.inference.output_precision:g}); the numpy reference "
+                               f"(neuropc train) runs other values")
         return cls(
             rule=rule.name, pc=rule.uses_inference,
             fixed_prediction=rule.inference.fixed_prediction, rtrl=rule.name == "tpc-rtrl",

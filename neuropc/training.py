@@ -34,6 +34,7 @@ class TrainResult:
     params: Params
     metrics: list[dict] = field(default_factory=list)
     wall_time: float = 0.0
+    test: dict[str, float] | None = None  # loss and metrics on the task's test split, if it has one
 
     @property
     def final(self) -> dict:
@@ -106,8 +107,9 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
     """The training loop every backend shares: same batches, same held-out evaluations, same rows.
 
     ``train_step(batch)`` learns from one batch and returns its mean loss; ``evaluate_now(step)``
-    returns (held-out loss, the task's metric values by ``Metric.key``). A row holds step,
-    train_loss, eval_loss, ``eval_<key>`` for each of the task's metrics and elapsed_s.
+    returns (held-out loss, the task's metric values by ``Metric.key``, plus any measurements
+    of its own). A row holds step, train_loss, eval_loss, ``eval_<key>`` for each of the
+    task's metrics and each extra measurement, and elapsed_s.
     Returns the rows and the wall time. The numpy reference and hwsim both run through here,
     so their metrics are comparable row by row.
 
@@ -134,6 +136,8 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
     interval_losses: list[float] = list(state.interval_losses)
     saved_at: int | None = state.step if resume is not None else None
 
+    metric_keys = {metric.key for metric in task.metrics}
+
     def record(step: int) -> dict:
         with _quietly():
             loss, values = evaluate_now(step)
@@ -142,6 +146,7 @@ def run_loop(spec: NetworkSpec, train_step: Callable[[SequenceBatch], float],
             "train_loss": float(np.mean(interval_losses)) if interval_losses else None,
             "eval_loss": loss,
             **{metric.column: values.get(metric.key) for metric in task.metrics},
+            **{f"eval_{key}": value for key, value in values.items() if key not in metric_keys},
             "elapsed_s": round(time.perf_counter() - started, 3),
         }
         interval_losses.clear()
@@ -210,10 +215,13 @@ def restore_optimizer(optimizer: Optimizer, checkpoint: Checkpoint) -> None:
 
 def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
           on_step: ProgressCallback | None = None, *, resume: Checkpoint | None = None,
-          stop: Callable[[], bool] | None = None) -> TrainResult:
+          stop: Callable[[], bool] | None = None,
+          probe: Callable[[Params], Mapping[str, float]] | None = None) -> TrainResult:
     """Train for ``spec.run.steps`` batches with the numpy reference, evaluating every
     ``eval_every`` and at the end. ``resume``: continue from a checkpoint of this spec (the
-    result is the one an uninterrupted run gives); ``stop``: see ``run_loop``."""
+    result is the one an uninterrupted run gives); ``stop``: see ``run_loop``. ``probe``:
+    measured on the current parameters at every evaluation, its values stored in the row as
+    ``eval_<key>`` (e.g. ``neuropc.reference.approximation.probe``: the update against BPTT)."""
     arch = Architecture.from_spec(spec)
     params = params_from_spec(spec)
     optimizer = Optimizer(spec.rule.optimizer)
@@ -222,6 +230,8 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         restore_optimizer(optimizer, resume)
     task = task_from_spec(spec.task)
     held_out = held_out_batch(spec)
+    test_split = getattr(task, "test_split", None)  # read now: a split too short fails before training
+    test_batch = test_split(spec.run.eval_sequences) if test_split is not None else None
     # a streaming task's batches continue the previous ones: the rule's state goes on with them
     carry = Carry(arch, spec.rule, spec.run.batch) if task.carries_state else None
 
@@ -230,6 +240,8 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         metrics = dict(evaluation.metrics)
         if isinstance(task, SysIdTask):  # deployment: open loop against PC filtering
             metrics.update(filtering_errors(arch, params, task, spec.run.seed, spec.run.eval_sequences))
+        if probe is not None:
+            metrics.update(probe(params))
         return evaluation.loss, metrics
 
     def save(state: LoopState) -> None:
@@ -242,9 +254,14 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         resume=resume.loop if resume is not None else None, stop=stop,
         advice=f"lower rule.optimizer.lr (now {spec.rule.optimizer.lr:g})")
     result = TrainResult(params, metrics, wall_time)
+    if test_batch is not None:  # the test split, once, with the final parameters
+        with _quietly():
+            scored = evaluate(arch, params, test_batch, task)
+        result.test = {"loss": scored.loss, **scored.metrics}
     if run_dir is not None:
         run_dir.write_curve(result.metrics, task.metrics)
         run_dir.write_summary({"wall_time_s": round(result.wall_time, 3), **result.final,
+                               **({"test": result.test} if result.test is not None else {}),
                                "task_data": task.provenance()})
     return result
 

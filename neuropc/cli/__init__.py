@@ -92,6 +92,9 @@ def train(spec_path: Path | None, rule: str | None, steps: int | None, seed: int
     final = result.final
     click.echo(f"done in {result.wall_time:.1f} s: held-out loss {final['eval_loss']:.4f}"
                + metric_text(metrics, final))
+    if result.test is not None:
+        click.echo(f"test split: loss {result.test['loss']:.4f}"
+                   + metric_text(metrics, {m.column: result.test.get(m.key) for m in metrics}))
     click.echo(f"wrote {run_dir.path}/metrics.jsonl, curve.png, checkpoint.npz, spec.yaml")
 
 

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 
 from neuropc.reference.bptt import bptt_updates
 from neuropc.reference.forward import forward_sequence
 from neuropc.reference.network import Architecture, Params
 from neuropc.reference.optim import Optimizer
-from neuropc.reference.temporal import TemporalLearner
+from neuropc.reference.temporal import StepResult, TemporalLearner
 from neuropc.spec.schema import RuleSpec
 from neuropc.tasks.base import SequenceBatch
 
@@ -28,10 +30,13 @@ class Carry:
 
 
 def sequence_updates(arch: Architecture, rule: RuleSpec, params: Params, batch: SequenceBatch,
-                     carry: Carry | None = None) -> tuple[dict[str, np.ndarray], float]:
+                     carry: Carry | None = None, observe: Callable[[StepResult], None] | None = None
+                     ) -> tuple[dict[str, np.ndarray], float]:
     """Summed descent directions over a sequence with parameters held fixed (update mode
     'sequence'), normalised like the mean loss so they compare directly with -dL/dp.
-    ``carry``: continue a stream from the previous window instead of the zero state."""
+    ``carry``: continue a stream from the previous window instead of the zero state.
+    ``observe``: called with every step's result (online rules only; measurements such as
+    ``neuropc.reference.approximation`` look at the inference of each step)."""
     if rule.name == "bptt":
         if carry is None:
             return bptt_updates(arch, params, batch)
@@ -44,6 +49,8 @@ def sequence_updates(arch: Architecture, rule: RuleSpec, params: Params, batch: 
     loss = 0.0
     for t in range(batch.length):
         result = learner.step(params, batch.inputs[t], batch.targets[t], batch.mask[t])
+        if observe is not None:
+            observe(result)
         for name in total:
             total[name] += result.updates[name]
         loss += float(result.errors.loss.sum())

@@ -31,11 +31,13 @@ class StepErrors:
     state: np.ndarray  # x^0 after inference (equals mu^0 when there is no inference)
     output: np.ndarray  # feed-forward output prediction mu^L
     loss: np.ndarray  # masked per-sequence loss at the feed-forward prediction
+    values: list[np.ndarray] | None = None  # x^l after PC inference (None: errors by backprop)
+    fixed_prediction: bool = True  # where inference took f'(.): feed-forward (True) or current values
 
 
 def _output_error(arch: Architecture, output: np.ndarray, target: np.ndarray,
-                  mask: np.ndarray) -> np.ndarray:
-    return -losses.gradient(arch.loss, output, target) * mask[:, None]
+                  mask: np.ndarray, precision: float = 1.0) -> np.ndarray:
+    return -losses.gradient(arch.loss, output, target) * (mask[:, None] * precision)
 
 
 def _slope(arch: Architecture, layer: int, point: np.ndarray) -> np.ndarray | None:
@@ -101,8 +103,12 @@ def errors_at_rest(arch: Architecture, params: Params, mu0: np.ndarray) -> StepE
 
 def pc_inference(arch: Architecture, params: Params, mu0: np.ndarray, target: np.ndarray,
                  mask: np.ndarray, iterations: int, step: float,
-                 fixed_prediction: bool) -> StepErrors:
+                 fixed_prediction: bool, precision: float = 1.0) -> StepErrors:
     """K iterations of gradient descent on the step's energy F_t (docs/algorithm.md, 'PC inference').
+
+    ``precision`` weighs the output error (the energy's loss term is precision * L_t), so
+    every returned error is ``precision`` times what it is at precision 1 under a fixed
+    prediction; callers that want updates on the scale of -dL/dp divide by it.
 
     Value nodes start at their feed-forward predictions, so only the output error is non-zero
     at first. Updates are synchronous (every node reads the errors of the previous
@@ -112,14 +118,14 @@ def pc_inference(arch: Architecture, params: Params, mu0: np.ndarray, target: np
     top = arch.value_layers
     predictions = [mu0, *hidden_pre]
     values = [p.copy() for p in predictions]
-    output_error = _output_error(arch, output, target, mask)
+    output_error = _output_error(arch, output, target, mask, precision)
 
     def errors() -> list[np.ndarray]:
         nonlocal predictions, output_error
         if not fixed_prediction:
             pre, out = _predictions_from_values(arch, params, values)
             predictions = [mu0, *pre]
-            output_error = _output_error(arch, out, target, mask)
+            output_error = _output_error(arch, out, target, mask, precision)
         return [values[layer] - predictions[layer] for layer in range(top)] + [output_error]
 
     fixed_slopes = [_slope(arch, layer, predictions[layer]) for layer in range(top)]
@@ -137,7 +143,27 @@ def pc_inference(arch: Architecture, params: Params, mu0: np.ndarray, target: np
         state=values[0],
         output=output,
         loss=losses.value(arch.loss, output, target) * mask,
+        values=values,
+        fixed_prediction=fixed_prediction,
     )
+
+
+def inference_residual(arch: Architecture, params: Params, errors: StepErrors) -> np.ndarray:
+    """Per sequence, the norm of dF_t/dx over every value node when inference stopped.
+
+    Zero means inference converged (every eps^l equals the error its layer receives from
+    above); after finite K iterations of standard PC it measures how far from its equilibrium
+    the step was left, which is one of the costs of the approximate mode. (batch,)"""
+    if errors.values is None:
+        return np.zeros(errors.state.shape[0])
+    squared = np.zeros(errors.state.shape[0])
+    for layer in range(arch.value_layers):
+        value = errors.values[layer]
+        point = value - errors.eps[layer] if errors.fixed_prediction else value
+        drive = errors.eps[layer] - _send_down(arch, params, layer, errors.eps[layer + 1],
+                                               _slope(arch, layer, point))
+        squared += (np.abs(drive) ** 2).sum(axis=-1)
+    return np.sqrt(squared)
 
 
 def _predictions_from_values(arch: Architecture, params: Params,

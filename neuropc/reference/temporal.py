@@ -55,7 +55,7 @@ class TemporalLearner:
         elif rule.uses_inference:
             inference = rule.inference
             errors = pc_inference(arch, params, prediction, target, mask, inference.iterations,
-                                  inference.step, inference.fixed_prediction)
+                                  inference.step, inference.fixed_prediction, inference.output_precision)
         else:
             errors = backprop_errors(arch, params, prediction, target, mask)
         needs_direct = self.traces is not None or carries_loss
@@ -66,6 +66,9 @@ class TemporalLearner:
             sensitivities = self.traces if self.traces is not None else direct
             updates = readout_updates(arch, errors)
             updates.update(recurrent_credit.recurrent_updates(arch, coef, errors.eps[0], sensitivities))
+            if rule.uses_inference and rule.inference.output_precision != 1.0:
+                # errors were weighed by the output precision; the update keeps the scale of -dL/dp
+                updates = {name: value / rule.inference.output_precision for name, value in updates.items()}
         else:  # errors are 0, and so is every update they would make
             updates = {name: np.zeros_like(params[name]) for name in arch.trainable()}
         self.state = errors.state if rule.carry == "inferred" else prediction

@@ -90,11 +90,17 @@ class ReadoutSpec(_Strict):
 
 
 class InferenceSpec(_Strict):
-    """Predictive-coding inference inside one time step."""
+    """Predictive-coding inference inside one time step.
+
+    ``output_precision`` weighs the output error in the step's energy (docs/algorithm.md,
+    'PC inference'): below 1 inference nudges the value nodes towards the target instead of
+    dragging them all the way, which matters when the inferred state is carried on. Updates
+    are divided by it again, so it changes where inference goes, not the update's scale."""
 
     iterations: Annotated[int, Field(ge=0, le=10_000)] = 2
     step: Annotated[float, Field(gt=0.0, le=2.0, allow_inf_nan=False)] = 1.0
     fixed_prediction: bool = True
+    output_precision: Annotated[float, Field(ge=1e-6, le=1.0, allow_inf_nan=False)] = 1.0
 
 
 class OptimizerSpec(_Strict):

@@ -7,7 +7,7 @@ symbol and is scored on the next. Because consecutive batches continue the same 
 (``carries_state``), the trainer carries the LRU state and tPC-RTRL's eligibility traces
 across windows, which is what online learning over a long stream means. Evaluation runs
 whole held-out streams of the validation part in one pass, so it streams as well. The test
-part is never read by training or evaluation (kept for final reports).
+part is read once, when a run ends (``test_split``), and never during training.
 
 Vocabulary: ``bytes`` reads the UTF-8 file as bytes (256 symbols, whatever the file);
 ``chars`` uses the distinct characters of the whole file, sorted. The spec's ``input.size``
@@ -239,6 +239,11 @@ class CharLMTask:
     def held_out(self, seed: int, size: int) -> SequenceBatch:
         """Streams of the validation split (the same for every seed: the split is the file's)."""
         return self.stream_batch("valid", size)
+
+    def test_split(self, size: int) -> SequenceBatch | None:
+        """Streams of the test split, read once when a run ends (``neuropc.training.train``);
+        None when the spec keeps no test part (``splits.test: 0``)."""
+        return self.stream_batch("test", size) if len(self.part("test")) else None
 
     def score(self, outputs: np.ndarray, batch: SequenceBatch) -> dict[str, float]:
         """Summed negative log-likelihood of the next symbol, in nats."""

@@ -34,6 +34,10 @@ BAD_SPECS = {
     "bptt online": (edited("name: tpc-rtrl", "name: bptt").replace("update: sequence", "update: online"),
                     ["rule.update", "bptt"]),
     "step out of range": (edited("step: 1.0", "step: 7.5"), ["rule.inference.step", "must be at most 2", "7.5"]),
+    "precision zero": (edited("fixed_prediction: true", "fixed_prediction: true\n    output_precision: 0"),
+                       ["rule.inference.output_precision", "must be at least 0.000001", "(got 0)"]),
+    "precision above one": (edited("fixed_prediction: true", "fixed_prediction: true\n    output_precision: 2"),
+                            ["rule.inference.output_precision", "at most 1", "2"]),
     "duplicate key": (edited("  complex: true", "  complex: true\n  complex: false"), ["duplicate key 'complex'"]),
     "malformed yaml": (edited("radius: [0.9, 0.999]", "radius: [0.9, 0.999"), ["malformed YAML"]),
     "empty file": ("", ["spec is empty"]),
@@ -115,3 +119,15 @@ def test_unknown_task_points_at_its_name_line_and_lists_the_known_tasks():
         parse_spec(text, "net.yaml")
     assert str(info.value) == (f"net.yaml:{line_of(text, 'name: quadrotor')}: task.name: unknown task "
                                "'quadrotor'; known: charlm, copy, sysid")
+
+
+def test_compiler_refuses_an_output_precision_hwsim_does_not_run(tmp_path: Path):
+    text = edited("fixed_prediction: true", "fixed_prediction: true\n    output_precision: 0.1")
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    assert CliRunner().invoke(main, ["check", str(path)]).exit_code == 0  # the reference runs it
+    result = CliRunner().invoke(main, ["compile", str(path), "-o", str(tmp_path / "net.npc")])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert f"{path}:{line_of(text, 'output_precision')}: rule.inference.output_precision" in result.output
+    assert not (tmp_path / "net.npc").exists()

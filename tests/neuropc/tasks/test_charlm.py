@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -150,3 +151,32 @@ def test_tinyshakespeare_loads_with_its_own_vocabulary() -> None:
     task = _task(SHAKESPEARE, vocab="chars")
     assert 30 < task.corpus.vocab_size < 100
     assert sum(stop - start for start, stop in task.bounds.values()) <= len(task.corpus.symbols)
+
+
+def test_a_run_ends_with_the_test_split_scored_once(tmp_path: Path) -> None:
+    path = tmp_path / "abc.txt"
+    path.write_text("ab" * 400 + "b" * 100 + "c" * 100, encoding="utf-8")
+    spec = yaml.safe_load((ROOT / "examples" / "charlm.yaml").read_text())
+    spec["task"].update(data=str(path), vocab="chars", window=8, eval_windows=2)
+    spec["input"]["size"] = spec["readout"]["output"] = 3
+    spec["recurrent"]["size"] = 4
+    spec["readout"]["hidden"] = [4]
+    spec["run"].update(steps=3, batch=2, eval_every=3, eval_sequences=2)
+    spec_path = tmp_path / "net.yaml"
+    spec_path.write_text(yaml.safe_dump(spec))
+    result = CliRunner().invoke(main, ["train", str(spec_path), "--out", str(tmp_path / "run")])
+    assert result.exit_code == 0, result.output
+    assert "test split: loss" in result.output and "bits per character" in result.output
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    test, final = summary["test"], summary["eval_bits_per_char"]
+    # the test part is all 'c', never seen in training: scored worse than the validation part
+    assert test["bits_per_char"] > final
+    assert test["perplexity"] == pytest.approx(2 ** test["bits_per_char"])
+
+
+def test_no_test_part_means_no_test_score(tmp_path: Path) -> None:
+    path = tmp_path / "abc.txt"
+    path.write_text("abc" * 300, encoding="utf-8")
+    task = _task(path, vocab="chars", window=8, splits={"train": 0.8, "valid": 0.2, "test": 0.0})
+    assert task.test_split(2) is None
+    assert _task(path, vocab="chars", window=8).test_split(2).targets.shape == (40, 2)  # 5 windows of 8 per stream

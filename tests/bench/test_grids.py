@@ -1,0 +1,39 @@
+"""The benchmark grids are lists of trial mappings; every trial must name a valid spec.
+
+A typo in a dotted path or a value out of range would otherwise surface only minutes into
+a long run, in a worker process."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from neuropc.spec import load_spec
+from neuropc.tasks.charlm import default_corpus_path
+from tests.conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "bench"))
+import approximation  # noqa: E402  (bench/approximation.py)
+import reproduce  # noqa: E402  (bench/reproduce.py)
+from trials import trial_key  # noqa: E402  (bench/trials.py)
+
+
+def all_trials() -> list[dict]:
+    return [*reproduce.grid(False, default_corpus_path()), *reproduce.grid(True, None),
+            *approximation.trials(approximation.STEPS, 100)]
+
+
+@pytest.mark.parametrize("trial", all_trials(), ids=lambda trial: trial["label"])
+def test_every_trial_is_a_valid_spec(trial: dict) -> None:
+    spec = load_spec(ROOT / trial["spec"]).with_overrides(trial["overrides"])
+    assert spec.run.seed == trial["overrides"].get("run.seed", 0)
+    for overrides in trial.get("probe_rules", {}).values():
+        spec.with_overrides(overrides)
+
+
+def test_the_grid_covers_every_task_mode_and_seed_once() -> None:
+    grid = reproduce.grid(False, default_corpus_path())
+    assert len(grid) == len(reproduce.TASKS) * len(reproduce.MODES) * len(reproduce.SEEDS)
+    assert len({trial_key(trial) for trial in grid}) == len(grid)
+    assert not [t for t in reproduce.grid(False, None) if t["spec"] == reproduce.TASKS["charlm"].spec]
