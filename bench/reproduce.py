@@ -313,7 +313,9 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="short runs (a few minutes)")
     parser.add_argument("--data", type=Path, default=DEFAULT_DATA, help="charlm text file")
-    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--jobs", type=int, default=2, help="Dask workers of the local cluster")
+    parser.add_argument("--scheduler", default="local",
+                        help="local (a LocalCluster of --jobs workers) or a Dask scheduler address")
     parser.add_argument("--hwsim-steps", type=int, default=20, help="0 skips the hwsim check")
     parser.add_argument("--out", type=Path, default=None)
     parser.add_argument("--runs", type=Path, default=None, help="cache of finished trials")
@@ -347,7 +349,7 @@ def main() -> None:
         return int(seed), mode == "tpc-rtrl approximate", ranks.get(task, len(ranks))
 
     results = run_trials(sorted(trials, key=order), runs, args.jobs, on_done=progress,
-                         run_missing=not args.cached_only)
+                         run_missing=not args.cached_only, scheduler=args.scheduler)
     grid_minutes = (time.perf_counter() - started) / 60
     check = hwsim_check(data, args.hwsim_steps, runs) if data is not None and args.hwsim_steps > 0 else None
     minutes = (time.perf_counter() - started) / 60

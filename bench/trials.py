@@ -3,7 +3,7 @@
 A grid is a list of plain mappings ``{"label": ..., "spec": "examples/copy.yaml",
 "overrides": {"rule.name": "bptt", "run.seed": 1, ...}}`` (optionally ``"probe_rules"``:
 label -> rule overrides, more rules measured at the trial's own parameters), so any executor that can call
-``run_trial`` on a mapping (a process pool here, a sweep scheduler later) runs it. Each trial
+``run_trial`` on a mapping runs it: here the sweep's Dask machinery (``run_trials``). Each trial
 trains with the numpy reference and, at every evaluation, measures the rule's update against
 the BPTT gradient on a fixed batch of held-out sequences (``neuropc.reference.approximation``).
 Results are cached as JSON by the trial's content, so an interrupted grid resumes where it
@@ -14,13 +14,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-import multiprocessing
 import os
 import platform
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any
 
@@ -86,35 +84,47 @@ def run_trial(trial: Trial) -> dict[str, Any]:
 
 def run_trials(trials: Sequence[Trial], runs: Path, jobs: int,
                on_done: Callable[[dict[str, Any]], None] | None = None,
-               run_missing: bool = True) -> list[dict[str, Any]]:
+               run_missing: bool = True, scheduler: str = "local") -> list[dict[str, Any]]:
     """Every trial's result, in the order given: cached ones read from ``runs``, the others
-    run ``jobs`` at a time in fresh processes with one BLAS thread each (``run_missing``
-    False: not run, returned as ``{"label": ..., "missing": True, "rows": []}``)."""
+    run on the sweep's Dask machinery (``neuropc.sweep.run_on_dask``: a LocalCluster of
+    ``jobs`` single-threaded workers, or the scheduler at ``scheduler``; a crashed trial is
+    retried, a killed worker's trial rescheduled). ``run_missing`` False: not run, returned
+    as ``{"label": ..., "missing": True, "rows": []}``. A trial that still fails ends the
+    grid with its error after the others finished (their results are cached)."""
+    from neuropc.sweep import run_on_dask
+
     runs.mkdir(parents=True, exist_ok=True)
     results: dict[int, dict[str, Any]] = {}
-    pending = []
+    pending: dict[str, list[int]] = {}  # a trial's content -> where it stands in the grid
     for index, trial in enumerate(trials):
         cached = runs / f"{trial_key(trial)}.json"
         if cached.exists():
             results[index] = {**json.loads(cached.read_text()), "cached": True}
         else:
-            pending.append(index)
+            pending.setdefault(trial_key(trial), []).append(index)
     if pending and not run_missing:
-        for index in pending:
+        for index in (i for indexes in pending.values() for i in indexes):
             results[index] = {"label": trials[index]["label"], "missing": True, "rows": [], "wall_time_s": 0.0}
-        pending = []
-    if pending:
-        os.environ.update(ONE_THREAD)  # read by numpy in the spawned workers
-        context = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(max_workers=jobs, mp_context=context) as pool:
-            futures = {pool.submit(run_trial, trials[index]): index for index in pending}
-            for future in as_completed(futures):
-                index = futures[future]
-                result = future.result()
-                (runs / f"{trial_key(trials[index])}.json").write_text(json.dumps(result))
-                results[index] = result
-                if on_done is not None:
-                    on_done(result)
+        pending = {}
+    failed: list[str] = []
+
+    def finished(key: str, result: dict[str, Any] | None, error: BaseException | None) -> None:
+        if error is not None:
+            failed.append(f"{trials[pending[key][0]]['label']}: {type(error).__name__}: {error}")
+            return
+        (runs / f"{key}.json").write_text(json.dumps(result))
+        for index in pending[key]:
+            results[index] = result
+        if on_done is not None:
+            on_done(result)
+
+    os.environ.update(ONE_THREAD)
+    # the workers import this module (and bench/machine.py) by name
+    os.environ["PYTHONPATH"] = os.pathsep.join([str(ROOT / "bench"), str(ROOT), os.environ.get("PYTHONPATH", "")])
+    run_on_dask(run_trial, {key: trials[indexes[0]] for key, indexes in pending.items()}, scheduler=scheduler,
+                workers=jobs, on_done=finished)
+    if failed:
+        raise SystemExit("trials failed (the others are cached; run again to retry):\n" + "\n".join(failed))
     return [results[index] for index in range(len(trials))]
 
 

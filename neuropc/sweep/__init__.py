@@ -16,6 +16,7 @@ scheduler), ``run`` (submission, progress, failures) and ``results`` (csv, markd
 
 from neuropc.sweep.loading import PlannedTrial, Sweep, build_sweep, load_sweep
 from neuropc.sweep.results import SweepResults
-from neuropc.sweep.run import TrialsFailed, run_sweep
+from neuropc.sweep.run import TrialsFailed, run_on_dask, run_sweep
 
-__all__ = ["PlannedTrial", "Sweep", "SweepResults", "TrialsFailed", "build_sweep", "load_sweep", "run_sweep"]
+__all__ = ["PlannedTrial", "Sweep", "SweepResults", "TrialsFailed", "build_sweep", "load_sweep", "run_on_dask",
+           "run_sweep"]

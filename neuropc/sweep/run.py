@@ -14,7 +14,7 @@ from __future__ import annotations
 import shlex
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ from neuropc.sweep.cluster import check_scheduler, dask_client
 from neuropc.sweep.folder import SweepFolder
 from neuropc.sweep.loading import Sweep
 from neuropc.sweep.results import SweepResults, write_results
-from neuropc.sweep.trial import TrialJob, TrialOutcome, run_trial
+from neuropc.sweep.trial import TrialOutcome, run_trial
 
 Echo = Callable[[str], None]
 
@@ -58,16 +58,18 @@ def _lost(unfinished: int) -> NeuropcError:
                         "on the cluster); the finished ones are kept: run the same command again to continue")
 
 
-def _submit_all(client: Any, jobs: list[TrialJob], retries: int, on_done: Callable[[TrialOutcome], None]) -> None:
-    """Submit every job and report each outcome as it arrives. A client whose scheduler is gone
-    (it gives up reconnecting after Dask's ``distributed.comm.timeouts.connect``) ends the sweep
-    with an error instead of waiting forever for trials nobody runs."""
+def _submit_all(client: Any, items: Mapping[str, Any], fn: Callable[[Any], Any], retries: int,
+                on_done: Callable[[str, Any, BaseException | None], None]) -> None:
+    """Submit ``fn(item)`` for every named item and report each as it arrives: its value, or
+    the exception it ended with after its retries. A client whose scheduler is gone (it gives
+    up reconnecting after Dask's ``distributed.comm.timeouts.connect``) ends the run with an
+    error instead of waiting forever for work nobody does."""
     from distributed import wait
     from distributed.client import FuturesCancelledError
 
-    token = uuid.uuid4().hex[:8]  # two sweeps on one cluster never share a task key
-    futures = {client.submit(run_trial, job, key=f"trial-{job.name}-{token}", pure=False, retries=retries): job
-               for job in jobs}
+    token = uuid.uuid4().hex[:8]  # two runs on one cluster never share a task key
+    futures = {client.submit(fn, item, key=f"trial-{name}-{token}", pure=False, retries=retries): name
+               for name, item in items.items()}
     waiting = set(futures)
     failures = 0
     try:
@@ -88,17 +90,29 @@ def _submit_all(client: Any, jobs: list[TrialJob], retries: int, on_done: Callab
                 continue
             failures = 0
             for future in done:
-                job = futures[future]
                 try:
-                    outcome = future.result()
-                except Exception as exc:  # a crash (after its retries) is the trial's result, reported
-                    outcome = TrialOutcome(job.name, "failed", _error_text(exc))
-                on_done(outcome)
+                    value, error = future.result(), None
+                except Exception as exc:  # a crash (after its retries) is reported, the rest go on
+                    value, error = None, exc
+                on_done(futures[future], value, error)
             if waiting and client.status in ("closing", "closed"):
                 raise _lost(len(waiting))
     finally:
         for future in futures:
             future.cancel()
+
+
+def run_on_dask(fn: Callable[[Any], Any], items: Mapping[str, Any], *, scheduler: str = "local",
+                workers: int | None = None, retries: int = 2,
+                on_done: Callable[[str, Any, BaseException | None], None]) -> None:
+    """``fn(item)`` for every named item on the sweep's Dask machinery (a LocalCluster of
+    single-threaded workers or the scheduler at ``scheduler``, retries, a killed worker's item
+    rescheduled, failures reported through ``on_done`` while the others go on). For work that
+    is not a ``neuropc train``/``simulate`` trial, such as a benchmark's own trial function
+    (``fn`` must be importable by the workers); the caller keeps its own record of what is done."""
+    if items:
+        with dask_client(scheduler, workers) as client:
+            _submit_all(client, items, fn, retries, on_done)
 
 
 def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str = "local", workers: int | None = None,
@@ -123,13 +137,15 @@ def run_sweep(sweep: Sweep, out: str | Path, *, scheduler: str = "local", worker
             echo(f"dask dashboard: {client.dashboard_link}")
             with _progress(len(sweep.trials), len(folder.finished), progress) as advance:
 
-                def on_done(outcome: TrialOutcome) -> None:
-                    outcomes[outcome.name] = outcome
+                def on_done(name: str, outcome: TrialOutcome | None, error: BaseException | None) -> None:
+                    if error is not None:
+                        outcome = TrialOutcome(name, "failed", _error_text(error))
+                    outcomes[name] = outcome
                     if outcome.status == "failed":
-                        echo(f"trial {outcome.name} failed: {outcome.error}")
+                        echo(f"trial {name} failed: {outcome.error}")
                     advance()
 
-                _submit_all(client, pending, retries, on_done)
+                _submit_all(client, {job.name: job for job in pending}, run_trial, retries, on_done)
     results = write_results(folder, outcomes, command)
     echo(f"wrote {', '.join(str(p.relative_to(folder.path)) for p in results.files)} in {folder.path}")
     if results.failed:

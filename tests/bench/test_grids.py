@@ -37,3 +37,20 @@ def test_the_grid_covers_every_task_mode_and_seed_once() -> None:
     assert len(grid) == len(reproduce.TASKS) * len(reproduce.MODES) * len(reproduce.SEEDS)
     assert len({trial_key(trial) for trial in grid}) == len(grid)
     assert not [t for t in reproduce.grid(False, None) if t["spec"] == reproduce.TASKS["charlm"].spec]
+
+
+def test_a_grid_runs_on_the_sweeps_dask_machinery_and_resumes_from_its_cache(tmp_path) -> None:
+    """Two trials (one of them twice in the grid) on a 2-worker LocalCluster: the results come
+    back in grid order and are cached; a second call runs nothing and returns the same."""
+    from trials import run_trials
+
+    overrides = {"recurrent.size": 6, "readout.hidden": [5], "task.length": 3, "task.delay": 2,
+                 "run.steps": 3, "run.batch": 2, "run.eval_every": 3, "run.eval_sequences": 4}
+    grid = [{"label": f"copy | {rule} | 0", "spec": "examples/copy.yaml",
+             "overrides": {**overrides, "rule.name": rule}} for rule in ("bptt", "tpc-rtrl", "bptt")]
+    first = run_trials(grid, tmp_path, jobs=2)
+    assert [r["label"] for r in first] == [t["label"] for t in grid]
+    assert first[0] == first[2] and first[0]["rows"] and not first[0].get("cached")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted({f"{trial_key(t)}.json" for t in grid})
+    again = run_trials(grid, tmp_path, jobs=2, on_done=lambda result: pytest.fail("ran a cached trial"))
+    assert [r["rows"] for r in again] == [r["rows"] for r in first] and all(r["cached"] for r in again)
