@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
+from timing import time_interleaved  # noqa: E402  (bench/timing.py)
 
 from compiler.pipeline import compile_artifact as artifact_from_spec  # noqa: E402
 from hwsim.engine import FIELDS, Engine  # noqa: E402
@@ -61,20 +62,6 @@ EFF, DENSE, MSG = (FIELDS.index(n) for n in ("synaptic_ops_effective", "synaptic
 
 
 # -- speed ---------------------------------------------------------------------------------
-
-def _time_interleaved(runs: dict, repeats: int) -> dict:
-    """Best wall time of each ``(setup, run)`` in ``runs`` over ``repeats`` rounds; every
-    round times each once, one after the other, so that a slow spell of a shared machine
-    hits all of them rather than one (setup not timed)."""
-    best = {key: float("inf") for key in runs}
-    for _ in range(repeats):
-        for key, (setup, run) in runs.items():
-            state = setup()
-            started = time.perf_counter()
-            run(state)
-            best[key] = min(best[key], time.perf_counter() - started)
-    return best
-
 
 Thresholds = tuple[float, float]  # (activity, error)
 EXACT: Thresholds = (0.0, 0.0)
@@ -123,7 +110,7 @@ def throughput(spec: NetworkSpec, batch: int, batches: int, thresholds: list[Thr
             return Engine(artifact, batch, threshold={"activity": activity, "error": error})
 
         runs[threshold] = (setup, hwsim)
-    seconds = _time_interleaved(runs, repeats)
+    seconds = time_interleaved(runs, repeats)
     rows: dict = {"reference": {"seconds": seconds["reference"]}}
     for threshold in thresholds:
         rows[threshold] = {"seconds": seconds[threshold], "counts": counts[threshold]}

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
+from timing import time_interleaved  # noqa: E402  (bench/timing.py)
 
 from compiler.pipeline import compile_artifact  # noqa: E402
 from hwsim.backends import BackendUnavailable, ExecutionOptions, open_backend  # noqa: E402
@@ -159,18 +160,6 @@ def check_same_training(spec: NetworkSpec, batch: SequenceBatch) -> float:
     return worst
 
 
-def _timed(runners: dict[str, tuple[Callable, Callable]], rounds: int) -> dict[str, float]:
-    """Best wall time of each (setup, run) over interleaved rounds (setup not timed)."""
-    best = {key: float("inf") for key in runners}
-    for _ in range(rounds):
-        for key, (setup, run) in runners.items():
-            state = setup()
-            started = time.perf_counter()
-            run(state)
-            best[key] = min(best[key], time.perf_counter() - started)
-    return best
-
-
 def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: int,
             lava_sequences: int) -> dict[str, float]:
     """Sequence-steps per second of every runner on the same ``batches`` batches."""
@@ -203,7 +192,7 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
         "hwsim": (lambda: Engine(artifact, batch), hwsim),
         "hwsim-delta": (lambda: Engine(artifact, batch, threshold=DELTA), hwsim),
     }
-    result = {key: steps / seconds for key, seconds in _timed(runners, rounds).items()}
+    result = {key: steps / seconds for key, seconds in time_interleaved(runners, rounds).items()}
     if lava_sequences and batch == 1 and threads == 1:
         result["lava"] = lava_speed(artifact, data[:lava_sequences])
     return result
