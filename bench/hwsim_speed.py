@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
-from timing import time_interleaved  # noqa: E402  (bench/timing.py)
+from timing import time_interleaved, training_batches  # noqa: E402  (bench/timing.py)
 
 from compiler.pipeline import compile_artifact as artifact_from_spec  # noqa: E402
 from hwsim.engine import FIELDS, Engine  # noqa: E402
@@ -55,7 +55,6 @@ from neuropc.reference.optim import Optimizer  # noqa: E402
 from neuropc.reference.rules import train_on_batch  # noqa: E402
 from neuropc.spec import NetworkSpec, dump_spec, load_spec  # noqa: E402
 from neuropc.tasks import task_from_spec  # noqa: E402
-from neuropc.training import TRAIN_STREAM  # noqa: E402
 
 EFF, DENSE, MSG = (FIELDS.index(n) for n in ("synaptic_ops_effective", "synaptic_ops_dense",
                                               "messages"))
@@ -83,10 +82,7 @@ def throughput(spec: NetworkSpec, batch: int, batches: int, thresholds: list[Thr
     """Reference and hwsim on the same ``batches`` batches of ``batch`` sequences, from the
     same initial weights."""
     arch = Architecture.from_spec(spec)
-    task = task_from_spec(spec.task)
-    rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
-    data = [task.sample(rng, batch) for _ in range(batches)]
-    steps = batches * batch * data[0].length
+    data, steps = training_batches(spec, batch, batches)
     artifact = artifact_from_spec(spec)
     warm = Engine(artifact, batch)  # loads the cached kernels (or compiles them once)
     train_batch(warm, data[0])

@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
-from timing import time_interleaved  # noqa: E402  (bench/timing.py)
+from timing import time_interleaved, training_batches  # noqa: E402  (bench/timing.py)
 
 from compiler.pipeline import compile_artifact  # noqa: E402
 from hwsim.backends import BackendUnavailable, ExecutionOptions, open_backend  # noqa: E402
@@ -58,7 +58,6 @@ from neuropc.reference.rules import train_on_batch  # noqa: E402
 from neuropc.spec import NetworkSpec, load_spec  # noqa: E402
 from neuropc.tasks import task_from_spec  # noqa: E402
 from neuropc.tasks.base import SequenceBatch  # noqa: E402
-from neuropc.training import TRAIN_STREAM  # noqa: E402
 
 DELTA = {"activity": 0.2, "error": 0.002}
 #: (batch, threads, batches per timed run)
@@ -166,10 +165,7 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
     torch = _torch()
     torch.set_num_threads(threads)
     arch = Architecture.from_spec(spec)
-    task = task_from_spec(spec.task)
-    rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
-    data = [task.sample(rng, batch) for _ in range(batches)]
-    steps = batches * batch * data[0].length
+    data, steps = training_batches(spec, batch, batches)
     artifact = compile_artifact(spec)
     train_batch(Engine(artifact, batch), data[0])  # load (or compile) the kernels untimed
 

@@ -6,6 +6,22 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
+from neuropc.spec import NetworkSpec
+from neuropc.tasks import task_from_spec
+from neuropc.tasks.base import SequenceBatch
+from neuropc.training import TRAIN_STREAM
+
+
+def training_batches(spec: NetworkSpec, batch: int, batches: int) -> tuple[list[SequenceBatch], int]:
+    """The first ``batches`` training batches of the spec's task (its training stream), and
+    the sequence-steps they hold: every runner of a speed bench gets the same data."""
+    rng = np.random.default_rng([spec.run.seed, TRAIN_STREAM])
+    task = task_from_spec(spec.task)
+    data = [task.sample(rng, batch) for _ in range(batches)]
+    return data, batches * batch * data[0].length
+
 
 def time_interleaved(runs: Mapping[Any, tuple[Callable[[], Any], Callable[[Any], None]]],
                      repeats: int) -> dict[Any, float]:
