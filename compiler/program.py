@@ -75,6 +75,11 @@ class Binding:
     transpose: bool = False
     copy: bool = False
 
+    @property
+    def key(self) -> BindingKey:
+        """Which global array this block belongs to: (space, name, part, layer, copy)."""
+        return (self.space, self.name, self.part, self.layer, self.copy)
+
     def to_dict(self) -> dict[str, Any]:
         return {"space": self.space, "name": self.name, "rows": list(self.rows),
                 "cols": list(self.cols) if self.cols else None, "part": self.part,
@@ -139,7 +144,7 @@ def bound_extents(program: Program) -> dict[BindingKey, tuple[int, ...]]:
             b = buf.binding
             if b is None:
                 continue
-            key = (b.space, b.name, b.part, b.layer, b.copy)
+            key = b.key
             stop = [b.rows[1]] + ([b.cols[1]] if b.cols else [])
             old = extents.setdefault(key, stop)
             extents[key] = [max(x, y) for x, y in zip(old, stop, strict=True)]
@@ -156,7 +161,7 @@ def assemble_bound(pieces: Iterable[tuple[Buffer, np.ndarray]], lanes: int, spac
     out = None
     for buf, value in pieces:
         b = buf.binding
-        if b is None or (b.space, b.name, b.part, b.layer, b.copy) != (space, name, part, layer, copy):
+        if b is None or b.key != (space, name, part, layer, copy):
             continue
         if out is None:
             out = np.full(((lanes, *shape) if buf.per_lane else shape), np.nan)

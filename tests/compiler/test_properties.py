@@ -82,7 +82,7 @@ def _counts(program, shapes):
             b = buf.binding
             if b is None:
                 continue
-            key = (b.space, b.name, b.part, b.layer, b.copy)
+            key = b.key
             if b.space == "state":
                 shape = (layers[b.layer],)
             elif b.space == "trace":
