@@ -70,7 +70,8 @@ def execute(kind: str, operands: Operands, params: Params | None = None,
 # change is an event). The rules, which compiled kernels follow too: a complex product is
 # written out in real arithmetic, (a + ib)(c + id) = (ac - bd) + i(ad + bc), never a library
 # complex multiply (which may fuse); sums over lanes add lane 0, 1, 2 ... in turn; sums over
-# a vector add its elements in turn from 0.0, except synaptic dot products (``ordered_matvec``).
+# a vector add its elements in turn from 0.0, and a synaptic product adds its columns in turn
+# (``ordered_matvec``).
 
 def parts(value: Any) -> tuple[np.ndarray, np.ndarray | None]:
     """A parts operand as (re, im), im None for a real unit."""
@@ -152,29 +153,25 @@ def _relax(o: Operands, p: Params, h: HostScalars) -> Results:
 
 # -- synapses ----------------------------------------------------------------------------------
 
-#: partial sums of a synaptic dot product (see ``ordered_matvec``)
-PARTIAL_SUMS = 4
-
-
-def ordered_matvec(w: np.ndarray, x: np.ndarray) -> np.ndarray:
-    """W @ x per lane (x: (..., cols), W: (rows, cols)) summed in the one order every backend
-    follows: column c goes into partial sum c mod 4, in increasing column order, each product
-    rounded before it is added (no fused multiply-add), and the result is
-    (p0 + p1) + (p2 + p3). At threshold 0 a value is sent when it changed at all, so the
+def ordered_matvec(w: np.ndarray, x: np.ndarray, start: np.ndarray | None = None) -> np.ndarray:
+    """start + W @ x per lane (x: (..., cols), W: (rows, cols); start defaults to 0.0), summed
+    in the one order every backend follows: column after column in increasing order,
+    y = ((start + W[:, 0] x_0) + W[:, 1] x_1) + ..., each product rounded before it is added
+    (no fused multiply-add). At threshold 0 a value is sent when it changed at all, so the
     backends' event counts agree only if their sums agree to the last bit; a BLAS or
-    SIMD-width-dependent order would make them (and a run's counts across machines) differ
-    by rounding. Four partial sums let a compiled kernel keep one SIMD register per row."""
+    SIMD-width-dependent order would make them (and a run's counts across machines) differ.
+
+    This is the order of an event-driven core: a sigma-delta accumulator adds
+    W[:, c] dx_c for each column c that changed, in column order (``start`` is the
+    accumulator). A column whose value is 0 adds exact zeros (the running sum, built up from
+    +0.0, is never -0.0), so skipping it gives the same bits and the work follows the
+    events; and a column update vectorises over rows without reassociating anything."""
     x = np.asarray(x, dtype=np.float64)
-    cols = w.shape[-1]
-    if cols == 0:
-        return np.zeros((*x.shape[:-1], w.shape[0]))
-    padded = -cols % PARTIAL_SUMS
-    products = x[..., None, :] * w  # (..., rows, cols)
-    if padded:
-        products = np.concatenate([products, np.zeros((*products.shape[:-1], padded))], axis=-1)
-    chunks = products.reshape(*products.shape[:-1], -1, PARTIAL_SUMS)
-    partial = np.cumsum(chunks, axis=-2)[..., -1, :]  # sequential within each partial sum
-    return (partial[..., 0] + partial[..., 1]) + (partial[..., 2] + partial[..., 3])
+    shape = (*x.shape[:-1], w.shape[0])
+    y = np.zeros(shape) if start is None else np.array(np.broadcast_to(start, shape), dtype=np.float64)
+    for c in range(w.shape[-1]):
+        y = y + x[..., c, None] * w[:, c]
+    return y
 
 
 @semantics("matvec")

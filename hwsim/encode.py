@@ -70,6 +70,7 @@ class Encoded:
     sums_size: int  # sigma-delta accumulator values (all lanes)
     seen_size: int  # inbox values the accumulators have seen (all lanes)
     nonzero_size: int  # per-column nonzero counts of the matvec weights
+    columns_size: int  # column-major copies of the matvec weights
     channel_ids: np.ndarray  # program channel id per channel of a send group (inspection)
     host_width: int
     host_columns: dict[str, int]
@@ -147,8 +148,9 @@ def _accumulator_keys(program: Program, order: list[tuple[int, Buffer]],
 
 
 def _accumulators(keys: dict[tuple[int, int], int], buffers: Buffers, lanes: int,
-                  step_inboxes: set[int]) -> tuple[Accumulators, int, int, int]:
-    """The accumulator table and the sizes of the sums, seen values and nonzero counts."""
+                  step_inboxes: set[int]) -> tuple[Accumulators, int, int, int, int]:
+    """The accumulator table and the sizes of the sums, seen values, nonzero counts and
+    column-major weight copies."""
     a_w = [w for w, _ in keys]
     a_x = [x for _, x in keys]
     rows = _ints([buffers.rows[w] for w in a_w])
@@ -156,14 +158,18 @@ def _accumulators(keys: dict[tuple[int, int], int], buffers: Buffers, lanes: int
     sums = np.concatenate([[0], np.cumsum(rows * lanes)]).astype(np.int64)
     seen = np.concatenate([[0], np.cumsum(cols * lanes)]).astype(np.int64)
     w_nonzero = np.full(buffers.off.shape[0], -1, np.int64)
+    w_columns = np.full(buffers.off.shape[0], -1, np.int64)
     nonzero = 0
+    by_column = 0
     for w in sorted(set(a_w)):
         w_nonzero[w] = nonzero
         nonzero += int(buffers.cols[w])
+        w_columns[w] = by_column
+        by_column += int(buffers.rows[w] * buffers.cols[w])
     table = Accumulators(w=_ints(a_w), x=_ints(a_x), rows=rows, cols=cols, sums=sums[:-1],
-                         seen=seen[:-1], w_nonzero=w_nonzero,
+                         seen=seen[:-1], w_nonzero=w_nonzero, w_columns=w_columns,
                          per_step=_ints([int(x in step_inboxes) for x in a_x]))
-    return table, int(sums[-1]), int(seen[-1]), nonzero
+    return table, int(sums[-1]), int(seen[-1]), nonzero, by_column
 
 
 # -- send groups -----------------------------------------------------------------------------
@@ -400,7 +406,8 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
     sends = _SendGroupBuilder(program, order, index, lanes, hops)
     instructions, phases = _instructions(program, index, keys, sends)
     send_groups, channels, references = sends.tables()
-    accumulators, sums_size, seen_size, nonzero_size = _accumulators(keys, buffers, lanes, sends.step_inboxes)
+    accumulators, sums_size, seen_size, nonzero_size, columns_size = _accumulators(
+        keys, buffers, lanes, sends.step_inboxes)
     host, host_width, host_columns = _host_channels(program, index)
     outputs, width = _outputs(program, index)
     inboxes = Inboxes(every=_ints([i for i, (_, b) in enumerate(order) if b.kind == INBOX]),
@@ -412,6 +419,6 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
     return Encoded(
         program=program, lanes=lanes, buffers=order, index=index, shared_size=shared_size,
         arena_size=arena_size, tables=tables, ref_size=sends.ref_size, sums_size=sums_size,
-        seen_size=seen_size, nonzero_size=nonzero_size, channel_ids=_ints(sends.channel_ids),
+        seen_size=seen_size, nonzero_size=nonzero_size, columns_size=columns_size, channel_ids=_ints(sends.channel_ids),
         host_width=host_width, host_columns=host_columns, mask_col=host_columns["mask"],
         outputs=width, max_cols=max([1, *(int(b.shape[-1]) for _, b in order if b.shape)]))

@@ -122,6 +122,7 @@ class Engine:
             q_max=self.qmax,
             stale=np.zeros(max(len(enc.tables.accumulators.w) * lanes_, 1), np.int8),
             col_nonzero=np.zeros(max(enc.nonzero_size, 1), np.int64),
+            by_column=np.zeros(max(enc.columns_size, 1), dt),
             counts=self.cnt, op_counts=self.opcnt, rest_counts=np.zeros_like(self.cnt),
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
         self._scratch = _scratch(enc, lanes_)
@@ -290,7 +291,6 @@ def _scratch(enc: Encoded, lanes: int) -> Scratch:
 
     return Scratch(
         fired=np.zeros(max(values, 1), np.int64), records=np.zeros((max(groups * lanes, 1), RECORD_COLUMNS), np.int64),
-        delta_rows=np.zeros(width * lanes), gathered_deltas=np.zeros(width),
-        gathered_cols=np.zeros(width, np.int64), matvec_mode=per_lane(), matvec_effective=per_lane(),
-        matvec_events=per_lane(), learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(),
+        event_cols=np.zeros(width * lanes, np.int64), event_values=np.zeros(width * lanes),
+        learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(),
         learn_rows=per_lane(), learn_post=per_lane(), learn_pre=per_lane(), credit_updates=per_lane())

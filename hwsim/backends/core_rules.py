@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from compiler.op_semantics import SEMANTICS
+from compiler.op_semantics import SEMANTICS, ordered_matvec
 from compiler.ops import OPS
 from compiler.program import HOST, INBOX, Buffer, CoreProgram, Op, Program, bound_block
 from hwsim.counters import FIELDS, WORK_KINDS
@@ -474,10 +474,9 @@ class CoreRules:
         recompute = synapse.stale | self.dense
         changed = x != synapse.seen
         delta = np.where(changed, x - synapse.seen, 0.0)
-        linear = SEMANTICS["matvec"]
-        increment = linear({"w": w, "x": delta}, {}, {})["y"]
-        full = linear({"w": w, "x": x}, {}, {})["y"]
-        synapse.acc[...] = np.where(recompute[:, None], full, synapse.acc + increment)
+        full = ordered_matvec(w, x)
+        updated = ordered_matvec(w, delta, start=synapse.acc)
+        synapse.acc[...] = np.where(recompute[:, None], full, updated)
         synapse.seen[...] = x
         synapse.stale[:] = False
         events = np.where(recompute, cols, changed.sum(axis=1))

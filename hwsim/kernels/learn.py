@@ -2,9 +2,10 @@
 
 Every lane adds into the same accumulator, so the work is blocked for cache: four
 accumulator rows stay in L1 while every lane adds to them, and lanes whose pre-synaptic
-vector has no zero go four at a time through ``numeric.outer4x4`` (each pre value loaded
-once for four rows). Only nonzero pre columns and nonzero post rows are learning work
-(adding 0 * pre changes nothing); dense mode counts every update.
+vector is at least a quarter nonzero go four at a time through ``numeric.outer4x4`` (each
+pre value loaded once for four rows). Only nonzero pre columns and nonzero post rows are
+learning work (adding 0 * pre changes no value), whichever way the kernel adds them;
+dense mode counts every update.
 """
 
 from __future__ import annotations
@@ -56,7 +57,9 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
                     active[b] += 1
         charge(state, b, core, OUTER_ACCUMULATE, LW, active[b] * k)
     # blocks of four accumulator rows stay in L1 while every lane, in lane order, adds to
-    # them; runs of four consecutive lanes whose pre vector has no zero go through outer4x4
+    # them. A lane whose pre vector is at least a quarter nonzero adds whole rows (its zero
+    # columns add exact zeros, cheaper than gathering the others); runs of four such lanes
+    # go through outer4x4. A sparser lane adds its nonzero columns only.
     r = 0
     run = np.empty(4, np.int64)
     while r < rows:
@@ -66,17 +69,18 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
         for b in range(lanes):
             if nzc[b] == 0 or active[b] == 0:
                 continue
-            if block == 4 and nzc[b] == cols:
+            wide = 4 * nzc[b] >= cols
+            if block == 4 and wide:
                 run[n] = b
                 n += 1
                 if n == 4:
                     _add_quad(mem, start, cols, r, po, qo, run)
                     n = 0
                 continue
-            for f in range(n):  # a sparse lane: the pending full lanes go first, in order
+            for f in range(n):  # pending wide lanes go first, in lane order
                 _add_lane(mem, start, block, cols, r, po[run[f]], qo[run[f]], icol, width, run[f], cols)
             n = 0
-            _add_lane(mem, start, block, cols, r, po[b], qo[b], icol, width, b, nzc[b])
+            _add_lane(mem, start, block, cols, r, po[b], qo[b], icol, width, b, cols if wide else nzc[b])
         for f in range(n):
             _add_lane(mem, start, block, cols, r, po[run[f]], qo[run[f]], icol, width, run[f], cols)
         r += block
@@ -86,30 +90,25 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
 def _add_quad(mem, start, cols, r, po, qo, run):
     """Four full lanes into four accumulator rows, one pass over the rows."""
     b0, b1, b2, b3 = run[0], run[1], run[2], run[3]
-    outer4x4(mem[start:start + cols], mem[start + cols:start + 2 * cols],
-             mem[start + 2 * cols:start + 3 * cols], mem[start + 3 * cols:start + 4 * cols],
-             mem[po[b0] + r:po[b0] + r + 4], mem[po[b1] + r:po[b1] + r + 4],
-             mem[po[b2] + r:po[b2] + r + 4], mem[po[b3] + r:po[b3] + r + 4],
-             mem[qo[b0]:qo[b0] + cols], mem[qo[b1]:qo[b1] + cols],
-             mem[qo[b2]:qo[b2] + cols], mem[qo[b3]:qo[b3] + cols])
+    outer4x4(mem, start, cols, po[b0] + r, po[b1] + r, po[b2] + r, po[b3] + r,
+             qo[b0], qo[b1], qo[b2], qo[b3])
 
 
 @njit(cache=True)
 def _add_lane(mem, start, block, cols, r, post, pre, icol, width, b, k):
     """One lane into ``block`` accumulator rows: rows with a zero post value and zero pre
     columns (k of the cols are nonzero, listed in icol) would only add exact zeros."""
-    q = mem[pre:pre + cols]
-    nz = icol[b * width:b * width + k]
     for rr in range(block):
         pv = mem[post + r + rr]
         if pv == 0.0:
             continue
-        arow = mem[start + rr * cols:start + rr * cols + cols]
+        row = start + rr * cols
         if k == cols:
-            axpy(arow, pv, q)
+            axpy(mem, row, pv, mem, pre, cols)
         else:
             for j in range(k):
-                arow[nz[j]] += pv * q[nz[j]]
+                c = icol[b * width + j]
+                mem[row + c] += pv * mem[pre + c]
 
 
 @njit(cache=True)

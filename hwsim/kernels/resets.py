@@ -13,10 +13,11 @@ from hwsim.kernels.tables import base
 @njit(cache=True)
 def refresh(tables, state):
     """After the weights or LRU parameters changed: LRU coefficients, per-column nonzero
-    counts of every matvec weight, and every sigma-delta accumulator marked stale."""
+    counts and the column-major copy of every matvec weight (the events of a synapse read
+    whole columns), and every sigma-delta accumulator marked stale."""
     buffers, lru, accs = tables.buffers, tables.lru, tables.accumulators
     mem, ex, lre, lim = state.mem, state.exp, state.lam_re, state.lam_im
-    stale, colnnz = state.stale, state.col_nonzero
+    stale, colnnz, by_column = state.stale, state.col_nonzero, state.by_column
     b_off, b_size = buffers.off, buffers.size
     for q in range(lru.nu.shape[0]):
         nuo, glo = b_off[lru.nu[q]], b_off[lru.gamma_log[q]]
@@ -42,11 +43,13 @@ def refresh(tables, state):
         done[w] = True
         rows, cols, wo, no = buffers.rows[w], buffers.cols[w], b_off[w], accs.w_nonzero[w]
         nnz = colnnz[no:no + cols]
+        wt = by_column[accs.w_columns[w]:accs.w_columns[w] + rows * cols]
         for c in range(cols):
             nnz[c] = 0
         for r in range(rows):
             wrow = mem[wo + r * cols:wo + (r + 1) * cols]
             for c in range(cols):
+                wt[c * rows + r] = wrow[c]
                 if wrow[c] != 0.0:
                     nnz[c] += 1
     for j in range(stale.shape[0]):

@@ -142,8 +142,9 @@ class HostChannels(NamedTuple):
 class Accumulators(NamedTuple):
     """Sigma-delta accumulators, one per distinct (weight, inbox) read by a matvec: weight and
     inbox buffer, rows, columns, offsets of the sums (lanes x rows) and of the inbox values
-    they have seen (lanes x cols), the offset of each weight buffer's per-column nonzero
-    counts (by buffer id, -1 if none), and 1 if the inbox carries per-step errors."""
+    they have seen (lanes x cols), the offsets of each weight buffer's per-column nonzero
+    counts and of its column-major copy (by buffer id, -1 if none), and 1 if the inbox
+    carries per-step errors."""
 
     w: np.ndarray
     x: np.ndarray
@@ -152,6 +153,7 @@ class Accumulators(NamedTuple):
     sums: np.ndarray
     seen: np.ndarray
     w_nonzero: np.ndarray
+    w_columns: np.ndarray
     per_step: np.ndarray
 
 
@@ -211,6 +213,7 @@ class State(NamedTuple):
     q_max: np.ndarray  # largest magnitude seen per buffer (calibration)
     stale: np.ndarray  # per (accumulator, lane): weights changed since its last recompute
     col_nonzero: np.ndarray  # nonzero weights per column of every matvec weight
+    by_column: np.ndarray  # every matvec weight column-major (column c contiguous), for events
     counts: np.ndarray  # (lanes + 1, cores, fields)
     op_counts: np.ndarray  # (work kinds, fields)
     rest_counts: np.ndarray  # counts of the idle phase at a step at rest (driver.idle_phase)
@@ -223,12 +226,8 @@ class Scratch(NamedTuple):
 
     fired: np.ndarray  # messages: indices of the values sent in the current stage
     records: np.ndarray  # messages: (group, lane, first fired, count) per sending lane
-    delta_rows: np.ndarray  # synapse: dense delta row per lane (lanes x width)
-    gathered_deltas: np.ndarray  # synapse: the few deltas of one lane (width)
-    gathered_cols: np.ndarray  # synapse: their columns (width)
-    matvec_mode: np.ndarray  # synapse, per lane: 0 gathered, 1 delta row, 2 recompute
-    matvec_effective: np.ndarray  # synapse, per lane: effective synaptic ops
-    matvec_events: np.ndarray  # synapse, per lane: changed inbox columns
+    event_cols: np.ndarray  # synapse: the inbox columns that changed, per lane (lanes x width)
+    event_values: np.ndarray  # synapse: what each adds (its change, or its value when recomputing)
     learn_cols: np.ndarray  # learn: nonzero pre-synaptic columns per lane (lanes x width)
     learn_nonzero: np.ndarray  # learn, per lane: how many
     learn_rows: np.ndarray  # learn, per lane: rows with a nonzero post value

@@ -1,7 +1,7 @@
 """The compiled kernels' arithmetic follows the order ``compiler.op_semantics`` defines, to the
-last bit: synaptic dot products (four partial sums), lanes added in turn, tanh from expm1.
+last bit: synaptic products column after column, lanes added in turn, tanh from expm1.
 The conformance suite checks whole programs; these pin each primitive on its own, including
-lengths that are not multiples of four and sparse (gathered) event columns."""
+sparse event columns and accumulators that start from a previous sum."""
 
 from __future__ import annotations
 
@@ -12,42 +12,73 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from compiler.op_semantics import PARTIAL_SUMS, in_turn, ordered_matvec
-from hwsim.kernels import numeric
+from compiler.op_semantics import in_turn, ordered_matvec
+from hwsim.kernels import numeric, synapse
 from neuropc.reference import activations
 
 finite = st.floats(-1e3, 1e3, allow_nan=False, allow_subnormal=False)
+# inbox values: many exact zeros (columns without events) among finite values
+inbox_value = st.one_of(st.just(0.0), st.just(-0.0), finite)
 
 
-def by_the_rule(w: np.ndarray, x: np.ndarray) -> float:
-    """The documented order, written as plainly as possible."""
-    partial = [0.0] * PARTIAL_SUMS
-    for c in range(len(x)):
-        partial[c % PARTIAL_SUMS] += float(w[c]) * float(x[c])
-    return (partial[0] + partial[1]) + (partial[2] + partial[3])
+def by_the_rule(w: np.ndarray, x: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """The documented order, written as plainly as possible: each row from its start value,
+    column 0, 1, 2 ... added in turn."""
+    y = [float(v) for v in start]
+    for r in range(w.shape[0]):
+        for c in range(w.shape[1]):
+            y[r] += float(w[r, c]) * float(x[c])
+    return np.array(y)
 
 
-@settings(max_examples=60, deadline=None)
-@given(st.integers(0, 13).flatmap(lambda n: st.tuples(st.lists(finite, min_size=n, max_size=n),
-                                                      st.lists(finite, min_size=n, max_size=n))))
-def test_dot_products_follow_the_documented_order(pair: tuple[list[float], list[float]]) -> None:
-    w, x = (np.array(v, dtype=np.float64) for v in pair)
-    want = by_the_rule(w, x)
-    assert ordered_matvec(w[None, :], x)[0] == want
-    assert numeric.dot(w, x) == want
-    assert numeric.dot4(w, -w, 2 * w, w, x) == (want, by_the_rule(-w, x), by_the_rule(2 * w, x), want)
-    cols = np.flatnonzero(x).astype(np.int64)
-    assert numeric.gathered_dot(w, cols, x[cols]) == want
+def by_events(w: np.ndarray, x: np.ndarray, start: np.ndarray) -> np.ndarray:
+    """The kernel's way: the changed columns (``synapse._events``, against a seen value of
+    0), each added as a column of the column-major copy (``numeric.axpy``)."""
+    rows, cols = w.shape
+    by_column = np.ascontiguousarray(w.T).ravel()
+    nnz = (w != 0.0).sum(axis=0).astype(np.int64)
+    event_cols, event_values = np.zeros(cols, np.int64), np.zeros(cols)
+    seen = np.zeros(cols)
+    k, _ = synapse._events(x, seen, nnz, False, event_cols, event_values)
+    acc = start.copy()
+    for j in range(k):
+        c = event_cols[j]
+        numeric.axpy(acc, 0, event_values[j], by_column, c * rows, rows)
+    assert np.array_equal(seen, x)
+    return acc
 
 
-def test_dot_differs_from_a_plain_running_sum() -> None:
-    """The order is observable: the test above would catch a kernel that summed in turn."""
-    w = np.array([1.0, 1e-16, 1e-16, 1e-16, 1e-16])
+@settings(max_examples=80, deadline=None)
+@given(st.integers(1, 4), st.integers(0, 9), st.data())
+def test_synaptic_sums_follow_the_documented_order(rows: int, cols: int, data: st.DataObject) -> None:
+    w = np.array(data.draw(st.lists(finite, min_size=rows * cols, max_size=rows * cols))).reshape(rows, cols)
+    x = np.array(data.draw(st.lists(inbox_value, min_size=cols, max_size=cols)), dtype=np.float64)
+    start = np.array(data.draw(st.lists(finite, min_size=rows, max_size=rows)))
+    want = by_the_rule(w, x, start)
+    assert np.array_equal(ordered_matvec(w, x, start=start), want)
+    assert np.array_equal(by_events(w, x, start), want)
+    assert np.array_equal(ordered_matvec(w, x), by_the_rule(w, x, np.zeros(rows)))
+
+
+def test_the_order_is_observable() -> None:
+    """A BLAS or four-partial-sum order gives other bits here, so the test above would catch
+    a kernel that reassociated its sums."""
+    w = np.array([[1.0, 1e-16, 1e-16, 1e-16, 1e-16]])
     x = np.ones(5)
-    running = 0.0
-    for c in range(5):
-        running += w[c] * x[c]
-    assert numeric.dot(w, x) == by_the_rule(w, x) != running
+    in_order = by_the_rule(w, x, np.zeros(1))[0]
+    assert in_order == 1.0
+    assert ordered_matvec(w, x)[0] == in_order != (1.0 + 1e-16) + (1e-16 + 1e-16) + 1e-16
+    assert by_events(w, x, np.zeros(1))[0] == in_order
+
+
+def test_skipping_zero_columns_changes_no_bit() -> None:
+    """Columns without events add exact zeros: the sum from +0.0 is never -0.0, so adding a
+    signed zero leaves it as it is."""
+    w = np.array([[-3.0, 2.0, 5.0], [0.0, -1.0, 4.0]])
+    x = np.array([0.0, -0.0, 0.0])
+    assert np.array_equal(ordered_matvec(w, x), np.zeros(2))
+    assert not np.signbit(ordered_matvec(w, x)).any()
+    assert not np.signbit(by_events(w, x, np.zeros(2))).any()
 
 
 def test_outer4x4_adds_lane_after_lane() -> None:
@@ -58,9 +89,17 @@ def test_outer4x4_adds_lane_after_lane() -> None:
     want = acc.copy()
     for p, q in zip(posts, pres, strict=True):
         want = want + np.outer(p, q)
-    got = acc.copy()
-    numeric.outer4x4(got[0], got[1], got[2], got[3], *posts, *pres)
-    assert np.array_equal(got, want)
+    # one arena as the kernel has it: accumulator rows, then the post and pre vectors
+    arena = np.concatenate([acc.ravel(), *posts, *pres])
+    post_at = [36 + 4 * lane for lane in range(4)]
+    pre_at = [52 + 9 * lane for lane in range(4)]
+    numeric.outer4x4(arena, 0, 9, *post_at, *pre_at)
+    assert np.array_equal(arena[:36].reshape(4, 9), want)
+    row_by_row = np.concatenate([acc.ravel(), *posts, *pres])
+    for lane in range(4):
+        for r in range(4):
+            numeric.axpy(row_by_row, 9 * r, posts[lane][r], row_by_row, pre_at[lane], 9)
+    assert np.array_equal(row_by_row[:36].reshape(4, 9), want)
 
 
 def test_in_turn_adds_elements_in_turn() -> None:
