@@ -291,6 +291,7 @@ def _scratch(enc: Encoded, lanes: int) -> Scratch:
 
     return Scratch(
         fired=np.zeros(max(values, 1), np.int64), records=np.zeros((max(groups * lanes, 1), RECORD_COLUMNS), np.int64),
-        event_cols=np.zeros(width * lanes, np.int64), event_values=np.zeros(width * lanes),
-        learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(),
-        learn_rows=per_lane(), learn_post=per_lane(), learn_pre=per_lane(), credit_updates=per_lane())
+        event_values=np.zeros(width * lanes),
+        matvec_events=per_lane(), matvec_effective=per_lane(),
+        learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(), learn_rows=per_lane(),
+        learn_post=per_lane(), learn_pre=per_lane(), credit_updates=per_lane())

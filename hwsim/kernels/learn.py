@@ -3,15 +3,15 @@
 Every lane adds into the same accumulator, so the work is blocked for cache: four
 accumulator rows stay in L1 while every lane adds to them, and lanes whose pre-synaptic
 vector is at least a quarter nonzero go four at a time through ``numeric.outer4x4`` (each
-pre value loaded once for four rows). Only nonzero pre columns and nonzero post rows are
+pre value loaded once for four rows). Row blocks are independent, so a large accumulator
+shares them out over numba's threads. Only nonzero pre columns and nonzero post rows are
 learning work (adding 0 * pre changes no value), whichever way the kernel adds them;
 dense mode counts every update.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import njit
+from numba import njit, prange
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import LW, charge
@@ -26,6 +26,8 @@ ACCUMULATE = OPS["accumulate"].code
 
 O_POST, O_PRE, O_ACC = (slot("outer_accumulate", r) for r in ("post", "pre", "acc"))
 A_X, A_ACC = slot("accumulate", "x"), slot("accumulate", "acc")
+#: updates (rows x cols x lanes) from which an outer product shares its row blocks out over threads
+PARALLEL_WORK = 1 << 15
 
 
 @njit(cache=True)
@@ -57,41 +59,67 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
                     active[b] += 1
         charge(state, b, core, OUTER_ACCUMULATE, LW, active[b] * k)
     # blocks of four accumulator rows stay in L1 while every lane, in lane order, adds to
-    # them. A lane whose pre vector is at least a quarter nonzero adds whole rows (its zero
-    # columns add exact zeros, cheaper than gathering the others); runs of four such lanes
-    # go through outer4x4. A sparser lane adds its nonzero columns only.
-    r = 0
-    run = np.empty(4, np.int64)
-    while r < rows:
-        block = min(4, rows - r)
-        start = ao + r * cols
-        n = 0
-        for b in range(lanes):
-            if nzc[b] == 0 or active[b] == 0:
-                continue
-            wide = 4 * nzc[b] >= cols
-            if block == 4 and wide:
-                run[n] = b
-                n += 1
-                if n == 4:
-                    _add_quad(mem, start, cols, r, po, qo, run)
-                    n = 0
-                continue
-            for f in range(n):  # pending wide lanes go first, in lane order
-                _add_lane(mem, start, block, cols, r, po[run[f]], qo[run[f]], icol, width, run[f], cols)
-            n = 0
-            _add_lane(mem, start, block, cols, r, po[b], qo[b], icol, width, b, cols if wide else nzc[b])
-        for f in range(n):
-            _add_lane(mem, start, block, cols, r, po[run[f]], qo[run[f]], icol, width, run[f], cols)
-        r += block
+    # them; blocks are independent, so a large accumulator shares them out over the threads
+    blocks = (rows + 3) // 4
+    if lanes > 1 and rows * cols * lanes >= PARALLEL_WORK:
+        _blocks_in_parallel(blocks, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
+    else:
+        for blk in range(blocks):
+            _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
+
+
+@njit(cache=True, parallel=True)
+def _blocks_in_parallel(blocks, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
+    """Every block of four accumulator rows, the blocks shared out over the threads (each
+    row's lanes still add in lane order, so the results are the serial loop's)."""
+    for blk in prange(blocks):
+        _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
 
 
 @njit(cache=True)
-def _add_quad(mem, start, cols, r, po, qo, run):
-    """Four full lanes into four accumulator rows, one pass over the rows."""
-    b0, b1, b2, b3 = run[0], run[1], run[2], run[3]
-    outer4x4(mem, start, cols, po[b0] + r, po[b1] + r, po[b2] + r, po[b3] + r,
-             qo[b0], qo[b1], qo[b2], qo[b3])
+def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
+    """Accumulator rows 4 blk .. 4 blk + 3, every lane in lane order. A lane whose pre vector
+    is at least a quarter nonzero adds whole rows (its zero columns add exact zeros, cheaper
+    than gathering the others), runs of four such lanes through outer4x4; a sparser lane
+    adds its nonzero columns only."""
+    r = 4 * blk
+    block = min(4, rows - r)
+    start = ao + r * cols
+    run0 = run1 = run2 = -1
+    n = 0
+    for b in range(lanes):
+        if nzc[b] == 0 or active[b] == 0:
+            continue
+        wide = 4 * nzc[b] >= cols
+        if block == 4 and wide:
+            if n == 3:
+                outer4x4(mem, start, cols, po[run0] + r, po[run1] + r, po[run2] + r, po[b] + r,
+                         qo[run0], qo[run1], qo[run2], qo[b])
+                n = 0
+            else:
+                if n == 0:
+                    run0 = b
+                elif n == 1:
+                    run1 = b
+                else:
+                    run2 = b
+                n += 1
+            continue
+        _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width)
+        n = 0
+        _add_lane(mem, start, block, cols, r, po[b], qo[b], icol, width, b, cols if wide else nzc[b])
+    _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width)
+
+
+@njit(cache=True)
+def _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width):
+    """The first n pending wide lanes (run0, run1, run2), one after the other."""
+    if n > 0:
+        _add_lane(mem, start, block, cols, r, po[run0], qo[run0], icol, width, run0, cols)
+    if n > 1:
+        _add_lane(mem, start, block, cols, r, po[run1], qo[run1], icol, width, run1, cols)
+    if n > 2:
+        _add_lane(mem, start, block, cols, r, po[run2], qo[run2], icol, width, run2, cols)
 
 
 @njit(cache=True)

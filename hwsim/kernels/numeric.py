@@ -90,6 +90,18 @@ def axpy(y, yo, a, x, xo, n):
 
 
 @njit(cache=True)
+def axpy4(y, yo, a0, a1, a2, a3, x, xo, n):
+    """y[yo:yo + n] += a0 x_0 + a1 x_1 + a2 x_2 + a3 x_3, added one after the other (the
+    order of four ``axpy``, so the same bits), where x_k is x[xo + k n:xo + (k + 1) n]: four
+    consecutive weight columns of a synapse, each y value loaded and stored once for four."""
+    u = np.uint64
+    for j in range(n):
+        i = u(yo + j)
+        y[i] = (((y[i] + a0 * x[u(xo + j)]) + a1 * x[u(xo + n + j)]) + a2 * x[u(xo + 2 * n + j)]) \
+            + a3 * x[u(xo + 3 * n + j)]
+
+
+@njit(cache=True)
 def outer4x4(m, a, n, p0, p1, p2, p3, q0, q1, q2, q3):
     """Four accumulator rows of length n at m[a], m[a + n], ... get row r += p_l[r] * q_l for
     four lanes l (post values at m[p_l], pre vectors at m[q_l]), added lane after lane (the

@@ -10,16 +10,18 @@ ops count every synapse. docs/hwsim.md states what every counter counts.
 
 The cost follows the events: a lane with no changed column does no synaptic work, and each
 event reads one contiguous column of the weights' column-major copy (``State.by_column``),
-an update over rows that vectorises with no sum to reassociate.
+an update over rows that vectorises with no sum to reassociate. Lanes are independent, so
+a large matvec shares them out over numba's threads (``NUMBA_NUM_THREADS``).
 """
 
 from __future__ import annotations
 
-from numba import njit
+import numpy as np
+from numba import njit, prange
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import MR, MW, NEURON, SYN_D, SYN_E, charge
-from hwsim.kernels.numeric import axpy
+from hwsim.kernels.numeric import axpy, axpy4
 from hwsim.kernels.tables import INT_ACCUMULATOR, base, slot
 
 FAMILY = "synapse"
@@ -27,68 +29,120 @@ IMPLEMENTS = ("matvec",)
 
 MATVEC = OPS["matvec"].code
 M_W, M_X, M_BIAS, M_Y = (slot("matvec", r) for r in ("w", "x", "bias", "y"))
+#: lanes whose accumulators take a weight column in turn while it is in L1
+GROUP = 8
+#: synapses (rows x cols x lanes) from which a matvec shares its lane groups out over threads
+PARALLEL_WORK = 1 << 15
 
 
 @njit(cache=True)
-def _events(xv, ref, nnz, recompute, cols_out, values_out):
-    """The columns lane's accumulator must add and what each adds, in column order; the
-    accumulator's seen values brought up to date. Recomputing: every nonzero column with its
-    value; else every changed column with its change. Returns (how many, effective ops)."""
+def _events(xv, ref, nnz, recompute, values_out):
+    """What each column adds to a lane's accumulator, 0.0 for a column without an event, and
+    the accumulator's seen values brought up to date. Recomputing: every column its value;
+    else every column its change. Returns (events, effective ops over the nonzero ones)."""
     k = 0
     e = 0
     for c in range(xv.shape[0]):
         v = xv[c] if recompute else xv[c] - ref[c]
         ref[c] = xv[c]
+        values_out[c] = v
         if v != 0.0:
-            cols_out[k] = c
-            values_out[k] = v
             k += 1
             e += nnz[c]
     return k, e
 
 
 @njit(cache=True)
+def _group(g, lanes, dense, rows, cols, at, mem, sums, seen, stale, by_column, nnz, values, events, effective):
+    """Lanes g * GROUP .. g * GROUP + GROUP - 1 of one matvec (offsets ``at``, see ``run``):
+    their accumulators brought up to date and y written; events and effective synaptic ops
+    per lane into ``events``/``effective`` (counted by ``run``). Column by column, every lane
+    of the group with an event there adds it, so a weight column is read from memory once
+    for the group and the group's accumulators stay in L1; each lane still adds its columns
+    in column order. Columns go four at a time (``axpy4``) for a lane with an event among
+    them: a column without one adds exact zeros, which change no bit (the sum, built from
+    +0.0, is never -0.0). Plain arrays only: numba's parallel loops take no named tuples."""
+    x0, x_step, y0, y_step, sums0 = at[0], at[1], at[2], at[3], at[4]
+    seen0, stale0, wo, bias = at[5], at[6], at[7], at[8]
+    width = values.shape[0] // lanes
+    first, last = g * GROUP, min(lanes, g * GROUP + GROUP)
+    for b in range(first, last):
+        xo = x0 + b * x_step
+        xso = seen0 + b * cols
+        so = sums0 + b * rows
+        recompute = dense or stale[stale0 + b] != 0
+        k, e = _events(mem[xo:xo + cols], seen[xso:xso + cols], nnz, recompute,
+                       values[b * width:b * width + cols])
+        if recompute:
+            stale[stale0 + b] = 0
+            for r in range(rows):
+                sums[so + r] = 0.0
+        events[b] = cols if recompute else k
+        effective[b] = rows * cols if dense else e
+    full = cols - cols % 4
+    for c in range(0, full, 4):  # four columns per pass over a lane's accumulator
+        for b in range(first, last):
+            o = b * width + c
+            v0, v1, v2, v3 = values[o], values[o + 1], values[o + 2], values[o + 3]
+            if v0 != 0.0 or v1 != 0.0 or v2 != 0.0 or v3 != 0.0:  # the others add exact zeros
+                axpy4(sums, sums0 + b * rows, v0, v1, v2, v3, by_column, wo + c * rows, rows)
+    for c in range(full, cols):
+        for b in range(first, last):
+            v = values[b * width + c]
+            if v != 0.0:
+                axpy(sums, sums0 + b * rows, v, by_column, wo + c * rows, rows)
+    for b in range(first, last):
+        so = sums0 + b * rows
+        yo = y0 + b * y_step
+        if bias >= 0:
+            for r in range(rows):
+                mem[yo + r] = sums[so + r] + mem[bias + r]
+        else:
+            for r in range(rows):
+                mem[yo + r] = sums[so + r]
+
+
+@njit(cache=True, parallel=True)
+def _groups_in_parallel(groups, lanes, dense, rows, cols, at, mem, sums, seen, stale, by_column, nnz, values,
+                        events, effective):
+    """Every lane group, the groups shared out over the threads: each lane has its own
+    accumulator, inbox, seen values and scratch, so the results are the serial loop's, bit
+    for bit."""
+    for g in prange(groups):
+        _group(g, lanes, dense, rows, cols, at, mem, sums, seen, stale, by_column, nnz, values, events, effective)
+
+
+@njit(cache=True)
 def run(i, lanes, dense, tables, state, scratch):
-    """y = W @ x (+ bias) through the hidden accumulator of (W, x), for every lane."""
-    buffers, ins, accs = tables.buffers, tables.instructions, tables.accumulators
-    mem, sacc, xs, stale, colnnz = state.mem, state.sums, state.seen, state.stale, state.col_nonzero
+    """y = W @ x (+ bias) through the hidden accumulator of (W, x), for every lane; lane
+    groups in parallel when there are several and the matrix is large enough to pay for it."""
+    buffers, accs, ins = tables.buffers, tables.accumulators, tables.instructions
     a = ins.slots[i]
-    core = ins.core[i]
     w, x, bias, y = a[M_W], a[M_X], a[M_BIAS], a[M_Y]
     ac = ins.ints[i, INT_ACCUMULATOR]
     rows, cols = accs.rows[ac], accs.cols[ac]
-    by_column, wo = state.by_column, accs.w_columns[w]
-    nnz = colnnz[accs.w_nonzero[w]:accs.w_nonzero[w] + cols]
-    width = scratch.event_cols.shape[0] // lanes
+    at = np.empty(9, np.int64)
+    at[0], at[1] = base(buffers, x, 0), buffers.size[x] * buffers.lane[x]
+    at[2], at[3] = base(buffers, y, 0), buffers.size[y] * buffers.lane[y]
+    at[4], at[5], at[6] = accs.sums[ac], accs.seen[ac], ac * lanes
+    at[7] = accs.w_columns[w]
+    at[8] = buffers.off[bias] if bias >= 0 else -1
+    nnz = state.col_nonzero[accs.w_nonzero[w]:accs.w_nonzero[w] + cols]
+    groups = (lanes + GROUP - 1) // GROUP
+    if groups > 1 and rows * cols * lanes >= PARALLEL_WORK:
+        _groups_in_parallel(groups, lanes, dense, rows, cols, at, state.mem, state.sums, state.seen, state.stale,
+                            state.by_column, nnz, scratch.event_values, scratch.matvec_events,
+                            scratch.matvec_effective)
+    else:
+        for g in range(groups):
+            _group(g, lanes, dense, rows, cols, at, state.mem, state.sums, state.seen, state.stale,
+                   state.by_column, nnz, scratch.event_values, scratch.matvec_events, scratch.matvec_effective)
+    core = ins.core[i]
     extra = rows if bias >= 0 else 0
-    bo = buffers.off[bias] if bias >= 0 else 0
     for b in range(lanes):
-        xo = base(buffers, x, b)
-        so = accs.sums[ac] + b * rows
-        xso = accs.seen[ac] + b * cols
-        acc = sacc[so:so + rows]
-        dc = ac * lanes + b
-        recompute = dense or stale[dc] != 0
-        ecols = scratch.event_cols[b * width:b * width + cols]
-        evals = scratch.event_values[b * width:b * width + cols]
-        k, e = _events(mem[xo:xo + cols], xs[xso:xso + cols], nnz, recompute, ecols, evals)
-        if recompute:
-            stale[dc] = 0
-            for r in range(rows):
-                acc[r] = 0.0
-        for j in range(k):
-            axpy(sacc, so, evals[j], by_column, wo + ecols[j] * rows, rows)
-        yo = base(buffers, y, b)
-        out = mem[yo:yo + rows]
-        if bias >= 0:
-            for r in range(rows):
-                out[r] = acc[r] + mem[bo + r]
-        else:
-            for r in range(rows):
-                out[r] = acc[r]
-        events = cols if recompute else k
+        events = scratch.matvec_events[b]
         charge(state, b, core, MATVEC, SYN_D, rows * cols + extra)
-        charge(state, b, core, MATVEC, SYN_E, (rows * cols if dense else e) + extra)
+        charge(state, b, core, MATVEC, SYN_E, scratch.matvec_effective[b] + extra)
         charge(state, b, core, MATVEC, NEURON, rows)
         charge(state, b, core, MATVEC, MR, 2 * events)
         charge(state, b, core, MATVEC, MW, events)

@@ -226,8 +226,10 @@ class Scratch(NamedTuple):
 
     fired: np.ndarray  # messages: indices of the values sent in the current stage
     records: np.ndarray  # messages: (group, lane, first fired, count) per sending lane
-    event_cols: np.ndarray  # synapse: the inbox columns that changed, per lane (lanes x width)
-    event_values: np.ndarray  # synapse: what each adds (its change, or its value when recomputing)
+    event_values: np.ndarray  # synapse, per lane and inbox column (lanes x width): what the column
+    #   adds (its change, its value when recomputing, 0.0 without an event)
+    matvec_events: np.ndarray  # synapse, per lane: inbox columns processed
+    matvec_effective: np.ndarray  # synapse, per lane: effective synaptic ops
     learn_cols: np.ndarray  # learn: nonzero pre-synaptic columns per lane (lanes x width)
     learn_nonzero: np.ndarray  # learn, per lane: how many
     learn_rows: np.ndarray  # learn, per lane: rows with a nonzero post value

@@ -32,19 +32,20 @@ def by_the_rule(w: np.ndarray, x: np.ndarray, start: np.ndarray) -> np.ndarray:
 
 
 def by_events(w: np.ndarray, x: np.ndarray, start: np.ndarray) -> np.ndarray:
-    """The kernel's way: the changed columns (``synapse._events``, against a seen value of
-    0), each added as a column of the column-major copy (``numeric.axpy``)."""
+    """The kernel's way: what each column adds (``synapse._events``, against a seen value of
+    0), each column with an event added from the column-major copy (``numeric.axpy``)."""
     rows, cols = w.shape
     by_column = np.ascontiguousarray(w.T).ravel()
     nnz = (w != 0.0).sum(axis=0).astype(np.int64)
-    event_cols, event_values = np.zeros(cols, np.int64), np.zeros(cols)
+    values = np.full(cols, np.nan)
     seen = np.zeros(cols)
-    k, _ = synapse._events(x, seen, nnz, False, event_cols, event_values)
+    events, _ = synapse._events(x, seen, nnz, False, values)
     acc = start.copy()
-    for j in range(k):
-        c = event_cols[j]
-        numeric.axpy(acc, 0, event_values[j], by_column, c * rows, rows)
+    for c in range(cols):
+        if values[c] != 0.0:
+            numeric.axpy(acc, 0, values[c], by_column, c * rows, rows)
     assert np.array_equal(seen, x)
+    assert events == np.count_nonzero(x)
     return acc
 
 
@@ -124,3 +125,15 @@ def test_tanh_edges() -> None:
     assert activations.tanh(x).tolist() == [0.0, 1.0, -1.0, 1.0, -1.0]
     assert np.isnan(activations.tanh(np.array([np.nan])))[0]
     assert [numeric.tanh(v) for v in x] == [0.0, 1.0, -1.0, 1.0, -1.0]
+
+
+def test_four_columns_at_once_add_in_column_order() -> None:
+    rng = np.random.default_rng(11)
+    rows = 7
+    columns = rng.normal(size=(4, rows)) * 10.0 ** rng.integers(-8, 8, size=(4, rows))
+    values = np.array([0.5, 0.0, -3e-9, 2e7])  # one column without an event
+    start = rng.normal(size=rows) * 1e3
+    want = by_the_rule(columns.T, values, start)
+    got = start.copy()
+    numeric.axpy4(got, 0, *values, columns.ravel(), 0, rows)
+    assert np.array_equal(got, want)
