@@ -294,4 +294,6 @@ def _scratch(enc: Encoded, lanes: int) -> Scratch:
         event_values=np.zeros(width * lanes),
         matvec_events=per_lane(), matvec_effective=per_lane(),
         learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(), learn_rows=per_lane(),
-        learn_post=per_lane(), learn_pre=per_lane(), credit_updates=per_lane())
+        learn_post=per_lane(), learn_pre=per_lane(), credit_updates=per_lane(),
+        counts_before=np.zeros((lanes + 1, len(FIELDS)), np.int64),
+        counts_after=np.zeros((lanes + 1, len(FIELDS)), np.int64))

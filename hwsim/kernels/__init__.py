@@ -5,9 +5,13 @@ One module per op family of ``compiler.ops`` (each declares ``FAMILY`` and the o
 ``elementwise``, ``synapse`` (matvec, sigma-delta), ``lru``, ``learn``, ``output``,
 ``messages`` (send, deliver, host input), ``apply``. Around them: ``tables`` (the named
 records the encoder builds and the engine allocates), ``numeric`` (activations, rounding,
-dot products), ``counts`` (counter columns), ``resets`` (sequence and step resets, derived
+vector updates), ``counts`` (counter columns), ``resets`` (sequence and step resets, derived
 tables) and ``driver`` (``execute``: the program's phases in order). docs/hwsim.md states
 what every counter counts.
+
+Every kernel is compiled with ``_nrt=False`` (no reference counting: kernels allocate
+nothing, working arrays live in ``tables.Scratch``), so passing the tables and state to a
+kernel costs no atomic reference-count updates.
 
 Numba's on-disk cache (``cache=True``) is invalidated only when a function's own file
 changes, not when a function it calls in another file does, so after an edit of, say,

@@ -20,7 +20,7 @@ SGD_PARAM, SGD_ACC = slot("apply_sgd", "param"), slot("apply_sgd", "acc")
 ADAM_PARAM, ADAM_ACC, ADAM_M, ADAM_V = (slot("apply_adam", r) for r in ("param", "acc", "m", "v"))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run(op, i, lanes, scale, count, tables, state):
     """Instruction ``i``; ``count`` is the optimizer step number (Adam's bias correction)."""
     buffers, ins = tables.buffers, tables.instructions

@@ -26,7 +26,7 @@ STEP_RESET = WORK_KINDS.index("step_reset")
 WORK_KIND_COUNT = len(WORK_KINDS)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def charge(state, row, core, kind, field, n):
     """Add ``n`` to counter ``field`` of lane row ``row`` on ``core`` and of work ``kind``."""
     state.counts[row, core, field] += n

@@ -28,7 +28,7 @@ ERROR_VALUE, ERROR_PREDICTION, ERROR_EPS = (slot("error", "value"), slot("error"
 RELAX_VALUE, RELAX_EPS, RELAX_DRIVE = slot("relax", "value"), slot("relax", "eps"), slot("relax", "drive")
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run(op, i, lanes, tables, state):
     """Instruction ``i`` (an elementwise op) for every lane; one neuron update per value
     (``zero``: one memory write per value)."""

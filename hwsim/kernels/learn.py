@@ -30,7 +30,7 @@ A_X, A_ACC = slot("accumulate", "x"), slot("accumulate", "acc")
 PARALLEL_WORK = 1 << 15
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _outer_accumulate(i, lanes, dense, tables, state, scratch):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -68,7 +68,7 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
             _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
 
 
-@njit(cache=True, parallel=True)
+@njit(cache=True, parallel=True, _nrt=False)
 def _blocks_in_parallel(blocks, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     """Every block of four accumulator rows, the blocks shared out over the threads (each
     row's lanes still add in lane order, so the results are the serial loop's)."""
@@ -76,7 +76,7 @@ def _blocks_in_parallel(blocks, lanes, ao, rows, cols, width, mem, po, qo, nzc, 
         _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     """Accumulator rows 4 blk .. 4 blk + 3, every lane in lane order. A lane whose pre vector
     is at least a quarter nonzero adds whole rows (its zero columns add exact zeros, cheaper
@@ -111,7 +111,7 @@ def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width):
     """The first n pending wide lanes (run0, run1, run2), one after the other."""
     if n > 0:
@@ -122,7 +122,7 @@ def _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width)
         _add_lane(mem, start, block, cols, r, po[run2], qo[run2], icol, width, run2, cols)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _add_lane(mem, start, block, cols, r, post, pre, icol, width, b, k):
     """One lane into ``block`` accumulator rows: rows with a zero post value and zero pre
     columns (k of the cols are nonzero, listed in icol) would only add exact zeros."""
@@ -139,7 +139,7 @@ def _add_lane(mem, start, block, cols, r, post, pre, icol, width, b, k):
                 mem[row + c] += pv * mem[pre + c]
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _accumulate(i, lanes, dense, tables, state):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -162,7 +162,7 @@ def _accumulate(i, lanes, dense, tables, state):
         mem[ao + j] += s
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run(op, i, lanes, dense, tables, state, scratch):
     """Instruction ``i`` (a learn op) for every lane, into the shared accumulator."""
     if op == OUTER_ACCUMULATE:

@@ -36,7 +36,7 @@ I_EPS, I_TRACE, I_ACC = (slot("lru_input_credit", r) for r in ("eps", "trace", "
 J_EPS, J_U, J_GAMMA, J_ACC = (slot("lru_input_credit_immediate", r) for r in ("eps", "u", "gamma_log", "acc"))
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _predict(i, lanes, tables, state):
     """mu = lambda * h + gamma * drive."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
@@ -63,7 +63,7 @@ def _predict(i, lanes, tables, state):
             charge(state, b, core, PREDICT, NEURON, n)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _trace(i, lanes, tables, state):
     """trace = lambda * trace + src."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
@@ -90,7 +90,7 @@ def _trace(i, lanes, tables, state):
             charge(state, b, core, TRACE, LT, n)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _synapse_trace(i, lanes, tables, state):
     """trace[r, j] = lambda_r * trace[r, j] + gamma_r * u_j."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
@@ -122,7 +122,7 @@ def _synapse_trace(i, lanes, tables, state):
             charge(state, b, core, SYNAPSE_TRACE, LT, n * m)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _decay_credit(op, i, lanes, dense, tables, state, scratch):
     """lru_lambda_credit and lru_gamma_credit: c = sum over lanes of eps * conj(sens) per
     neuron, then the accumulators of nu (and theta) or gamma_log. Neurons whose error is 0 in
@@ -179,7 +179,7 @@ def _decay_credit(op, i, lanes, dense, tables, state, scratch):
         charge(state, b, core, op, LW, per * lanecnt[b])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _input_credit(op, i, lanes, dense, tables, state, scratch):
     """lru_input_credit (acc += eps_r * conj(trace_rj)) and its immediate form
     (acc += eps_r * gamma_r * u_j); rows whose error is 0 do no work (unless dense)."""
@@ -243,7 +243,7 @@ def _input_credit(op, i, lanes, dense, tables, state, scratch):
         charge(state, b, core, op, LW, parts * lanecnt[b])
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run(op, i, lanes, dense, tables, state, scratch):
     """Instruction ``i`` (an LRU op) for every lane."""
     if op == PREDICT:

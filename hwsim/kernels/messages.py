@@ -32,7 +32,7 @@ IMPLEMENTS = ("send",)
 SEND = OPS["send"].code
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
     """Queue the events of instruction ``i``'s send groups; returns the new queue lengths
     (records, fired values) of the stage."""
@@ -75,7 +75,7 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
     return nrec, nfired
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def deliver(nrec, rounding, track, tables, state, scratch):
     """End of a stage: every queued value lands in the inbox of every channel of its group."""
     buffers, sends, channels = tables.buffers, tables.sends, tables.channels
@@ -104,7 +104,7 @@ def deliver(nrec, rounding, track, tables, state, scratch):
             charge(state, b, channels.dst_core[q], DELIVER, MW, k)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def host_input(t, hin, lanes, dense, rounding, track, tables, state):
     """Deliver the host inputs of step t into the inboxes; only changed values are written."""
     buffers, host = tables.buffers, tables.host

@@ -35,7 +35,7 @@ for _name in ("xent_loss", "se_loss"):  # the loss ops read their operands where
         raise ValueError(f"{_name} and {_error} must share their input slots")
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _reduce(op, i, lanes, tables, state):
     """max and log_sum over the concat list of buffers: one neuron update per lane."""
     buffers, ins = tables.buffers, tables.instructions
@@ -63,7 +63,7 @@ def _reduce(op, i, lanes, tables, state):
         charge(state, b, core, op, NEURON, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _sum_exp(i, lanes, tables, state):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -79,7 +79,7 @@ def _sum_exp(i, lanes, tables, state):
         charge(state, b, core, SUM_EXP, NEURON, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _cross_entropy(op, i, lanes, tables, state):
     buffers, ins = tables.buffers, tables.instructions
     a = ins.slots[i]
@@ -108,7 +108,7 @@ def _cross_entropy(op, i, lanes, tables, state):
             charge(state, b, core, op, NEURON, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _squared_error(op, i, lanes, tables, state):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -132,7 +132,7 @@ def _squared_error(op, i, lanes, tables, state):
             charge(state, b, core, op, NEURON, 1)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run(op, i, lanes, tables, state):
     """Instruction ``i`` (an output op) for every lane."""
     if op == MAX or op == LOG_SUM:

@@ -10,7 +10,7 @@ from hwsim.kernels.counts import MW, SEQUENCE_RESET, STEP_RESET, charge
 from hwsim.kernels.tables import base
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def refresh(tables, state):
     """After the weights or LRU parameters changed: LRU coefficients, per-column nonzero
     counts and the column-major copy of every matvec weight (the events of a synapse read
@@ -35,12 +35,13 @@ def refresh(tables, state):
             else:
                 lre[nuo + j] = np.exp(-decay)
                 lim[nuo + j] = 0.0
-    done = np.zeros(b_off.shape[0], np.bool_)
     for ac in range(accs.w.shape[0]):
         w = accs.w[ac]
-        if done[w]:
+        done = False
+        for earlier in range(ac):  # a weight read by several accumulators, once
+            done = done or accs.w[earlier] == w
+        if done:
             continue
-        done[w] = True
         rows, cols, wo, no = buffers.rows[w], buffers.cols[w], b_off[w], accs.w_nonzero[w]
         nnz = colnnz[no:no + cols]
         wt = by_column[accs.w_columns[w]:accs.w_columns[w] + rows * cols]
@@ -56,7 +57,7 @@ def refresh(tables, state):
         stale[j] = 1
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _clear(lanes, tables, state, inboxes, errors_only, kind):
     """Zero ``inboxes``, the delta-coding references and the sigma-delta accumulators (all of
     them, or only the error channels' when ``errors_only``), counting the writes as ``kind``."""
@@ -94,7 +95,7 @@ def _clear(lanes, tables, state, inboxes, errors_only, kind):
             charge(state, b, buffers.core[accs.w[ac]], kind, MW, rows + cols)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def sequence_reset(lanes, tables, state):
     """Sequence start: zero inboxes, delta-coding references and sigma-delta accumulators,
     so that what a sequence costs does not depend on what ran before it."""
@@ -104,7 +105,7 @@ def sequence_reset(lanes, tables, state):
         stale[j] = 0
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def step_reset(lanes, tables, state):
     """Training step start: error channels restart at 0 on both ends (``hwsim.encode.
     per_step_source`` says why), so no events are spent on carrying last step's errors back

@@ -16,7 +16,6 @@ a large matvec shares them out over numba's threads (``NUMBA_NUM_THREADS``).
 
 from __future__ import annotations
 
-import numpy as np
 from numba import njit, prange
 
 from compiler.ops import OPS
@@ -35,7 +34,7 @@ GROUP = 8
 PARALLEL_WORK = 1 << 15
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def _events(xv, ref, nnz, recompute, values_out):
     """What each column adds to a lane's accumulator, 0.0 for a column without an event, and
     the accumulator's seen values brought up to date. Recomputing: every column its value;
@@ -52,9 +51,10 @@ def _events(xv, ref, nnz, recompute, values_out):
     return k, e
 
 
-@njit(cache=True)
-def _group(g, lanes, dense, rows, cols, at, mem, sums, seen, stale, by_column, nnz, values, events, effective):
-    """Lanes g * GROUP .. g * GROUP + GROUP - 1 of one matvec (offsets ``at``, see ``run``):
+@njit(cache=True, _nrt=False)
+def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem, sums, seen,
+           stale, by_column, nnz, values, events, effective):
+    """Lanes g * GROUP .. g * GROUP + GROUP - 1 of one matvec (arena offsets: see ``run``):
     their accumulators brought up to date and y written; events and effective synaptic ops
     per lane into ``events``/``effective`` (counted by ``run``). Column by column, every lane
     of the group with an event there adds it, so a weight column is read from memory once
@@ -62,8 +62,6 @@ def _group(g, lanes, dense, rows, cols, at, mem, sums, seen, stale, by_column, n
     in column order. Columns go four at a time (``axpy4``) for a lane with an event among
     them: a column without one adds exact zeros, which change no bit (the sum, built from
     +0.0, is never -0.0). Plain arrays only: numba's parallel loops take no named tuples."""
-    x0, x_step, y0, y_step, sums0 = at[0], at[1], at[2], at[3], at[4]
-    seen0, stale0, wo, bias = at[5], at[6], at[7], at[8]
     width = values.shape[0] // lanes
     first, last = g * GROUP, min(lanes, g * GROUP + GROUP)
     for b in range(first, last):
@@ -102,17 +100,18 @@ def _group(g, lanes, dense, rows, cols, at, mem, sums, seen, stale, by_column, n
                 mem[yo + r] = sums[so + r]
 
 
-@njit(cache=True, parallel=True)
-def _groups_in_parallel(groups, lanes, dense, rows, cols, at, mem, sums, seen, stale, by_column, nnz, values,
-                        events, effective):
+@njit(cache=True, parallel=True, _nrt=False)
+def _groups_in_parallel(groups, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias,
+                        mem, sums, seen, stale, by_column, nnz, values, events, effective):
     """Every lane group, the groups shared out over the threads: each lane has its own
     accumulator, inbox, seen values and scratch, so the results are the serial loop's, bit
     for bit."""
     for g in prange(groups):
-        _group(g, lanes, dense, rows, cols, at, mem, sums, seen, stale, by_column, nnz, values, events, effective)
+        _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem, sums, seen,
+               stale, by_column, nnz, values, events, effective)
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def run(i, lanes, dense, tables, state, scratch):
     """y = W @ x (+ bias) through the hidden accumulator of (W, x), for every lane; lane
     groups in parallel when there are several and the matrix is large enough to pay for it."""
@@ -121,22 +120,23 @@ def run(i, lanes, dense, tables, state, scratch):
     w, x, bias, y = a[M_W], a[M_X], a[M_BIAS], a[M_Y]
     ac = ins.ints[i, INT_ACCUMULATOR]
     rows, cols = accs.rows[ac], accs.cols[ac]
-    at = np.empty(9, np.int64)
-    at[0], at[1] = base(buffers, x, 0), buffers.size[x] * buffers.lane[x]
-    at[2], at[3] = base(buffers, y, 0), buffers.size[y] * buffers.lane[y]
-    at[4], at[5], at[6] = accs.sums[ac], accs.seen[ac], ac * lanes
-    at[7] = accs.w_columns[w]
-    at[8] = buffers.off[bias] if bias >= 0 else -1
+    # the arena offsets of lane 0 and the strides per lane: x, y, sums, seen values, stale
+    # flags; the column-major weights and the bias (-1 if none)
+    x0, x_step = base(buffers, x, 0), buffers.size[x] * buffers.lane[x]
+    y0, y_step = base(buffers, y, 0), buffers.size[y] * buffers.lane[y]
+    sums0, seen0, stale0, wo = accs.sums[ac], accs.seen[ac], ac * lanes, accs.w_columns[w]
+    bo = buffers.off[bias] if bias >= 0 else -1
     nnz = state.col_nonzero[accs.w_nonzero[w]:accs.w_nonzero[w] + cols]
     groups = (lanes + GROUP - 1) // GROUP
     if groups > 1 and rows * cols * lanes >= PARALLEL_WORK:
-        _groups_in_parallel(groups, lanes, dense, rows, cols, at, state.mem, state.sums, state.seen, state.stale,
-                            state.by_column, nnz, scratch.event_values, scratch.matvec_events,
-                            scratch.matvec_effective)
+        _groups_in_parallel(groups, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bo,
+                            state.mem, state.sums, state.seen, state.stale, state.by_column, nnz,
+                            scratch.event_values, scratch.matvec_events, scratch.matvec_effective)
     else:
         for g in range(groups):
-            _group(g, lanes, dense, rows, cols, at, state.mem, state.sums, state.seen, state.stale,
-                   state.by_column, nnz, scratch.event_values, scratch.matvec_events, scratch.matvec_effective)
+            _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bo,
+                   state.mem, state.sums, state.seen, state.stale, state.by_column, nnz,
+                   scratch.event_values, scratch.matvec_events, scratch.matvec_effective)
     core = ins.core[i]
     extra = rows if bias >= 0 else 0
     for b in range(lanes):

@@ -236,6 +236,8 @@ class Scratch(NamedTuple):
     learn_post: np.ndarray  # learn, per lane: offset of the post vector
     learn_pre: np.ndarray  # learn, per lane: offset of the pre vector
     credit_updates: np.ndarray  # lru credit, per lane: learning updates
+    counts_before: np.ndarray  # driver: counts per lane row before a step ((lanes + 1) x fields)
+    counts_after: np.ndarray  # driver: and after it
 
 
 class Options(NamedTuple):
@@ -254,7 +256,7 @@ class Options(NamedTuple):
     scale: float
 
 
-@njit(cache=True)
+@njit(cache=True, _nrt=False)
 def base(buffers, k, lane):
     """Arena offset of lane ``lane`` of buffer ``k`` (its only copy if shared)."""
     return buffers.off[k] + lane * buffers.size[k] * buffers.lane[k]
