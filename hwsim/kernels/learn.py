@@ -26,8 +26,9 @@ ACCUMULATE = OPS["accumulate"].code
 
 O_POST, O_PRE, O_ACC = (slot("outer_accumulate", r) for r in ("post", "pre", "acc"))
 A_X, A_ACC = slot("accumulate", "x"), slot("accumulate", "acc")
-#: updates (rows x cols x lanes) from which an outer product shares its row blocks out over threads
-PARALLEL_WORK = 1 << 15
+#: updates (rows x cols x lanes) from which an outer product shares its row blocks out over
+#: threads (as ``synapse.PARALLEL_WORK``)
+PARALLEL_WORK = 1 << 20
 
 
 @njit(cache=True, _nrt=False)

@@ -9,6 +9,7 @@ import numba
 import numpy as np
 import pytest
 
+from compiler.artifact import Artifact
 from compiler.pipeline import compile_artifact
 from hwsim.backends import ExecutionOptions, open_backend
 from hwsim.kernels import learn, synapse
@@ -17,18 +18,26 @@ from neuropc.spec import load_spec
 from neuropc.tasks import task_from_spec
 from tests.conformance.test_counts import same_counts, same_state
 
-LANES = 3 * synapse.GROUP - 1  # three lane groups, the last one short
+LANES = 6 * synapse.GROUP + 1  # seven lane groups, the last one short
 
 pytestmark = pytest.mark.skipif(numba.config.NUMBA_NUM_THREADS < 2, reason="needs two numba threads")
+
+
+def largest_matvec(compiled: Artifact) -> int:
+    """The most synapses one core's matvec holds (what the kernels' thresholds see)."""
+    return max(int(np.prod(core.buffers[op.inputs["w"]].shape))
+               for core in compiled.program.cores for ops in core.phases.values() for op in ops
+               if op.kind == "matvec")
 
 
 @pytest.mark.parametrize("thresholds", [{"activity": 0.0, "error": 0.0}, {"activity": 0.2, "error": 0.002}],
                          ids=["threshold-0", "delta-coded"])
 def test_threaded_native_equals_the_interpreter(thresholds: dict[str, float]) -> None:
-    spec = load_spec("examples/copy.yaml").with_overrides({"recurrent.size": 32, "task.delay": 3})
-    largest = 2 * spec.recurrent.size * spec.readout.hidden[0]  # the hidden layer's weights
-    assert largest * LANES >= max(synapse.PARALLEL_WORK, learn.PARALLEL_WORK)  # the parallel paths run
+    spec = load_spec("examples/copy.yaml").with_overrides(
+        {"recurrent.size": 128, "readout.hidden": [256], "task.delay": 2, "task.length": 4})
     compiled = compile_artifact(spec)
+    # the parallel paths run (the hidden layer's outer product is as large as its matvec)
+    assert largest_matvec(compiled) * LANES >= max(synapse.PARALLEL_WORK, learn.PARALLEL_WORK)
     options = ExecutionOptions(thresholds=thresholds)
     native = open_backend("native", compiled, LANES, options)
     interpreter = open_backend("interpreter", compiled, LANES, options)

@@ -11,6 +11,7 @@ from __future__ import annotations
 from hwsim.backends.lava import compat
 
 compat.install()
+compat.release_fork_start_method()
 
 from hwsim.backends.lava.backend import RUN_CONFIG, LavaBackend, LavaProcessError  # noqa: E402
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import importlib.abc
 import importlib.machinery
+import multiprocessing
 import re
 import sys
 from collections.abc import Sequence
@@ -56,6 +57,17 @@ class _Finder(importlib.abc.MetaPathFinder):
         spec.loader = _PatchingLoader(fullname, spec.origin)
         spec.cached = None
         return spec
+
+
+def release_fork_start_method() -> None:
+    """Lava's message infrastructure calls ``multiprocessing.set_start_method('fork')`` when
+    it is imported, which raises if the start method is already fixed. Reading it fixes it:
+    numba does that when its threading layer starts (the native kernels' parallel loops), so
+    a process that ran or loaded the native engine before importing Lava could not import
+    it. When the method fixed is 'fork', the one Lava sets, it is released again (CPython's
+    ``set_start_method(None, force=True)``), and Lava sets it back to the same."""
+    if multiprocessing.get_start_method(allow_none=True) == "fork":
+        multiprocessing.set_start_method(None, force=True)
 
 
 def install() -> None:

@@ -50,6 +50,20 @@ def test_patch_makes_instance_defaults_factories_and_leaves_other_text() -> None
 
 
 @needs_lava
+def test_lava_imports_after_the_native_engine_fixed_the_start_method() -> None:
+    """numba's threading layer reads (and so fixes) multiprocessing's start method; Lava sets
+    it when imported. A process that ran the native engine first must still import Lava."""
+    out = _python("""
+        import multiprocessing
+        multiprocessing.get_start_method()  # what numba's threading layer does on start-up
+        import hwsim.backends.lava
+        print(multiprocessing.get_start_method())
+    """)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.split() == ["fork"]
+
+
+@needs_lava
 def test_lava_imports_on_this_python_and_site_packages_keeps_its_text() -> None:
     out = _python("""
         import importlib.util, pathlib
