@@ -150,6 +150,8 @@ def _parse(where: str, name: str, data: dict, lines: LineIndex) -> ResourceTable
     for key in ("name", "description"):
         if key in data and not isinstance(data[key], str | int | float):
             raise fail((key,), f"must be text, got {type(data[key]).__name__}")
+    if "name" in data and not str(data["name"]).strip():
+        raise fail(("name",), "must not be empty (it names the target in reports and artifacts)")
     if not isinstance(data.get("constants"), dict):
         raise fail(("constants",), "required: a mapping of constants "
                                    "(each with value, unit, source, provenance)")

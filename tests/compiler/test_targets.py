@@ -70,3 +70,14 @@ def test_adam_constants_match_the_reference_optimizer() -> None:
     assert defaults["beta1"].default == ADAM_BETA1
     assert defaults["beta2"].default == ADAM_BETA2
     assert defaults["epsilon"].default == ADAM_EPSILON
+
+
+@pytest.mark.parametrize("name", ["''", "'  '"])
+def test_a_table_with_an_empty_name_is_refused_at_its_line(tmp_path, name: str) -> None:
+    source = (Path(__file__).resolve().parents[2] / "compiler" / "targets" / "loihi2.yaml").read_text()
+    lines = [f"name: {name}" if line.startswith("name:") else line for line in source.splitlines()]
+    table = tmp_path / "chip.yaml"
+    table.write_text("\n".join(lines) + "\n")
+    at = next(i for i, line in enumerate(lines, 1) if line.startswith("name:"))
+    with pytest.raises(NeuropcError, match=rf"chip.yaml:{at}.*name: must not be empty"):
+        load_target(str(table))
