@@ -474,9 +474,10 @@ class CoreRules:
         recompute = synapse.stale | self.dense
         changed = x != synapse.seen
         delta = np.where(changed, x - synapse.seen, 0.0)
-        full = ordered_matvec(w, x)
-        updated = ordered_matvec(w, delta, start=synapse.acc)
-        synapse.acc[...] = np.where(recompute[:, None], full, updated)
+        # one pass per lane: a recomputing lane adds its values from 0.0, the others their
+        # changes onto the accumulator
+        adds = np.where(recompute[:, None], x, delta)
+        synapse.acc[...] = ordered_matvec(w, adds, start=np.where(recompute[:, None], 0.0, synapse.acc))
         synapse.seen[...] = x
         synapse.stale[:] = False
         events = np.where(recompute, cols, changed.sum(axis=1))
