@@ -16,7 +16,7 @@ from numba import njit, prange
 from compiler.ops import OPS
 from hwsim.kernels.counts import LW, charge
 from hwsim.kernels.numeric import axpy, outer4x4
-from hwsim.kernels.tables import base, slot
+from hwsim.kernels.tables import PARALLEL_WORK, base, slot
 
 FAMILY = "learn"
 IMPLEMENTS = ("outer_accumulate", "accumulate")
@@ -26,9 +26,6 @@ ACCUMULATE = OPS["accumulate"].code
 
 O_POST, O_PRE, O_ACC = (slot("outer_accumulate", r) for r in ("post", "pre", "acc"))
 A_X, A_ACC = slot("accumulate", "x"), slot("accumulate", "acc")
-#: updates (rows x cols x lanes) from which an outer product shares its row blocks out over
-#: threads (as ``synapse.PARALLEL_WORK``)
-PARALLEL_WORK = 1 << 20
 
 
 @njit(cache=True, _nrt=False)

@@ -21,7 +21,7 @@ from numba import njit, prange
 from compiler.ops import OPS
 from hwsim.kernels.counts import MR, MW, NEURON, SYN_D, SYN_E, charge
 from hwsim.kernels.numeric import axpy, axpy4
-from hwsim.kernels.tables import INT_ACCUMULATOR, base, slot
+from hwsim.kernels.tables import INT_ACCUMULATOR, PARALLEL_WORK, base, slot
 
 FAMILY = "synapse"
 IMPLEMENTS = ("matvec",)
@@ -30,10 +30,6 @@ MATVEC = OPS["matvec"].code
 M_W, M_X, M_BIAS, M_Y = (slot("matvec", r) for r in ("w", "x", "bias", "y"))
 #: lanes whose accumulators take a weight column in turn while it is in L1
 GROUP = 8
-#: synapses (rows x cols x lanes) from which a matvec shares its lane groups out over threads
-#: (measured on the copy network, one core's hidden-layer slice: 0.5 M at batch 32 ran slower
-#: on two threads than on one, 2 M at batch 128 faster)
-PARALLEL_WORK = 1 << 20
 
 
 @njit(cache=True, _nrt=False)

@@ -260,3 +260,10 @@ class Options(NamedTuple):
 def base(buffers, k, lane):
     """Arena offset of lane ``lane`` of buffer ``k`` (its only copy if shared)."""
     return buffers.off[k] + lane * buffers.size[k] * buffers.lane[k]
+
+
+#: work (synapses or updates, rows x cols x lanes, of one core's op) from which a matvec or an
+#: outer product shares its lane groups or row blocks out over numba's threads (measured on the
+#: copy network, one core's hidden-layer slice: 0.5 M at batch 32 ran slower on two threads
+#: than on one, 2 M at batch 128 faster)
+PARALLEL_WORK = 1 << 20
