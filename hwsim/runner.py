@@ -44,7 +44,7 @@ from neuropc.run_files import Checkpoint, LoopState, RunDirectory
 from neuropc.spec.loading import parse_spec
 from neuropc.spec.schema import EventThresholds, NetworkSpec
 from neuropc.tasks import task_from_params
-from neuropc.tasks.base import Metric, ScoreTotals, SequenceBatch, Task
+from neuropc.tasks.base import Metric, ScoreTotals, SequenceBatch, Task, test_batch
 from neuropc.training import TRAIN_STREAM, ProgressCallback, held_out_batch, run_loop
 
 CALIBRATION_STREAM = 3  # random stream of the fixed-point calibration sequences
@@ -160,6 +160,7 @@ class SimulationResult:
     training_by_op: np.ndarray | None = None  # (len(WORK_KINDS), fields)
     inference_by_op: np.ndarray | None = None
     params: dict[str, np.ndarray] = field(default_factory=dict)
+    test: dict[str, float] | None = None  # loss and metrics on the task's test split, if it has one
     formats: dict[tuple[str, str, str], FixedFormat] | None = None
     wall_time: float = 0.0
 
@@ -379,6 +380,7 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
     trainer = open_backend(backend, artifact, lanes, options)
     evaluator = open_backend(backend, artifact, eval_lanes, options)
     held_out = held_out_batch(record)
+    test = test_batch(task, record.run.eval_sequences)
     result = SimulationResult(record, settings, formats=formats)
     counts = _RunCounts(trainer, evaluator, resume)
     if resume is not None:
@@ -433,6 +435,10 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
                "threshold")
     counts.finish(result)
     result.params = trainer.parameters()
+    if test is not None:  # once, with the final parameters; its work is not in the run's counts
+        evaluator.load_shared(trainer)
+        loss, values, _ = evaluate(evaluator, test, task)
+        result.test = {"loss": loss, **values}
     if run_dir is not None:
         write_run(run_dir, result, artifact, task.metrics)
     return result
@@ -563,5 +569,7 @@ def write_run(run_dir: RunDirectory, result: SimulationResult, artifact: Artifac
                "task_data": task_from_params(artifact.program.settings.task.params).provenance()}
     if result.evaluations:
         summary["inference_per_sequence"] = result.evaluations[-1].per_sequence()
+    if result.test is not None:
+        summary["test"] = result.test
     run_dir.write_summary(summary)
     run_dir.write_json("counters.json", counters_document(result, artifact), compact=True)

@@ -23,7 +23,7 @@ from neuropc.reference.rules import Carry, train_on_batch
 from neuropc.run_files import Checkpoint, LoopState, RunDirectory
 from neuropc.spec.schema import NetworkSpec
 from neuropc.tasks import task_from_spec
-from neuropc.tasks.base import SequenceBatch
+from neuropc.tasks.base import SequenceBatch, test_batch
 from neuropc.tasks.sysid import SysIdTask
 
 TRAIN_STREAM = 1  # random stream of training batches (held-out data: the task's held_out)
@@ -230,8 +230,7 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         restore_optimizer(optimizer, resume)
     task = task_from_spec(spec.task)
     held_out = held_out_batch(spec)
-    test_split = getattr(task, "test_split", None)  # read now: a split too short fails before training
-    test_batch = test_split(spec.run.eval_sequences) if test_split is not None else None
+    test = test_batch(task, spec.run.eval_sequences)
     # a streaming task's batches continue the previous ones: the rule's state goes on with them
     carry = Carry(arch, spec.rule, spec.run.batch) if task.carries_state else None
 
@@ -254,9 +253,9 @@ def train(spec: NetworkSpec, run_dir: RunDirectory | None = None,
         resume=resume.loop if resume is not None else None, stop=stop,
         advice=f"lower rule.optimizer.lr (now {spec.rule.optimizer.lr:g})")
     result = TrainResult(params, metrics, wall_time)
-    if test_batch is not None:  # the test split, once, with the final parameters
+    if test is not None:  # the test split, once, with the final parameters
         with _quietly():
-            scored = evaluate(arch, params, test_batch, task)
+            scored = evaluate(arch, params, test, task)
         result.test = {"loss": scored.loss, **scored.metrics}
     if run_dir is not None:
         run_dir.write_curve(result.metrics, task.metrics)

@@ -57,7 +57,7 @@ def train(spec_path: Path | None, rule: str | None, steps: int | None, seed: int
     from neuropc.progress import TrainingProgress
     from neuropc.run_files import RunDirectory, check_run_folder, default_run_path
     from neuropc.tasks import task_from_spec
-    from neuropc.tasks.base import metric_text
+    from neuropc.tasks.base import metric_text, test_text
     from neuropc.training import train as run_training
 
     checkpoint = None
@@ -93,8 +93,7 @@ def train(spec_path: Path | None, rule: str | None, steps: int | None, seed: int
     click.echo(f"done in {result.wall_time:.1f} s: held-out loss {final['eval_loss']:.4f}"
                + metric_text(metrics, final))
     if result.test is not None:
-        click.echo(f"test split: loss {result.test['loss']:.4f}"
-                   + metric_text(metrics, {m.column: result.test.get(m.key) for m in metrics}))
+        click.echo(test_text(metrics, result.test))
     click.echo(f"wrote {run_dir.path}/metrics.jsonl, curve.png, checkpoint.npz, spec.yaml")
 
 

@@ -233,11 +233,14 @@ def simulate_command(source: Path | None, steps: int | None, backend: str, thres
                                   force=force, artifact=artifact, resume=checkpoint, run_dir=run_dir,
                                   options_record=given)
     from neuropc.tasks import task_from_spec
-    from neuropc.tasks.base import metric_text
+    from neuropc.tasks.base import metric_text, test_text
 
     final = result.final
+    metrics = task_from_spec(result.spec.task).metrics
     click.echo(f"done in {result.wall_time:.1f} s: held-out loss {final['eval_loss']:.4f}"
-               + metric_text(task_from_spec(result.spec.task).metrics, final))
+               + metric_text(metrics, final))
+    if result.test is not None:
+        click.echo(test_text(metrics, result.test))
     sequences = max(int(result.training.shape[0]), 1)
     per = result.training_total.per_sequence(sequences)
     click.echo(f"per training sequence: {per['synaptic_ops_effective']:,.0f} synaptic ops "

@@ -163,6 +163,15 @@ class ScoreTotals:
         return self.task.finish(self.sums, loss_steps)
 
 
+def test_batch(task: Task, size: int) -> SequenceBatch | None:
+    """``size`` streams of the task's test split, scored once with a run's final parameters
+    (``neuropc train`` and ``neuropc simulate`` alike); None for a task that keeps no test
+    split (generated tasks: their held-out stream is never trained on either). Read before
+    training starts, so a split too short fails before any work is done."""
+    split = getattr(task, "test_split", None)
+    return split(size) if split is not None else None
+
+
 def headline_metric(metrics: Sequence[Metric]) -> Metric | None:
     """The metric a learning curve plots (None for a task that reports only its loss)."""
     return next((metric for metric in metrics if metric.headline), None)
@@ -173,3 +182,8 @@ def metric_text(metrics: Sequence[Metric], row: Mapping[str, object], digits: in
     parts = [f", {metric.label} {row[metric.column]:.{digits}f}" for metric in metrics
              if row.get(metric.column) is not None]
     return "".join(parts)
+
+
+def test_text(metrics: Sequence[Metric], test: Mapping[str, float]) -> str:
+    """The console line of a test-split score (``test_batch``): "test split: loss 2.7, bits per character 3.9"."""
+    return f"test split: loss {test['loss']:.4f}" + metric_text(metrics, {m.column: test.get(m.key) for m in metrics})

@@ -153,7 +153,7 @@ def test_tinyshakespeare_loads_with_its_own_vocabulary() -> None:
     assert sum(stop - start for start, stop in task.bounds.values()) <= len(task.corpus.symbols)
 
 
-def test_a_run_ends_with_the_test_split_scored_once(tmp_path: Path) -> None:
+def _tiny_charlm_spec(tmp_path: Path) -> Path:
     path = tmp_path / "abc.txt"
     path.write_text("ab" * 400 + "b" * 100 + "c" * 100, encoding="utf-8")
     spec = yaml.safe_load((ROOT / "examples" / "charlm.yaml").read_text())
@@ -164,6 +164,11 @@ def test_a_run_ends_with_the_test_split_scored_once(tmp_path: Path) -> None:
     spec["run"].update(steps=3, batch=2, eval_every=3, eval_sequences=2)
     spec_path = tmp_path / "net.yaml"
     spec_path.write_text(yaml.safe_dump(spec))
+    return spec_path
+
+
+def test_a_run_ends_with_the_test_split_scored_once(tmp_path: Path) -> None:
+    spec_path = _tiny_charlm_spec(tmp_path)
     result = CliRunner().invoke(main, ["train", str(spec_path), "--out", str(tmp_path / "run")])
     assert result.exit_code == 0, result.output
     assert "test split: loss" in result.output and "bits per character" in result.output
@@ -172,6 +177,22 @@ def test_a_run_ends_with_the_test_split_scored_once(tmp_path: Path) -> None:
     # the test part is all 'c', never seen in training: scored worse than the validation part
     assert test["bits_per_char"] > final
     assert test["perplexity"] == pytest.approx(2 ** test["bits_per_char"])
+
+
+def test_hwsim_scores_the_test_split_as_the_reference_does(tmp_path: Path) -> None:
+    spec_path = _tiny_charlm_spec(tmp_path)
+    summaries = {}
+    for command in ("train", "simulate"):
+        result = CliRunner().invoke(main, [command, str(spec_path), "--out", str(tmp_path / command)])
+        assert result.exit_code == 0, result.output
+        assert "test split: loss" in result.output
+        summaries[command] = json.loads((tmp_path / command / "summary.json").read_text())
+    reference, native = summaries["train"]["test"], summaries["simulate"]["test"]
+    assert native.keys() == reference.keys()
+    for key, value in reference.items():
+        assert native[key] == pytest.approx(value, rel=1e-9), key
+    # the test split is scored after training, outside the run's counted held-out evaluations
+    assert native["bits_per_char"] != summaries["simulate"]["eval_bits_per_char"]
 
 
 def test_no_test_part_means_no_test_score(tmp_path: Path) -> None:
