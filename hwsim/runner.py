@@ -38,6 +38,7 @@ from compiler.artifact import Artifact
 from compiler.program import Program
 from hwsim.backends import Backend, ExecutionOptions, open_backend
 from hwsim.counters import FIELDS, WORK_KINDS, WorkCounts, work_counts
+from hwsim.filtering import FilterDeployment, feedback_copies
 from hwsim.number_format import NUMBER_FORMATS, ROUNDING, FixedFormat, fractional_bits, group_key
 from neuropc.errors import NeuropcError
 from neuropc.run_files import Checkpoint, LoopState, RunDirectory
@@ -45,6 +46,7 @@ from neuropc.spec.loading import parse_spec
 from neuropc.spec.schema import EventThresholds, NetworkSpec
 from neuropc.tasks import task_from_params
 from neuropc.tasks.base import Metric, ScoreTotals, SequenceBatch, Task, test_batch
+from neuropc.tasks.sysid import SysIdTask
 from neuropc.training import TRAIN_STREAM, ProgressCallback, held_out_batch, run_loop
 
 CALIBRATION_STREAM = 3  # random stream of the fixed-point calibration sequences
@@ -401,11 +403,18 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
         counts.training.append(taken)
         return loss
 
+    # deployment rollouts (sysid): on a program compiled for the filter, not counted; a fixed-point
+    # run would need formats for that program's own buffers, so it reports none
+    deployment = (FilterDeployment(record, task, backend, options)
+                  if isinstance(task, SysIdTask) and number_format != "fixed" else None)
+
     def evaluate_now(step: int) -> tuple[float, dict[str, float]]:
         evaluator.load_shared(trainer)
         loss, values, taken = evaluate(evaluator, held_out, task)
         taken.step = step
         result.evaluations.append(taken)
+        if deployment is not None:
+            values = {**values, **deployment.errors(trainer, artifact, seed, record.run.eval_sequences)}
         return loss, values
 
     info = {**(checkpoint_info or {}), "settings": settings.as_json()}
@@ -420,12 +429,8 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
                      **{f"adam_v/{k}": v for k, v in moments["adam_v"].items()},
                      "adam_count": np.array(trainer.optimizer_steps)}
         extra = counts.arrays(result.evaluations)
-        for space in ("param", "adam_m", "adam_v"):
-            for name, value in artifact.params.items():
-                try:
-                    extra[f"copy/{space}/{name}"] = trainer.read(space, name, value.shape, copy=True)
-                except KeyError:  # this array has no feedback copy
-                    pass
+        for space, arrays in feedback_copies(trainer, artifact).items():
+            extra.update({f"copy/{space}/{name}": value for name, value in arrays.items()})
         run_dir.write_checkpoint(record, trainer.parameters(), optimizer, state, extra, info)
 
     result.metrics, result.wall_time = run_loop(

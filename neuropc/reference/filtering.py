@@ -6,10 +6,10 @@ current observation. Deployed without observations it must feed its own predicti
 (docs/algorithm.md, 'PC inference') can explain that observation: the observation is the
 output target, the value node x^0 of the LRU state moves down the step's energy
 1/2 |x^0 - mu^0|^2 + ... + 1/2 |y - f(x)|^2, and the inferred x^0 is carried on (it is the
-filtered state estimate, as with ``carry: inferred``). No weights change. This module rolls
-out held-out trajectories both ways and measures the final-position error of each.
-
-Numpy reference only: hwsim does not run deployment rollouts yet (docs/tasks.md).
+filtered state estimate, as with ``carry: inferred``). No weights change. The schedule of a
+rollout (when observations arrive, what each step reads) is the task's
+(``neuropc.tasks.sysid.roll_out``); this module is the numpy step it drives. hwsim runs the
+same rollouts on a compiled program (``hwsim.filtering``).
 """
 
 from __future__ import annotations
@@ -18,50 +18,32 @@ import numpy as np
 
 from neuropc.reference.network import Architecture, Params, lru_coefficients, lru_drive, readout_forward
 from neuropc.reference.step_errors import pc_inference
-from neuropc.tasks.sysid import FilterSpec, SysIdTask, Trajectories
-
-FILTER_METRICS = ("final_error_open_loop", "final_error_filtered")
+from neuropc.tasks.sysid import DeploymentStep, FilterSpec, SysIdTask
 
 
-def rollout(arch: Architecture, params: Params, runs: Trajectories, spec: FilterSpec,
-            filtered: bool) -> np.ndarray:
-    """The predicted position of the last step, (B, 2), after a rollout.
-
-    Steps t < ``spec.context`` read the real observation y_t (both modes alike); later steps
-    read the network's own prediction of y_t. Filtered, the observation y_{t+1} arrives after
-    every ``spec.every`` rolled-out steps (never the final one: the last prediction is made
-    before its observation), and ``spec.iterations`` PC iterations of step ``spec.step``
-    (standard PC, predictions recomputed each iteration) move the state to explain it.
-    """
+def reference_step(arch: Architecture, params: Params, spec: FilterSpec) -> DeploymentStep:
+    """A rollout step from the zero state: the LRU predicts, the readout predicts the next
+    observation from that prediction; an observation, when given, is then explained by
+    ``spec.iterations`` iterations of standard PC (predictions recomputed each iteration, step
+    ``spec.step``, unit precisions), and the inferred state is carried instead of the prediction."""
     coef = lru_coefficients(arch, params)
-    steps, size = runs.commands.shape
-    state = np.zeros((size, arch.state), arch.dtype)
-    everyone = np.ones(size)
-    predicted = runs.observations[0]
-    for t in range(steps):
-        seen = runs.observations[t] if t < spec.context else predicted
-        u = np.concatenate([runs.commands[t][:, None], seen], axis=-1)
-        prediction = coef.lam * state + coef.gam * lru_drive(coef, u)
-        arrives = filtered and t >= spec.context and t < steps - 1 and (t + 1 - spec.context) % spec.every == 0
-        if arrives:
-            errors = pc_inference(arch, params, prediction, runs.observations[t + 1], everyone,
-                                  spec.iterations, spec.step, fixed_prediction=False)
-            state = errors.state
-        else:
-            state = prediction
-        predicted = readout_forward(arch, params, state)[1]
-    return predicted
+    state: list[np.ndarray] = []
+
+    def step(inputs: np.ndarray, observation: np.ndarray | None) -> np.ndarray:
+        previous = state[0] if state else np.zeros((inputs.shape[0], arch.state), arch.dtype)
+        prediction = coef.lam * previous + coef.gam * lru_drive(coef, inputs)
+        output = readout_forward(arch, params, prediction)[1]
+        if observation is not None:
+            prediction = pc_inference(arch, params, prediction, observation, np.ones(inputs.shape[0]),
+                                      spec.iterations, spec.step, fixed_prediction=False).state
+        state[:] = [prediction]
+        return output
+
+    return step
 
 
 def filtering_errors(arch: Architecture, params: Params, task: SysIdTask, seed: int,
                      size: int) -> dict[str, float]:
-    """Mean distance between the predicted and the true (noise-free) final position over
-    ``size`` held-out trajectories of run seed ``seed``: open loop and filtered."""
-    runs = task.held_out_trajectories(seed, size)
-    truth = runs.positions[-1]
-    spec = task.spec.filter
-    result = {}
-    for key, filtered in zip(FILTER_METRICS, (False, True), strict=True):
-        final = rollout(arch, params, runs, spec, filtered)
-        result[key] = float(np.linalg.norm(final - truth, axis=-1).mean())
-    return result
+    """``task.deployment_errors`` with the numpy step: the final-position error of every way of
+    rolling out ``size`` held-out trajectories of run seed ``seed``."""
+    return task.deployment_errors(seed, size, lambda: reference_step(arch, params, task.spec.filter))

@@ -12,19 +12,23 @@ Training (open loop, teacher forced): at step t the network reads [u_t, y_t] (co
 current noisy observation, real-valued) and is trained with squared error to predict y_{t+1}.
 The held-out metric is the root-mean-square error of that one-step prediction.
 
-Deployment (``neuropc.reference.filtering``): after ``filter.context`` steps of real
-observations the network runs on its own predictions. Open loop, nothing corrects it;
-filtered, an observation arrives every ``filter.every`` steps and PC inference moves the
-latent state to explain it, as in training. The error of the predicted final position
-against the true (noise-free) one, averaged over held-out trajectories, is reported for both.
+Deployment (``roll_out``): after ``filter.context`` steps of real observations the network
+runs on its own predictions. Three ways, each a metric: open loop, nothing corrects it;
+observed, an observation arrives every ``filter.every`` steps and is the next step's input;
+filtered, the same, and PC inference also moves the latent state to explain the observation,
+as in training. "Observed" is the control that says what the inference adds beyond reading
+the observations. The error of the predicted final position against the true (noise-free)
+one, averaged over held-out trajectories, is reported for each. The step itself (how a
+prediction is made, how inference corrects the state) belongs to whoever executes the network:
+``neuropc.reference.filtering`` (numpy) and ``hwsim.filtering`` (a compiled program).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Protocol
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -36,6 +40,9 @@ GRAVITY = 9.81
 SUBSTEPS = 4
 OBSERVATION = 2  # (x, y) of the bob
 COMMAND = 1  # torque
+#: the ways a held-out trajectory is rolled out at deployment (``roll_out``), each a metric
+#: ``final_error_<way>``
+DEPLOYMENTS = ("open_loop", "observed", "filtered")
 
 
 class FilterSpec(BaseModel):
@@ -129,6 +136,40 @@ def pendulum(rng: np.random.Generator, size: int, steps: int, dt: float, noise: 
     return Trajectories(angles, commands, positions, observations)
 
 
+class DeploymentStep(Protocol):
+    """One step of every rollout, continuing from the state the previous call left."""
+
+    def __call__(self, inputs: np.ndarray, observation: np.ndarray | None) -> np.ndarray:
+        """Read ``inputs`` (B, M) and return the prediction of the next observation (B, V) made
+        from them; with an ``observation`` (B, V) of that next step, then move the latent state
+        to explain it (PC inference) before the next call."""
+        ...
+
+
+def arrives(spec: FilterSpec, steps: int, t: int) -> bool:
+    """Whether the observation y_{t+1} arrives after step t: every ``spec.every`` rolled-out
+    steps, never after the final one (the final prediction is made before its observation)."""
+    return spec.context <= t < steps - 1 and (t + 1 - spec.context) % spec.every == 0
+
+
+def roll_out(runs: Trajectories, spec: FilterSpec, deployment: str, step: DeploymentStep) -> np.ndarray:
+    """The predicted final position (B, 2) of a rollout of ``runs`` the way ``deployment`` says
+    (one of DEPLOYMENTS; see the module docstring). Steps t < ``spec.context`` read the real
+    observation y_t; later steps read the network's own prediction of y_t, or y_t itself when
+    it arrived (observed, filtered)."""
+    if deployment not in DEPLOYMENTS:
+        raise ValueError(f"unknown deployment {deployment!r}; choose one of {', '.join(DEPLOYMENTS)}")
+    steps = runs.commands.shape[0]
+    seen = runs.observations[0]
+    predicted = seen
+    for t in range(steps):
+        inputs = np.concatenate([runs.commands[t][:, None], seen], axis=-1)
+        arrived = deployment != "open_loop" and arrives(spec, steps, t)
+        predicted = step(inputs, runs.observations[t + 1] if arrived and deployment == "filtered" else None)
+        seen = runs.observations[t + 1] if t + 1 < spec.context or arrived else predicted
+    return predicted
+
+
 class SysIdTask:
     """Trajectories of the pendulum as training sequences; one-step prediction error."""
 
@@ -139,10 +180,8 @@ class SysIdTask:
         self.metrics = (
             Metric("prediction_rmse", "one-step prediction RMS error", unit="m", headline=True,
                    higher_is_better=False),
-            Metric("final_error_open_loop", "final position error, open loop", unit="m",
-                   higher_is_better=False),
-            Metric("final_error_filtered", "final position error, filtered", unit="m",
-                   higher_is_better=False),
+            *(Metric(f"final_error_{way}", f"final position error, {way.replace('_', ' ')}", unit="m",
+                     higher_is_better=False) for way in DEPLOYMENTS),
         )
 
     @property
@@ -156,6 +195,17 @@ class SysIdTask:
     def held_out_trajectories(self, seed: int, size: int) -> Trajectories:
         """The trajectories behind ``held_out`` (the filtering evaluation rolls them out)."""
         return self.trajectories(np.random.default_rng([seed, EVAL_STREAM]), size)
+
+    def deployment_errors(self, seed: int, size: int,
+                          stepper: Callable[[], DeploymentStep]) -> dict[str, float]:
+        """Mean distance between the predicted and the true (noise-free) final position over
+        ``size`` held-out trajectories of run seed ``seed``, for every way of DEPLOYMENTS;
+        ``stepper()`` gives a step function starting from the zero state."""
+        runs = self.held_out_trajectories(seed, size)
+        truth = runs.positions[-1]
+        return {f"final_error_{way}": float(np.linalg.norm(
+                    roll_out(runs, self.spec.filter, way, stepper()) - truth, axis=-1).mean())
+                for way in DEPLOYMENTS}
 
     @staticmethod
     def batch_of(runs: Trajectories) -> SequenceBatch:
@@ -176,7 +226,7 @@ class SysIdTask:
         return {"squared": float((((outputs - batch.targets) ** 2).sum(axis=-1) * batch.mask).sum())}
 
     def finish(self, sums: Mapping[str, float], loss_steps: float) -> dict[str, float]:
-        """RMS distance; the filtering metrics come from ``neuropc.reference.filtering``."""
+        """RMS distance; the deployment metrics come from ``deployment_errors``."""
         return {"prediction_rmse": math.sqrt(sums["squared"] / loss_steps)}
 
     def describe(self) -> str:

@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neuropc.reference.filtering import filtering_errors, rollout
+from neuropc.reference.filtering import filtering_errors, reference_step
 from neuropc.reference.network import Architecture
 from neuropc.spec import load_spec
 from neuropc.tasks import task_from_params
-from neuropc.tasks.sysid import SysIdTask
+from neuropc.tasks.sysid import DEPLOYMENTS, SysIdTask, arrives, roll_out
 from neuropc.training import train
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -60,8 +60,34 @@ def test_filtering_with_observations_beats_open_loop_on_a_trained_model() -> Non
     task = task_from_params(spec.task.model_dump())
     again = filtering_errors(arch, result.params, task, spec.run.seed, 32)
     assert again["final_error_filtered"] == pytest.approx(final["eval_final_error_filtered"])
-    # before any observation arrives the two rollouts are the same computation
+    # before any observation arrives the three rollouts are the same computation
     runs = task.held_out_trajectories(0, 3)
     late = spec.task.filter.model_copy(update={"every": 10_000})
-    np.testing.assert_allclose(rollout(arch, result.params, runs, late, True),
-                               rollout(arch, result.params, runs, late, False))
+    finals = [roll_out(runs, late, way, reference_step(arch, result.params, late)) for way in DEPLOYMENTS]
+    for other in finals[1:]:
+        np.testing.assert_array_equal(other, finals[0])
+
+
+def test_a_rollout_reads_observations_when_they_arrive_and_infers_only_when_filtered() -> None:
+    """The schedule of roll_out, seen by a step that records what it is given."""
+    task: SysIdTask = task_from_params({"name": "sysid", "steps": 12,
+                                        "filter": {"every": 3, "context": 4, "iterations": 1, "step": 0.1}})
+    runs = task.held_out_trajectories(0, 2)
+    spec = task.spec.filter
+    arrived = [t for t in range(12) if arrives(spec, 12, t)]
+    assert arrived == [6, 9]  # after 3 rolled-out steps, never after the last step
+    for way in DEPLOYMENTS:
+        seen, corrections = [], []
+
+        def step(inputs, observation, seen=seen, corrections=corrections):
+            seen.append(inputs[:, 1:].copy())
+            corrections.append(observation is not None)
+            return np.full((2, 2), -7.0)  # a prediction no observation equals
+
+        final = roll_out(runs, spec, way, step)
+        np.testing.assert_array_equal(final, -7.0)
+        assert [t for t, c in enumerate(corrections) if c] == (arrived if way == "filtered" else [])
+        real = [t for t in range(12) if t < 4 or (way != "open_loop" and t - 1 in arrived)]
+        for t in range(12):
+            expected = runs.observations[t] if t in real else np.full((2, 2), -7.0)
+            np.testing.assert_array_equal(seen[t], expected)
