@@ -54,3 +54,21 @@ def test_a_grid_runs_on_the_sweeps_dask_machinery_and_resumes_from_its_cache(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted({f"{trial_key(t)}.json" for t in grid})
     again = run_trials(grid, tmp_path, jobs=2, on_done=lambda result: pytest.fail("ran a cached trial"))
     assert [r["rows"] for r in again] == [r["rows"] for r in first] and all(r["cached"] for r in again)
+
+
+def test_the_sysid_verdict_compares_filtering_with_the_open_loop_and_with_reading_the_observations() -> None:
+    def result(mode: str, seed: int, opened: float, observed: float, filtered: float) -> dict:
+        row = {"step": 10, "eval_prediction_rmse": 0.1, "eval_final_error_open_loop": opened,
+               "eval_final_error_observed": observed, "eval_final_error_filtered": filtered}
+        return {"label": f"sysid | {mode} | {seed}", "rows": [row]}
+
+    cells = reproduce.by_cell([result(mode, seed, 0.5, 0.25, 0.2 if mode == "bptt" else 0.3)
+                               for mode in reproduce.MODES for seed in reproduce.SEEDS])
+    lines = [line for line in reproduce.verdict(cells) if line.startswith("- sysid filtering")]
+    assert len(lines) == len(reproduce.MODES)
+    bptt = next(line for line in lines if ", bptt:" in line)
+    assert "filtering ahead" in bptt and "the inference adds 20.0% on top of reading them" in bptt
+    exact = next(line for line in lines if "tpc-rtrl exact" in line)
+    assert "does NOT add 20.0% to the error of reading them" in exact
+    table = "\n".join(reproduce.results_table(cells))
+    assert "| **sysid, final position error observed, no inference (m)** | 0.250 ± 0.000" in table
