@@ -226,12 +226,16 @@ def verdict(cells: Mapping[tuple[str, str], list[Mapping[str, Any]]]) -> list[st
                                       for way in ("open_loop", "observed", "filtered"))
         if opened is None or filtered is None or observed is None:
             continue
-        lines.append(f"- sysid filtering, {mode}: filtered {filtered:.4g} m against open loop {opened:.4g} m "
-                     f"({'filtering ahead' if filtered < opened else 'filtering NOT ahead'}, "
-                     f"ratio {filtered / opened:.3g}); observations read without inference {observed:.4g} m, "
-                     f"so the inference {'adds' if filtered < observed else 'does NOT add'} "
-                     f"{100 * abs(observed - filtered) / observed:.1f}% "
-                     f"{'on top of' if filtered < observed else 'to the error of'} reading them.")
+        line = (f"- sysid filtering, {mode}: filtered {filtered:.4g} m against open loop {opened:.4g} m "
+                f"({'filtering ahead' if filtered < opened else 'filtering NOT ahead'}, "
+                f"ratio {filtered / opened:.3g}); observations read without inference {observed:.4g} m, ")
+        if filtered < observed:
+            line += f"so the inference takes another {100 * (observed - filtered) / observed:.1f}% off."
+        elif filtered < 2 * observed:
+            line += f"so the inference adds {100 * (filtered - observed) / observed:.1f}% to the error."
+        else:
+            line += f"so the inference makes the rollout {filtered / observed:.3g} times worse (it diverges)."
+        lines.append(line)
     return lines
 
 

@@ -62,13 +62,16 @@ def test_the_sysid_verdict_compares_filtering_with_the_open_loop_and_with_readin
                "eval_final_error_observed": observed, "eval_final_error_filtered": filtered}
         return {"label": f"sysid | {mode} | {seed}", "rows": [row]}
 
-    cells = reproduce.by_cell([result(mode, seed, 0.5, 0.25, 0.2 if mode == "bptt" else 0.3)
+    filtered = {"bptt": 0.2, "spatial-bp": 1e120}
+    cells = reproduce.by_cell([result(mode, seed, 0.5, 0.25, filtered.get(mode, 0.3))
                                for mode in reproduce.MODES for seed in reproduce.SEEDS])
     lines = [line for line in reproduce.verdict(cells) if line.startswith("- sysid filtering")]
     assert len(lines) == len(reproduce.MODES)
     bptt = next(line for line in lines if ", bptt:" in line)
-    assert "filtering ahead" in bptt and "the inference adds 20.0% on top of reading them" in bptt
+    assert "filtering ahead" in bptt and "the inference takes another 20.0% off" in bptt
     exact = next(line for line in lines if "tpc-rtrl exact" in line)
-    assert "does NOT add 20.0% to the error of reading them" in exact
+    assert "the inference adds 20.0% to the error" in exact
+    diverged = next(line for line in lines if "spatial-bp" in line)
+    assert "filtering NOT ahead" in diverged and "4e+120 times worse (it diverges)" in diverged
     table = "\n".join(reproduce.results_table(cells))
     assert "| **sysid, final position error observed, no inference (m)** | 0.250 ± 0.000" in table
