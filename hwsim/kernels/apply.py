@@ -5,10 +5,10 @@
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import LW, MR, MW, charge
+from hwsim.kernels.jit import kernel
 from hwsim.kernels.tables import FLOAT_BETA1, FLOAT_BETA2, FLOAT_EPSILON, FLOAT_LR, slot
 
 FAMILY = "apply"
@@ -20,7 +20,7 @@ SGD_PARAM, SGD_ACC = slot("apply_sgd", "param"), slot("apply_sgd", "acc")
 ADAM_PARAM, ADAM_ACC, ADAM_M, ADAM_V = (slot("apply_adam", r) for r in ("param", "acc", "m", "v"))
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def run(op, i, lanes, scale, count, tables, state):
     """Instruction ``i``; ``count`` is the optimizer step number (Adam's bias correction)."""
     buffers, ins = tables.buffers, tables.instructions
@@ -39,8 +39,8 @@ def run(op, i, lanes, scale, count, tables, state):
             d = acc[j] * scale
             param[j] += lr * d
             acc[j] = 0.0
-        charge(state, lanes, core, op, MR, n)
-        charge(state, lanes, core, op, MW, n)
+        charge(state.counts, state.op_counts, lanes, core, op, MR, n)
+        charge(state.counts, state.op_counts, lanes, core, op, MW, n)
     else:
         b1, b2, eps = ins.floats[i, FLOAT_BETA1], ins.floats[i, FLOAT_BETA2], ins.floats[i, FLOAT_EPSILON]
         mo, vo = buffers.off[a[ADAM_M]], buffers.off[a[ADAM_V]]
@@ -56,6 +56,6 @@ def run(op, i, lanes, scale, count, tables, state):
             vv[j] = v
             param[j] += lr * (m / c1) / (np.sqrt(v / c2) + eps)
             acc[j] = 0.0
-        charge(state, lanes, core, op, MR, 3 * n)
-        charge(state, lanes, core, op, MW, 3 * n)
-    charge(state, lanes, core, op, LW, n)
+        charge(state.counts, state.op_counts, lanes, core, op, MR, 3 * n)
+        charge(state.counts, state.op_counts, lanes, core, op, MW, 3 * n)
+    charge(state.counts, state.op_counts, lanes, core, op, LW, n)

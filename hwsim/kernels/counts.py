@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from numba import njit
-
 from hwsim.counters import FIELDS, WORK_KINDS
+from hwsim.kernels.jit import kernel
 
 SYN_D = FIELDS.index("synaptic_ops_dense")
 SYN_E = FIELDS.index("synaptic_ops_effective")
@@ -26,8 +25,11 @@ STEP_RESET = WORK_KINDS.index("step_reset")
 WORK_KIND_COUNT = len(WORK_KINDS)
 
 
-@njit(cache=True, _nrt=False)
-def charge(state, row, core, kind, field, n):
-    """Add ``n`` to counter ``field`` of lane row ``row`` on ``core`` and of work ``kind``."""
-    state.counts[row, core, field] += n
-    state.op_counts[kind, field] += n
+@kernel
+def charge(counts, op_counts, row, core, kind, field, n):
+    """Add ``n`` to counter ``field`` of lane row ``row`` on ``core`` and of work ``kind``
+    (``State.counts``, ``State.op_counts``: the two arrays rather than the state, because
+    callers pass the field as a constant, so numba compiles one specialisation per field, and
+    each would otherwise carry every array of the state through its arguments)."""
+    counts[row, core, field] += n
+    op_counts[kind, field] += n

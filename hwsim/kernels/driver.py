@@ -17,12 +17,12 @@ tables derived from the parameters are refreshed after it.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from compiler.ops import BY_CODE, FAMILIES
 from hwsim.kernels import apply as apply_ops
 from hwsim.kernels import elementwise, learn, lru, messages, output, synapse
 from hwsim.kernels.counts import FIELD_COUNT
+from hwsim.kernels.jit import entry, inlined, kernel
 from hwsim.kernels.numeric import round_stored
 from hwsim.kernels.resets import refresh, sequence_reset, step_reset
 from hwsim.kernels.tables import ROUND_NONE, SEQUENCE_END, SEQUENCE_START, STEP, STEP_WITH_LOSS, base
@@ -40,7 +40,7 @@ APPLY = FAMILIES.index(apply_ops.FAMILY)
 FAMILY_OF = np.array([FAMILIES.index(BY_CODE[code].family) for code in range(len(BY_CODE))], np.int64)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _store_outputs(i, lanes, rounding, track, tables, state):
     """Round every value an instruction wrote as its buffer stores it (fixed-point grid or
     float32) and/or record the largest magnitude seen per buffer (calibration)."""
@@ -62,7 +62,7 @@ def _store_outputs(i, lanes, rounding, track, tables, state):
         qmax[k] = top
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def run_phase(p, count, options, tables, state, scratch):
     """Phase ``p``: its stages, ``repeat`` times; ``count`` is the optimizer step number."""
     phases, ins = tables.phases, tables.instructions
@@ -70,8 +70,8 @@ def run_phase(p, count, options, tables, state, scratch):
     for _ in range(phases.repeat[p]):
         for s in range(phases.stages[p]):
             stage = phases.first_stage[p] + s
-            nrec = 0
-            nfired = 0
+            nrec = np.int64(0)  # typed, not literals: one specialisation of send
+            nfired = np.int64(0)
             for i in range(phases.stage_ptr[stage], phases.stage_ptr[stage + 1]):
                 op = ins.op[i]
                 family = FAMILY_OF[op]
@@ -96,7 +96,7 @@ def run_phase(p, count, options, tables, state, scratch):
                 messages.deliver(nrec, rounding, track, tables, state, scratch)
 
 
-@njit(cache=True, _nrt=False)
+@inlined
 def _run_counted(p, count, options, tables, state, scratch):
     """Phase ``p``, as an optimizer step if it holds optimizer ops; returns the step count."""
     applies = tables.phases.applies[p] != 0
@@ -108,7 +108,7 @@ def _run_counted(p, count, options, tables, state, scratch):
     return count
 
 
-@njit(cache=True, _nrt=False)
+@inlined
 def _run_when(when, count, options, tables, state, scratch):
     """Every phase of ``when``, in program order; returns the step count."""
     phases = tables.phases
@@ -118,7 +118,7 @@ def _run_when(when, count, options, tables, state, scratch):
     return count
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _carries_loss(t, hin, options):
     """Whether some lane's mask is on at step t."""
     for b in range(options.lanes):
@@ -127,7 +127,7 @@ def _carries_loss(t, hin, options):
     return False
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _at_rest(t, hin, options, state):
     """Whether the idle phase at step t would change nothing but the counters: no lane carries
     loss (so after predict every error is exactly 0, the reference's ``errors_at_rest``: relax,
@@ -144,7 +144,7 @@ def _at_rest(t, hin, options, state):
     return True
 
 
-@njit(cache=True, _nrt=False)
+@inlined
 def _idle_phase(p, t, hin, count, options, tables, state, scratch):
     """Phase ``p`` (``idle_without_loss``: PC inference) of training step t. At rest
     (``_at_rest``) it is run once and its counts recorded; later steps at rest are charged
@@ -168,7 +168,7 @@ def _idle_phase(p, t, hin, count, options, tables, state, scratch):
     return count
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _read_outputs(t, lanes, loss_out, logit_out, tables, state):
     """Loss (sum of the output cores' loss registers) and logits of step t, per lane."""
     buffers, outputs, mem = tables.buffers, tables.outputs, state.mem
@@ -183,7 +183,7 @@ def _read_outputs(t, lanes, loss_out, logit_out, tables, state):
                 logit_out[t, b, outputs.start[q] + j] = mem[mo + j]
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _totals(cnt, out):
     """Counts per lane row summed over cores."""
     for row in range(cnt.shape[0]):
@@ -191,7 +191,7 @@ def _totals(cnt, out):
             out[row, f] = cnt[row, :, f].sum()
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, scratch):
     """Run ``hin.shape[0]`` time steps for ``options.lanes`` lanes (see module docstring).
 

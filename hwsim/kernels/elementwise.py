@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from numba import njit
-
 from compiler.ops import OPS
 from hwsim.kernels.counts import MW, NEURON, charge
+from hwsim.kernels.jit import kernel
 from hwsim.kernels.numeric import act_derivative, act_value
 from hwsim.kernels.tables import FLOAT_STEP, INT_ACTIVATION, base, slot
 
@@ -28,7 +27,7 @@ ERROR_VALUE, ERROR_PREDICTION, ERROR_EPS = (slot("error", "value"), slot("error"
 RELAX_VALUE, RELAX_EPS, RELAX_DRIVE = slot("relax", "value"), slot("relax", "eps"), slot("relax", "drive")
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def run(op, i, lanes, tables, state):
     """Instruction ``i`` (an elementwise op) for every lane; one neuron update per value
     (``zero``: one memory write per value)."""
@@ -43,7 +42,7 @@ def run(op, i, lanes, tables, state):
             y = mem[yo:yo + n]
             for j in range(n):
                 y[j] = 0.0
-            charge(state, b, core, op, MW, n)
+            charge(state.counts, state.op_counts, b, core, op, MW, n)
         return
     for b in range(lanes):
         if op == COPY:
@@ -82,4 +81,4 @@ def run(op, i, lanes, tables, state):
             value, eps, drive = mem[vo:vo + n], mem[eo:eo + n], mem[do:do + n]
             for j in range(n):
                 value[j] = value[j] - step * (eps[j] - drive[j])
-        charge(state, b, core, op, NEURON, n)
+        charge(state.counts, state.op_counts, b, core, op, NEURON, n)

@@ -11,10 +11,12 @@ dense mode counts every update.
 
 from __future__ import annotations
 
-from numba import njit, prange
+import numpy as np
+from numba import prange
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import LW, charge
+from hwsim.kernels.jit import kernel, parallel_kernel
 from hwsim.kernels.numeric import axpy, outer4x4
 from hwsim.kernels.tables import PARALLEL_WORK, base, slot
 
@@ -28,7 +30,7 @@ O_POST, O_PRE, O_ACC = (slot("outer_accumulate", r) for r in ("post", "pre", "ac
 A_X, A_ACC = slot("accumulate", "x"), slot("accumulate", "acc")
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _outer_accumulate(i, lanes, dense, tables, state, scratch):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -55,7 +57,7 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
             for r in range(rows):
                 if dense or p[r] != 0.0:
                     active[b] += 1
-        charge(state, b, core, OUTER_ACCUMULATE, LW, active[b] * k)
+        charge(state.counts, state.op_counts, b, core, OUTER_ACCUMULATE, LW, active[b] * k)
     # blocks of four accumulator rows stay in L1 while every lane, in lane order, adds to
     # them; blocks are independent, so a large accumulator shares them out over the threads
     blocks = (rows + 3) // 4
@@ -66,15 +68,15 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
             _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
 
 
-@njit(cache=True, parallel=True, _nrt=False)
+@parallel_kernel
 def _blocks_in_parallel(blocks, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     """Every block of four accumulator rows, the blocks shared out over the threads (each
     row's lanes still add in lane order, so the results are the serial loop's)."""
     for blk in prange(blocks):
-        _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
+        _block(np.int64(blk), lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     """Accumulator rows 4 blk .. 4 blk + 3, every lane in lane order. A lane whose pre vector
     is at least a quarter nonzero adds whole rows (its zero columns add exact zeros, cheaper
@@ -83,7 +85,7 @@ def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     r = 4 * blk
     block = min(4, rows - r)
     start = ao + r * cols
-    run0 = run1 = run2 = -1
+    run0 = run1 = run2 = np.int64(-1)  # typed, not a literal: one specialisation of _flush
     n = 0
     for b in range(lanes):
         if nzc[b] == 0 or active[b] == 0:
@@ -109,7 +111,7 @@ def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width):
     """The first n pending wide lanes (run0, run1, run2), one after the other."""
     if n > 0:
@@ -120,7 +122,7 @@ def _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width)
         _add_lane(mem, start, block, cols, r, po[run2], qo[run2], icol, width, run2, cols)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _add_lane(mem, start, block, cols, r, post, pre, icol, width, b, k):
     """One lane into ``block`` accumulator rows: rows with a zero post value and zero pre
     columns (k of the cols are nonzero, listed in icol) would only add exact zeros."""
@@ -137,7 +139,7 @@ def _add_lane(mem, start, block, cols, r, post, pre, icol, width, b, k):
                 mem[row + c] += pv * mem[pre + c]
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _accumulate(i, lanes, dense, tables, state):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -152,7 +154,7 @@ def _accumulate(i, lanes, dense, tables, state):
         for j in range(n):
             if dense or xv[j] != 0.0:
                 k += 1
-        charge(state, b, core, ACCUMULATE, LW, k)
+        charge(state.counts, state.op_counts, b, core, ACCUMULATE, LW, k)
     for j in range(n):
         s = 0.0
         for b in range(lanes):
@@ -160,7 +162,7 @@ def _accumulate(i, lanes, dense, tables, state):
         mem[ao + j] += s
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def run(op, i, lanes, dense, tables, state, scratch):
     """Instruction ``i`` (a learn op) for every lane, into the shared accumulator."""
     if op == OUTER_ACCUMULATE:

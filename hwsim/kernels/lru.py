@@ -8,10 +8,9 @@ change (``State.exp``, ``lam_re``, ``lam_im`` at the parameters' arena offsets).
 
 from __future__ import annotations
 
-from numba import njit
-
 from compiler.ops import OPS
 from hwsim.kernels.counts import LT, LW, NEURON, charge
+from hwsim.kernels.jit import kernel
 from hwsim.kernels.tables import base, slot
 
 FAMILY = "lru"
@@ -36,7 +35,7 @@ I_EPS, I_TRACE, I_ACC = (slot("lru_input_credit", r) for r in ("eps", "trace", "
 J_EPS, J_U, J_GAMMA, J_ACC = (slot("lru_input_credit_immediate", r) for r in ("eps", "u", "gamma_log", "acc"))
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _predict(i, lanes, tables, state):
     """mu = lambda * h + gamma * drive."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
@@ -56,14 +55,14 @@ def _predict(i, lanes, tables, state):
                 hr, him = h[j], hi[j]
                 mu[j] = (lr[j] * hr - li[j] * him) + g[j] * d[j]
                 mi[j] = (lr[j] * him + li[j] * hr) + g[j] * di[j]
-            charge(state, b, core, PREDICT, NEURON, 2 * n)
+            charge(state.counts, state.op_counts, b, core, PREDICT, NEURON, 2 * n)
         else:
             for j in range(n):
                 mu[j] = lr[j] * h[j] + g[j] * d[j]
-            charge(state, b, core, PREDICT, NEURON, n)
+            charge(state.counts, state.op_counts, b, core, PREDICT, NEURON, n)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _trace(i, lanes, tables, state):
     """trace = lambda * trace + src."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
@@ -83,14 +82,14 @@ def _trace(i, lanes, tables, state):
                 re, im = tr[j], tim[j]
                 tr[j] = (lr[j] * re - li[j] * im) + sr[j]
                 tim[j] = (lr[j] * im + li[j] * re) + si[j]
-            charge(state, b, core, TRACE, LT, 2 * n)
+            charge(state.counts, state.op_counts, b, core, TRACE, LT, 2 * n)
         else:
             for j in range(n):
                 tr[j] = lr[j] * tr[j] + sr[j]
-            charge(state, b, core, TRACE, LT, n)
+            charge(state.counts, state.op_counts, b, core, TRACE, LT, n)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _synapse_trace(i, lanes, tables, state):
     """trace[r, j] = lambda_r * trace[r, j] + gamma_r * u_j."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
@@ -112,17 +111,17 @@ def _synapse_trace(i, lanes, tables, state):
                     re, im = tr[j], tim[j]
                     tr[j] = (lr * re - li * im) + g * u[j]
                     tim[j] = lr * im + li * re
-            charge(state, b, core, SYNAPSE_TRACE, LT, 2 * n * m)
+            charge(state.counts, state.op_counts, b, core, SYNAPSE_TRACE, LT, 2 * n * m)
         else:
             for r in range(n):
                 lr, g = lre[nuo + r], ex[glo + r]
                 tr = mem[to + r * m:to + r * m + m]
                 for j in range(m):
                     tr[j] = lr * tr[j] + g * u[j]
-            charge(state, b, core, SYNAPSE_TRACE, LT, n * m)
+            charge(state.counts, state.op_counts, b, core, SYNAPSE_TRACE, LT, n * m)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _decay_credit(op, i, lanes, dense, tables, state, scratch):
     """lru_lambda_credit and lru_gamma_credit: c = sum over lanes of eps * conj(sens) per
     neuron, then the accumulators of nu (and theta) or gamma_log. Neurons whose error is 0 in
@@ -176,10 +175,10 @@ def _decay_credit(op, i, lanes, dense, tables, state, scratch):
             mem[acc + j] += ex[glo + j] * cr
     per = 2 if acc_th >= 0 else 1
     for b in range(lanes):
-        charge(state, b, core, op, LW, per * lanecnt[b])
+        charge(state.counts, state.op_counts, b, core, op, LW, per * lanecnt[b])
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _input_credit(op, i, lanes, dense, tables, state, scratch):
     """lru_input_credit (acc += eps_r * conj(trace_rj)) and its immediate form
     (acc += eps_r * gamma_r * u_j); rows whose error is 0 do no work (unless dense)."""
@@ -240,10 +239,10 @@ def _input_credit(op, i, lanes, dense, tables, state, scratch):
                 else:
                     for j in range(m):
                         acr[j] += er * tr[j]
-        charge(state, b, core, op, LW, parts * lanecnt[b])
+        charge(state.counts, state.op_counts, b, core, op, LW, parts * lanecnt[b])
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def run(op, i, lanes, dense, tables, state, scratch):
     """Instruction ``i`` (an LRU op) for every lane."""
     if op == PREDICT:

@@ -10,10 +10,9 @@ travels at is the program's ``threshold_groups`` (``SendGroups.threshold_group``
 
 from __future__ import annotations
 
-from numba import njit
-
 from compiler.ops import OPS
 from hwsim.kernels.counts import DELIVER, HOPS, HOST_INPUT, MR, MSG, MW, charge
+from hwsim.kernels.jit import kernel
 from hwsim.kernels.numeric import round_stored
 from hwsim.kernels.tables import (
     INT_GROUPS_END,
@@ -32,7 +31,7 @@ IMPLEMENTS = ("send",)
 SEND = OPS["send"].code
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
     """Queue the events of instruction ``i``'s send groups; returns the new queue lengths
     (records, fired values) of the stage."""
@@ -61,7 +60,7 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
                     fired[nfired] = j
                     nfired += 1
             k = nfired - first
-            charge(state, b, core, SEND, MR, 2 * n)
+            charge(state.counts, state.op_counts, b, core, SEND, MR, 2 * n)
             if k == 0:
                 continue
             rec[nrec, RECORD_GROUP] = g
@@ -69,13 +68,13 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
             rec[nrec, RECORD_FIRST] = first
             rec[nrec, RECORD_COUNT] = k
             nrec += 1
-            charge(state, b, core, SEND, MW, k)
-            charge(state, b, core, SEND, MSG, k * channels)
-            charge(state, b, core, SEND, HOPS, k * sends.hops[g])
+            charge(state.counts, state.op_counts, b, core, SEND, MW, k)
+            charge(state.counts, state.op_counts, b, core, SEND, MSG, k * channels)
+            charge(state.counts, state.op_counts, b, core, SEND, HOPS, k * sends.hops[g])
     return nrec, nfired
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def deliver(nrec, rounding, track, tables, state, scratch):
     """End of a stage: every queued value lands in the inbox of every channel of its group."""
     buffers, sends, channels = tables.buffers, tables.sends, tables.channels
@@ -101,10 +100,10 @@ def deliver(nrec, rounding, track, tables, state, scratch):
             else:
                 for j in range(k):
                     inbox[idx[j]] = last[idx[j]]
-            charge(state, b, channels.dst_core[q], DELIVER, MW, k)
+            charge(state.counts, state.op_counts, b, channels.dst_core[q], DELIVER, MW, k)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def host_input(t, hin, lanes, dense, rounding, track, tables, state):
     """Deliver the host inputs of step t into the inboxes; only changed values are written."""
     buffers, host = tables.buffers, tables.host
@@ -123,4 +122,4 @@ def host_input(t, hin, lanes, dense, rounding, track, tables, state):
                 if dense or mem[do + j] != v:
                     mem[do + j] = v
                     written += 1
-            charge(state, b, core, HOST_INPUT, MW, written)
+            charge(state.counts, state.op_counts, b, core, HOST_INPUT, MW, written)

@@ -10,15 +10,15 @@ vectorises over the elements without changing any element's order of additions.
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
+from hwsim.kernels.jit import entry, kernel
 from hwsim.kernels.tables import ROUND_FIXED, ROUND_FLOAT32
 from neuropc.reference.activations import TANH_CLIP
 
 GELU_C = np.sqrt(2.0 / np.pi)
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def tanh(x):
     """neuropc.reference.activations.tanh, the same operations (so the same bits)."""
     if x > TANH_CLIP:
@@ -29,7 +29,7 @@ def tanh(x):
     return t / (t + 2.0)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def act_value(fn, x):
     """neuropc.reference.activations.value: 0 tanh, 1 relu, 2 gelu, 3 identity."""
     if fn == 0:
@@ -41,7 +41,7 @@ def act_value(fn, x):
     return x
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def act_derivative(fn, x):
     """neuropc.reference.activations.derivative."""
     if fn == 0:
@@ -56,7 +56,7 @@ def act_derivative(fn, x):
     return 1.0
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def quantize(v, scale, lo, hi):
     """Round to the grid 1/scale, half to even, and saturate to [lo, hi] grid steps."""
     r = np.rint(v * scale)
@@ -67,7 +67,7 @@ def quantize(v, scale, lo, hi):
     return r / scale
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def round_stored(mode, v, scale, lo, hi):
     """A value as stored: on a fixed-point grid, as the nearest float32, or unchanged."""
     if mode == ROUND_FIXED:
@@ -77,7 +77,7 @@ def round_stored(mode, v, scale, lo, hi):
     return v
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def axpy(y, yo, a, x, xo, n):
     """y[yo:yo + n] += a * x[xo:xo + n]: a synapse's event (a weight column times its change)
     and a lane's learning update (a pre-synaptic row times a post value). Indexed in place,
@@ -89,7 +89,7 @@ def axpy(y, yo, a, x, xo, n):
         y[u(yo + j)] += a * x[u(xo + j)]
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def axpy4(y, yo, a0, a1, a2, a3, x, xo, n):
     """y[yo:yo + n] += a0 x_0 + a1 x_1 + a2 x_2 + a3 x_3, added one after the other (the
     order of four ``axpy``, so the same bits), where x_k is x[xo + k n:xo + (k + 1) n]: four
@@ -101,7 +101,7 @@ def axpy4(y, yo, a0, a1, a2, a3, x, xo, n):
             + a3 * x[u(xo + 3 * n + j)]
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def outer4x4(m, a, n, p0, p1, p2, p3, q0, q1, q2, q3):
     """Four accumulator rows of length n at m[a], m[a + n], ... get row r += p_l[r] * q_l for
     four lanes l (post values at m[p_l], pre vectors at m[q_l]), added lane after lane (the

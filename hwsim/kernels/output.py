@@ -5,10 +5,10 @@ concat operands of ``max``/``log_sum`` are read from ``Instructions.list_ids``."
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import NEURON, charge
+from hwsim.kernels.jit import kernel
 from hwsim.kernels.tables import FLOAT_OFFSET, INT_LIST_END, INT_LIST_FIRST, base, slot
 
 FAMILY = "output"
@@ -35,7 +35,7 @@ for _name in ("xent_loss", "se_loss"):  # the loss ops read their operands where
         raise ValueError(f"{_name} and {_error} must share their input slots")
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _reduce(op, i, lanes, tables, state):
     """max and log_sum over the concat list of buffers: one neuron update per lane."""
     buffers, ins = tables.buffers, tables.instructions
@@ -60,10 +60,10 @@ def _reduce(op, i, lanes, tables, state):
                 for j in range(buffers.size[k]):
                     total += mem[ko + j]
             mem[base(buffers, y, b)] = np.log(total)
-        charge(state, b, core, op, NEURON, 1)
+        charge(state.counts, state.op_counts, b, core, op, NEURON, 1)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _sum_exp(i, lanes, tables, state):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -76,10 +76,10 @@ def _sum_exp(i, lanes, tables, state):
         for j in range(n):
             total += np.exp(mem[xo + j] - s)
         mem[base(buffers, y, b)] = total
-        charge(state, b, core, SUM_EXP, NEURON, 1)
+        charge(state.counts, state.op_counts, b, core, SUM_EXP, NEURON, 1)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _cross_entropy(op, i, lanes, tables, state):
     buffers, ins = tables.buffers, tables.instructions
     a = ins.slots[i]
@@ -99,16 +99,16 @@ def _cross_entropy(op, i, lanes, tables, state):
             for j in range(n):
                 onehot = 1.0 if j == k else 0.0
                 mem[oo + j] = (onehot - np.exp((mem[lo + j] - shift) - logz)) * mask
-            charge(state, b, core, op, NEURON, n)
+            charge(state.counts, state.op_counts, b, core, op, NEURON, n)
         else:
             if 0 <= k < n:
                 mem[oo] = -((mem[lo + k] - shift) - logz) * mask
             else:
                 mem[oo] = 0.0
-            charge(state, b, core, op, NEURON, 1)
+            charge(state.counts, state.op_counts, b, core, op, NEURON, 1)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _squared_error(op, i, lanes, tables, state):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -122,17 +122,17 @@ def _squared_error(op, i, lanes, tables, state):
         if op == SE_ERROR:
             for j in range(n):
                 mem[oo + j] = -(mem[po + j] - mem[to + j]) * mask
-            charge(state, b, core, op, NEURON, n)
+            charge(state.counts, state.op_counts, b, core, op, NEURON, n)
         else:
             total = 0.0
             for j in range(n):
                 diff = mem[po + j] - mem[to + j]
                 total += diff * diff
             mem[oo] = 0.5 * total * mask
-            charge(state, b, core, op, NEURON, 1)
+            charge(state.counts, state.op_counts, b, core, op, NEURON, 1)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def run(op, i, lanes, tables, state):
     """Instruction ``i`` (an output op) for every lane."""
     if op == MAX or op == LOG_SUM:

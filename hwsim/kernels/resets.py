@@ -4,13 +4,13 @@ per-step restart of the error channels, and the tables derived from the paramete
 from __future__ import annotations
 
 import numpy as np
-from numba import njit
 
 from hwsim.kernels.counts import MW, SEQUENCE_RESET, STEP_RESET, charge
+from hwsim.kernels.jit import entry, kernel
 from hwsim.kernels.tables import base
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def refresh(tables, state):
     """After the weights or LRU parameters changed: LRU coefficients, per-column nonzero
     counts and the column-major copy of every matvec weight (the events of a synapse read
@@ -57,7 +57,7 @@ def refresh(tables, state):
         stale[j] = 1
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _clear(lanes, tables, state, inboxes, errors_only, kind):
     """Zero ``inboxes``, the delta-coding references and the sigma-delta accumulators (all of
     them, or only the error channels' when ``errors_only``), counting the writes as ``kind``."""
@@ -71,7 +71,7 @@ def _clear(lanes, tables, state, inboxes, errors_only, kind):
             box = mem[o:o + n]
             for j in range(n):
                 box[j] = 0.0
-            charge(state, b, buffers.core[k], kind, MW, n)
+            charge(state.counts, state.op_counts, b, buffers.core[k], kind, MW, n)
     for g in range(refs.off.shape[0]):
         if errors_only and refs.per_step[g] == 0:
             continue
@@ -80,7 +80,7 @@ def _clear(lanes, tables, state, inboxes, errors_only, kind):
         for j in range(n * lanes):
             block[j] = 0.0
         for b in range(lanes):
-            charge(state, b, refs.core[g], kind, MW, n)
+            charge(state.counts, state.op_counts, b, refs.core[g], kind, MW, n)
     for ac in range(accs.w.shape[0]):
         if errors_only and accs.per_step[ac] == 0:
             continue
@@ -92,22 +92,22 @@ def _clear(lanes, tables, state, inboxes, errors_only, kind):
         for j in range(cols * lanes):
             seen[j] = 0.0
         for b in range(lanes):
-            charge(state, b, buffers.core[accs.w[ac]], kind, MW, rows + cols)
+            charge(state.counts, state.op_counts, b, buffers.core[accs.w[ac]], kind, MW, rows + cols)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def sequence_reset(lanes, tables, state):
     """Sequence start: zero inboxes, delta-coding references and sigma-delta accumulators,
     so that what a sequence costs does not depend on what ran before it."""
-    _clear(lanes, tables, state, tables.inboxes.every, False, SEQUENCE_RESET)
+    _clear(lanes, tables, state, tables.inboxes.every, np.bool_(False), np.int64(SEQUENCE_RESET))
     stale = state.stale
     for j in range(stale.shape[0]):
         stale[j] = 0
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def step_reset(lanes, tables, state):
     """Training step start: error channels restart at 0 on both ends (``hwsim.encode.
     per_step_source`` says why), so no events are spent on carrying last step's errors back
     to 0. Their inboxes, delta references and the accumulators reading them are zeroed."""
-    _clear(lanes, tables, state, tables.inboxes.per_step, True, STEP_RESET)
+    _clear(lanes, tables, state, tables.inboxes.per_step, np.bool_(True), np.int64(STEP_RESET))

@@ -16,10 +16,12 @@ a large matvec shares them out over numba's threads (``NUMBA_NUM_THREADS``).
 
 from __future__ import annotations
 
-from numba import njit, prange
+import numpy as np
+from numba import prange
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import MR, MW, NEURON, SYN_D, SYN_E, charge
+from hwsim.kernels.jit import entry, kernel, parallel_kernel
 from hwsim.kernels.numeric import axpy, axpy4
 from hwsim.kernels.tables import INT_ACCUMULATOR, PARALLEL_WORK, base, slot
 
@@ -32,7 +34,7 @@ M_W, M_X, M_BIAS, M_Y = (slot("matvec", r) for r in ("w", "x", "bias", "y"))
 GROUP = 8
 
 
-@njit(cache=True, _nrt=False)
+@entry
 def _events(xv, ref, nnz, recompute, values_out):
     """What each column adds to a lane's accumulator, 0.0 for a column without an event, and
     the accumulator's seen values brought up to date. Recomputing: every column its value;
@@ -49,7 +51,7 @@ def _events(xv, ref, nnz, recompute, values_out):
     return k, e
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem, sums, seen,
            stale, by_column, nnz, values, events, effective):
     """Lanes g * GROUP .. g * GROUP + GROUP - 1 of one matvec (arena offsets: see ``run``):
@@ -98,18 +100,18 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
                 mem[yo + r] = sums[so + r]
 
 
-@njit(cache=True, parallel=True, _nrt=False)
+@parallel_kernel
 def _groups_in_parallel(groups, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias,
                         mem, sums, seen, stale, by_column, nnz, values, events, effective):
     """Every lane group, the groups shared out over the threads: each lane has its own
     accumulator, inbox, seen values and scratch, so the results are the serial loop's, bit
     for bit."""
     for g in prange(groups):
-        _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem, sums, seen,
-               stale, by_column, nnz, values, events, effective)
+        _group(np.int64(g), lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem,
+               sums, seen, stale, by_column, nnz, values, events, effective)
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def run(i, lanes, dense, tables, state, scratch):
     """y = W @ x (+ bias) through the hidden accumulator of (W, x), for every lane; lane
     groups in parallel when there are several and the matrix is large enough to pay for it."""
@@ -139,8 +141,8 @@ def run(i, lanes, dense, tables, state, scratch):
     extra = rows if bias >= 0 else 0
     for b in range(lanes):
         events = scratch.matvec_events[b]
-        charge(state, b, core, MATVEC, SYN_D, rows * cols + extra)
-        charge(state, b, core, MATVEC, SYN_E, scratch.matvec_effective[b] + extra)
-        charge(state, b, core, MATVEC, NEURON, rows)
-        charge(state, b, core, MATVEC, MR, 2 * events)
-        charge(state, b, core, MATVEC, MW, events)
+        charge(state.counts, state.op_counts, b, core, MATVEC, SYN_D, rows * cols + extra)
+        charge(state.counts, state.op_counts, b, core, MATVEC, SYN_E, scratch.matvec_effective[b] + extra)
+        charge(state.counts, state.op_counts, b, core, MATVEC, NEURON, rows)
+        charge(state.counts, state.op_counts, b, core, MATVEC, MR, 2 * events)
+        charge(state.counts, state.op_counts, b, core, MATVEC, MW, events)

@@ -12,9 +12,9 @@ from __future__ import annotations
 from typing import NamedTuple
 
 import numpy as np
-from numba import njit
 
 from compiler.ops import OPS
+from hwsim.kernels.jit import kernel
 
 #: every (op kind, role) whose slot a kernel module reads (tests/hwsim/test_kernel_vocabulary.py)
 SLOTS_READ: set[tuple[str, str]] = set()
@@ -256,7 +256,7 @@ class Options(NamedTuple):
     scale: float
 
 
-@njit(cache=True, _nrt=False)
+@kernel
 def base(buffers, k, lane):
     """Arena offset of lane ``lane`` of buffer ``k`` (its only copy if shared)."""
     return buffers.off[k] + lane * buffers.size[k] * buffers.lane[k]
