@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from compiler.pipeline import compile_artifact
+from hwsim.backends import available_backends
 from hwsim.filtering import deployment_spec
 from hwsim.runner import simulate
 from neuropc.reference.filtering import filtering_errors
@@ -67,3 +68,13 @@ def test_every_backend_reports_the_same_deployment_errors_and_the_rollouts_leave
     for name, value in native.params.items():
         assert (often.params[name] == value).all(), name
     assert [often.final[key] for key in KEYS] == [native.final[key] for key in KEYS]
+
+
+@pytest.mark.skipif("lava" not in available_backends(), reason="lava-nc not installed (the lava extra)")
+def test_lava_rolls_out_as_the_native_backend_does() -> None:
+    """The filter program takes the trained weights through ``Backend.restore``, which Lava
+    implements with ``Var.set``: its deployment errors are the native backend's, bit for bit."""
+    short = _spec().with_overrides({"run.steps": 2, "run.eval_every": 2})
+    artifact = compile_artifact(short)
+    native, lava = (simulate(artifact, backend=name).final for name in ("native", "lava"))
+    assert [lava[key] for key in KEYS] == [native[key] for key in KEYS]

@@ -22,14 +22,14 @@ from __future__ import annotations
 import multiprocessing
 import re
 import weakref
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import numpy as np
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 
 from compiler.artifact import Artifact
-from compiler.program import HOST, Buffer, Phase, assemble_bound
+from compiler.program import HOST, Buffer, Phase, assemble_bound, bound_block
 from hwsim.backends.core_rules import (
     EventCounter,
     EventLayout,
@@ -344,6 +344,32 @@ class LavaBackend:
         for space, name in bound:
             state[space][name] = self.read(space, name, self.artifact.params[name].shape)
         return state
+
+    def restore(self, params: Mapping[str, np.ndarray],
+                optimizer_state: Mapping[str, Mapping[str, np.ndarray]], optimizer_steps: int,
+                copies: Mapping[str, Mapping[str, np.ndarray]] | None = None) -> None:
+        """Parameters (stored in the number format, as when the graph was built), the feedback
+        copies as they were, optimizer moments into the buffers bound to them and the optimizer
+        step count, by ``Var.set``; every sigma-delta accumulator recomputes at its next use."""
+        for core in self.program.cores:
+            store = Storage.of(self.program, core.core, self.options.number_format, self.options.formats)
+            for buf in core.buffers.values():
+                b = buf.binding
+                if b is None:
+                    continue
+                if b.copy and copies and b.name in copies.get(b.space, {}):
+                    value = bound_block(copies[b.space][b.name], b)
+                elif b.space == "param" and b.name in params:
+                    value = store(buf.name, bound_block(params[b.name], b))
+                elif b.name in optimizer_state.get(b.space, {}):
+                    value = bound_block(optimizer_state[b.space][b.name], b)
+                else:
+                    continue
+                value = np.asarray(value, dtype=np.float64)
+                getattr(self.cores[core.core], var_name(buf.name)).set(value.reshape(value.shape or (1,)))
+        self._cache.clear()
+        self.optimizer_steps = int(optimizer_steps)
+        self._pending_flags |= WEIGHTS_CHANGED
 
     def load_shared(self, other: LavaBackend) -> None:
         """Take the other backend's shared buffers and optimizer step count (``Var.set`` on
