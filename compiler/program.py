@@ -22,7 +22,7 @@ Execution model (docs/compiler.md has the formulas of every op kind):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -128,6 +128,24 @@ def bound_block(array: np.ndarray, binding: Binding) -> np.ndarray:
     b = binding
     block = array[b.rows[0]:b.rows[1]] if b.cols is None else array[b.rows[0]:b.rows[1], b.cols[0]:b.cols[1]]
     return np.asarray(block.T if b.transpose else block, dtype=np.float64)
+
+
+def restored_blocks(program: Program, optimizer_state: Mapping[str, Mapping[str, np.ndarray]],
+                    copies: Mapping[str, Mapping[str, np.ndarray]] | None = None
+                    ) -> Iterator[tuple[int, Buffer, np.ndarray]]:
+    """(core, buffer, block) for everything a checkpoint restores besides the parameters
+    themselves (``Backend.restore``): feedback copies as they were (a copy is updated on its
+    own core and can differ from its primary in the last bit) and optimizer moments. Every
+    backend loads the parameters first, in its number format, then these blocks over them."""
+    for core in program.cores:
+        for buf in core.buffers.values():
+            b = buf.binding
+            if b is None:
+                continue
+            if b.copy and copies and b.name in copies.get(b.space, {}):
+                yield core.core, buf, bound_block(copies[b.space][b.name], b)
+            elif b.name in optimizer_state.get(b.space, {}):
+                yield core.core, buf, bound_block(optimizer_state[b.space][b.name], b)
 
 
 #: (space, name, part, layer, copy): which global array a binding is a block of

@@ -27,20 +27,21 @@ from neuropc.tasks.sysid import DeploymentStep, SysIdTask
 
 def deployment_spec(spec: NetworkSpec) -> NetworkSpec:
     """The run's network with the filter's inference as its rule (see the module docstring)."""
-    task = spec.task
-    filt = task.filter
+    filt = spec.task.filter
     return spec.with_overrides({
         "rule.name": "tpc", "rule.carry": "inferred", "rule.update": "sequence",
         "rule.inference": {"iterations": filt.iterations, "step": filt.step, "fixed_prediction": False},
     })
 
 
-def feedback_copies(backend: Backend, artifact: Artifact) -> dict[str, dict[str, np.ndarray]]:
-    """Every feedback copy of a weight (and of its optimizer moments) as the backend holds it
-    now, by space and parameter name: a copy is updated on its own core, so it can differ from
-    its primary in the last bit, and a checkpoint or a deployment must take it as it is."""
+def feedback_copies(backend: Backend, artifact: Artifact, spaces: tuple[str, ...] = ("param", "adam_m", "adam_v")
+                    ) -> dict[str, dict[str, np.ndarray]]:
+    """Every feedback copy of a weight (and, in ``spaces``, of its optimizer moments) as the
+    backend holds it now, by space and parameter name: a copy is updated on its own core, so it
+    can differ from its primary in the last bit, and a checkpoint or a deployment must take it
+    as it is."""
     copies: dict[str, dict[str, np.ndarray]] = {}
-    for space in ("param", "adam_m", "adam_v"):
+    for space in spaces:
         for name, value in artifact.params.items():
             try:
                 copies.setdefault(space, {})[name] = backend.read(space, name, value.shape, copy=True)
@@ -62,7 +63,7 @@ class FilterDeployment:
         """``task.deployment_errors`` with this program's step, on the trainer's weights (one
         backend for every way of rolling out: each rollout starts with a sequence reset)."""
         backend = open_backend(self.backend, self.artifact, size, self.options)
-        backend.restore(trainer.parameters(), {}, 0, {"param": feedback_copies(trainer, trained).get("param", {})})
+        backend.restore(trainer.parameters(), {}, 0, feedback_copies(trainer, trained, ("param",)))
         return self.task.deployment_errors(seed, size, lambda: self._step(backend, size))
 
     def _step(self, backend: Backend, size: int) -> DeploymentStep:

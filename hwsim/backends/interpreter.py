@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping
 import numpy as np
 
 from compiler.artifact import Artifact
-from compiler.program import Buffer, Phase, assemble_bound, bound_block
+from compiler.program import Buffer, Phase, assemble_bound, restored_blocks
 from hwsim.backends.core_rules import (
     CoreRules,
     Delivery,
@@ -185,15 +185,8 @@ class InterpreterBackend:
         """Parameters (stored in the number format), optimizer moments into the buffers bound
         to them, and the optimizer step count; the accumulators recompute."""
         self.load_params(dict(params))
-        for core in self.program.cores:
-            for buf in core.buffers.values():
-                b = buf.binding
-                if b is not None and b.copy and copies and b.name in copies.get(b.space, {}):
-                    self.mem[core.core][buf.name][...] = bound_block(copies[b.space][b.name], b)
-                    continue
-                if b is None or b.space not in optimizer_state or b.name not in optimizer_state[b.space]:
-                    continue
-                self.mem[core.core][buf.name][...] = bound_block(optimizer_state[b.space][b.name], b)
+        for core, buf, block in restored_blocks(self.program, optimizer_state, copies):
+            self.mem[core][buf.name][...] = block
         self.optimizer_steps = int(optimizer_steps)
         self._weights_changed()
 

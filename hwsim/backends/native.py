@@ -11,7 +11,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from compiler.artifact import Artifact
-from compiler.program import bound_block
+from compiler.program import restored_blocks
 from hwsim.backends.protocol import BlockOutput, ExecutionOptions
 from hwsim.engine import Engine
 from hwsim.number_format import FixedFormat
@@ -67,14 +67,8 @@ class NativeBackend:
         them, and Adam's step count."""
         engine = self.engine
         engine.load_params(dict(params))
-        for core, buf in engine.enc.buffers:
-            b = buf.binding
-            if b is not None and b.copy and copies and b.name in copies.get(b.space, {}):
-                engine.buffer(core, buf.name)[...] = bound_block(copies[b.space][b.name], b)
-                continue
-            if b is None or b.space not in optimizer_state or b.name not in optimizer_state[b.space]:
-                continue
-            engine.buffer(core, buf.name)[...] = bound_block(optimizer_state[b.space][b.name], b)
+        for core, buf, block in restored_blocks(self.artifact.program, optimizer_state, copies):
+            engine.buffer(core, buf.name)[...] = block
         engine.count = int(optimizer_steps)
         engine.refresh()
 

@@ -29,7 +29,7 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 
 from compiler.artifact import Artifact
-from compiler.program import HOST, Buffer, Phase, assemble_bound, bound_block
+from compiler.program import HOST, Buffer, Phase, assemble_bound, bound_block, restored_blocks
 from hwsim.backends.core_rules import (
     EventCounter,
     EventLayout,
@@ -351,22 +351,18 @@ class LavaBackend:
         """Parameters (stored in the number format, as when the graph was built), the feedback
         copies as they were, optimizer moments into the buffers bound to them and the optimizer
         step count, by ``Var.set``; every sigma-delta accumulator recomputes at its next use."""
+        def put(core: int, name: str, value: np.ndarray) -> None:
+            getattr(self.cores[core], var_name(name)).set(value.reshape(value.shape or (1,)))
+
         for core in self.program.cores:
             store = Storage.of(self.program, core.core, self.options.number_format, self.options.formats)
             for buf in core.buffers.values():
                 b = buf.binding
-                if b is None:
-                    continue
-                if b.copy and copies and b.name in copies.get(b.space, {}):
-                    value = bound_block(copies[b.space][b.name], b)
-                elif b.space == "param" and b.name in params:
+                if b is not None and b.space == "param" and b.name in params:
                     value = store(buf.name, bound_block(params[b.name], b))
-                elif b.name in optimizer_state.get(b.space, {}):
-                    value = bound_block(optimizer_state[b.space][b.name], b)
-                else:
-                    continue
-                value = np.asarray(value, dtype=np.float64)
-                getattr(self.cores[core.core], var_name(buf.name)).set(value.reshape(value.shape or (1,)))
+                    put(core.core, buf.name, np.asarray(value, dtype=np.float64))
+        for core, buf, block in restored_blocks(self.program, optimizer_state, copies):
+            put(core, buf.name, block)
         self._cache.clear()
         self.optimizer_steps = int(optimizer_steps)
         self._pending_flags |= WEIGHTS_CHANGED
