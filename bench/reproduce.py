@@ -113,6 +113,15 @@ def final(result: Mapping[str, Any], column: str) -> float | None:
     return rows[-1].get(column) if rows else None
 
 
+def final_reader(column: str) -> Any:
+    """How to read ``column`` of a trial's last metrics row."""
+    return lambda result: final(result, column)
+
+
+#: the deployment rows of sysid, by way of rolling out (the verdict compares them instead of
+#: ranking the rules)
+DEPLOYMENT_ROWS = {way: final_reader(f"eval_final_error_{way}") for way in ("open_loop", "observed", "filtered")}
+
 #: (task, row label, how to read one trial, digits, the paper's row: label and values per mode)
 ROWS: list[tuple[str, str, Any, int, tuple[str, dict[str, str]]]] = [
     ("copy", "copy, recall accuracy (held out, final)", lambda r: final(r, "eval_accuracy"), 4,
@@ -126,16 +135,13 @@ ROWS: list[tuple[str, str, Any, int, tuple[str, dict[str, str]]]] = [
       {"bptt": "98.62", "tpc-rtrl approximate": "99.19", "tpc": "108.99", "spatial-bp": "103.38"})),
     ("sysid", "sysid, one-step prediction RMS error (m)", lambda r: final(r, "eval_prediction_rmse"), 4,
      ("nanodrone: mean position error (later revision)", {"bptt": "0.505 m", "tpc-rtrl approximate": "0.506 m"})),
-    ("sysid", "sysid, final position error open loop (m)", lambda r: final(r, "eval_final_error_open_loop"), 3,
+    ("sysid", "sysid, final position error open loop (m)", DEPLOYMENT_ROWS["open_loop"], 3,
      ("nanodrone: open loop", {"tpc-rtrl approximate": "0.805 m"})),
     ("sysid", "sysid, final position error observed, no inference (m)",
-     lambda r: final(r, "eval_final_error_observed"), 3, ("", {})),
-    ("sysid", "sysid, final position error filtered (m)", lambda r: final(r, "eval_final_error_filtered"), 3,
+     DEPLOYMENT_ROWS["observed"], 3, ("", {})),
+    ("sysid", "sysid, final position error filtered (m)", DEPLOYMENT_ROWS["filtered"], 3,
      ("nanodrone: filtering with intermittent observations", {"tpc-rtrl approximate": "0.402 m"})),
 ]
-#: the deployment rows of sysid (the verdict compares them instead of ranking the rules)
-DEPLOYMENT_ROWS = {way: next(row[2] for row in ROWS if f"error {way.replace('_', ' ')}" in row[1])
-                   for way in ("open_loop", "observed", "filtered")}
 
 
 def results_table(cells: Mapping[tuple[str, str], list[Mapping[str, Any]]]) -> list[str]:
