@@ -24,6 +24,7 @@ from compiler.program import assemble_bound
 from hwsim import kernels as K
 from hwsim.counters import FIELDS, WORK_KINDS, work_counts
 from hwsim.encode import Encoded, encode
+from hwsim.kernels.records import by_reference
 from hwsim.kernels.tables import (
     RECORD_COLUMNS,
     ROUND_FIXED,
@@ -126,6 +127,8 @@ class Engine:
             counts=self.cnt, op_counts=self.opcnt, rest_counts=np.zeros_like(self.cnt),
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
         self._scratch = _scratch(enc, lanes_)
+        #: the records as the kernels take them (by reference, sharing the arrays above)
+        self._records = tuple(by_reference(record) for record in (enc.tables, self._state, self._scratch))
         self._thresholds = np.array([getattr(self.threshold, group) for group in THRESHOLD_GROUPS])
         #: the program applies after every step with loss (update: online), not at sequence end
         self.online = any(p.when == "step_with_loss" for p in program.phases)
@@ -174,7 +177,7 @@ class Engine:
         self.refresh()
 
     def refresh(self) -> None:
-        K.refresh(self.enc.tables, self._state)
+        K.refresh(*self._records[:2])
 
     def gather(self, space: str, name: str, shape: tuple[int, ...], part: str | None = None,
                layer: int | None = None, copy: bool = False) -> np.ndarray:
@@ -235,7 +238,7 @@ class Engine:
         logits = np.zeros((steps, self.lanes, self.enc.outputs))
         step_counts = np.zeros((steps, self.lanes + 1, len(FIELDS)), np.int64)
         self.count = int(K.execute(options, int(self.count), hin, loss, logits, step_counts,
-                                   self.enc.tables, self._state, self._scratch))
+                                   *self._records))
         return BlockOutput(loss, logits, step_counts)
 
     def reset(self) -> None:

@@ -9,10 +9,10 @@ vector updates), ``counts`` (counter columns), ``resets`` (sequence and step res
 tables) and ``driver`` (``execute``: the program's phases in order). docs/hwsim.md states
 what every counter counts.
 
-How a kernel is compiled is written once, in ``jit`` (no reference counting; no Python entry
-point for the kernels only other kernels call; only the entry points cached on disk, since
-their cached machine code holds everything they call). docs/hwsim.md, 'Compile time', says
-what each choice saved.
+How a kernel is compiled is written once, in ``jit`` (no Python entry point for the kernels
+only other kernels call; only the entry points cached on disk, since their cached machine code
+holds everything they call); the kernels take their records by reference (``records``).
+docs/hwsim.md, 'Compile time', says what each choice saved.
 
 Numba's on-disk cache (``cache=True``) is invalidated only when a function's own file
 changes, not when a function it calls in another file does, so after an edit of, say,

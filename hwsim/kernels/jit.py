@@ -14,8 +14,8 @@
   (numba IR inlining), so the op-family kernels are linked and optimised once more in
   ``execute`` instead of once more at every level of the driver.
 
-None of them counts references (``_nrt=False``): kernels allocate nothing (their working
-arrays live in ``tables.Scratch``), so passing the records costs no atomic updates.
+The kernels take their records by reference (``records.Record``, a StructRef), so they run
+with numba's reference counting on: a record's fields are read through it.
 
 A literal argument (a constant such as a counter column) gives a callee a specialisation of
 its own; the kernels pass typed values (``np.int64(0)``) where a constant would otherwise
@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from numba import njit
 
-_COMMON = {"_nrt": False}
+_COMMON: dict[str, bool] = {}
 _INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 kernel = njit(**_COMMON, **_INTERNAL)
