@@ -13,11 +13,16 @@ The record's arrays are the named tuple's own (no copy): what a kernel writes in
 
 from __future__ import annotations
 
-from typing import NamedTuple
-
 from numba import njit, types
 from numba.core.extending import overload
 from numba.experimental import structref
+
+from hwsim.kernels.tables import Scratch, State, Tables
+
+#: the records passed by reference. ``_by_reference`` is cached on disk, and its cache index
+#: names the type of every record it was called with, so another record type (say, one a
+#: test defines) would leave an index that processes unable to import it cannot read
+RECORDS = (Tables, State, Scratch)
 
 
 @structref.register
@@ -56,6 +61,8 @@ def _by_reference(value):
     return _new_record(value)
 
 
-def by_reference(value: NamedTuple) -> Record:
+def by_reference(value: Tables | State | Scratch) -> Record:
     """``value`` as a record the kernels take by reference (its arrays shared, not copied)."""
+    if not isinstance(value, RECORDS):
+        raise TypeError(f"only the kernels' records are passed by reference, not {type(value).__name__}")
     return _by_reference(value)
