@@ -22,7 +22,7 @@ from compiler.ops import BY_CODE, FAMILIES
 from hwsim.kernels import apply as apply_ops
 from hwsim.kernels import elementwise, learn, lru, messages, output, synapse
 from hwsim.kernels.counts import FIELD_COUNT
-from hwsim.kernels.jit import entry, inlined, kernel
+from hwsim.kernels.jit import inlined, kernel, record_entry
 from hwsim.kernels.numeric import round_stored
 from hwsim.kernels.resets import refresh, sequence_reset, step_reset
 from hwsim.kernels.tables import ROUND_NONE, SEQUENCE_END, SEQUENCE_START, STEP, STEP_WITH_LOSS, base
@@ -191,7 +191,7 @@ def _totals(cnt, out):
             out[row, f] = cnt[row, :, f].sum()
 
 
-@entry
+@record_entry
 def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, scratch):
     """Run ``hin.shape[0]`` time steps for ``options.lanes`` lanes (see module docstring).
 

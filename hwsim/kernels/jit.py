@@ -6,16 +6,21 @@
   the module of every caller, where it is optimised again at each level of the call tree.
   It is not cached on disk either: nothing calls it from Python, and the cached machine code
   of an entry point holds everything the entry point calls.
-- ``entry``: called from Python as well, cached on disk (the engine's ``execute`` and
-  ``refresh``, and the small numeric helpers the tests hold against numpy).
+- ``entry``: called from Python as well, cached on disk (the small numeric helpers the
+  tests hold against numpy, which kernels also call).
+- ``record_entry``: an ``entry`` that takes the records (the engine's ``execute`` and
+  ``refresh``), compiled with numba's reference counting so that its Python wrapper
+  releases the reference it takes on each record it is handed.
 - ``parallel_kernel``: a ``kernel`` whose ``prange`` loops share their iterations over
   numba's threads.
 - ``inlined``: a small ``kernel`` of the driver whose body numba copies into its caller
   (numba IR inlining), so the op-family kernels are linked and optimised once more in
   ``execute`` instead of once more at every level of the driver.
 
-The kernels take their records by reference (``records.Record``, a StructRef), so they run
-with numba's reference counting on: a record's fields are read through it.
+Everything else runs without numba's reference counting (``_nrt=False``): kernels allocate
+nothing (their working arrays live in ``tables.Scratch``), and with it every array argument
+of a small kernel called in an inner loop would cost two atomic updates. The records are
+read without it too (``records``, borrowed reads).
 
 A literal argument (a constant such as a counter column) gives a callee a specialisation of
 its own; the kernels pass typed values (``np.int64(0)``) where a constant would otherwise
@@ -26,10 +31,11 @@ from __future__ import annotations
 
 from numba import njit
 
-_COMMON: dict[str, bool] = {}
+_COMMON = {"_nrt": False}
 _INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 kernel = njit(**_COMMON, **_INTERNAL)
 entry = njit(**_COMMON, cache=True)
+record_entry = njit(cache=True)
 parallel_kernel = njit(**_COMMON, **_INTERNAL, parallel=True)
 inlined = njit(**_COMMON, **_INTERNAL, inline="always")

@@ -6,11 +6,11 @@ from __future__ import annotations
 import numpy as np
 
 from hwsim.kernels.counts import MW, SEQUENCE_RESET, STEP_RESET, charge
-from hwsim.kernels.jit import entry, kernel
+from hwsim.kernels.jit import kernel, record_entry
 from hwsim.kernels.tables import base
 
 
-@entry
+@record_entry
 def refresh(tables, state):
     """After the weights or LRU parameters changed: LRU coefficients, per-column nonzero
     counts and the column-major copy of every matvec weight (the events of a synapse read
