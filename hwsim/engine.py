@@ -128,7 +128,7 @@ class Engine:
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
         self._scratch = _scratch(enc, lanes_)
         #: the records as the kernels take them (by reference, sharing the arrays above)
-        self._records = tuple(by_reference(record) for record in (enc.tables, self._state, self._scratch))
+        self._records = by_reference(enc.tables, self._state, self._scratch)
         self._thresholds = np.array([getattr(self.threshold, group) for group in THRESHOLD_GROUPS])
         #: the program applies after every step with loss (update: online), not at sequence end
         self.online = any(p.when == "step_with_loss" for p in program.phases)

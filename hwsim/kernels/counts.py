@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hwsim.counters import FIELDS, WORK_KINDS
-from hwsim.kernels.jit import kernel
+from hwsim.kernels.jit import inlined
 
 SYN_D = FIELDS.index("synaptic_ops_dense")
 SYN_E = FIELDS.index("synaptic_ops_effective")
@@ -25,11 +25,11 @@ STEP_RESET = WORK_KINDS.index("step_reset")
 WORK_KIND_COUNT = len(WORK_KINDS)
 
 
-@kernel
+@inlined
 def charge(counts, op_counts, row, core, kind, field, n):
     """Add ``n`` to counter ``field`` of lane row ``row`` on ``core`` and of work ``kind``
-    (``State.counts``, ``State.op_counts``: the two arrays rather than the state, because
-    callers pass the field as a constant, so numba compiles one specialisation per field, and
-    each would otherwise carry every array of the state through its arguments)."""
+    (``State.counts``, ``State.op_counts``). Callers pass the kind and field as constants, so
+    as a kernel of its own numba compiled it once per pair of them (24 times); inlined, it is
+    typed in each caller instead."""
     counts[row, core, field] += n
     op_counts[kind, field] += n

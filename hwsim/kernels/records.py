@@ -29,11 +29,6 @@ from numba.experimental import structref
 
 from hwsim.kernels.tables import Scratch, State, Tables
 
-#: the records passed by reference. ``_by_reference`` is cached on disk, and its cache index
-#: names the type of every record it was called with, so another record type (say, one a
-#: test defines) would leave an index that processes unable to import it cannot read
-RECORDS = (Tables, State, Scratch)
-
 
 class RecordType(types.StructRef):
     """A named tuple's fields, held by reference."""
@@ -111,13 +106,17 @@ def _new_record_impl(value):
     return scope["impl"]
 
 
+# cached on disk: its index names the types it was called with, so only the kernels' own
+# records reach it (a type another process cannot import would leave an index it cannot read)
 @njit(cache=True)
-def _by_reference(value):
-    return _new_record(value)
+def _by_reference(tables, state, scratch):
+    return _new_record(tables), _new_record(state), _new_record(scratch)
 
 
-def by_reference(value: Tables | State | Scratch) -> Record:
-    """``value`` as a record the kernels take by reference (its arrays shared, not copied)."""
-    if not isinstance(value, RECORDS):
-        raise TypeError(f"only the kernels' records are passed by reference, not {type(value).__name__}")
-    return _by_reference(value)
+def by_reference(tables: Tables, state: State, scratch: Scratch) -> tuple[Record, Record, Record]:
+    """The three records as the kernels take them, by reference (their arrays shared, not
+    copied); built in one call, so that one compiled function builds all three."""
+    for value, kind in ((tables, Tables), (state, State), (scratch, Scratch)):
+        if not isinstance(value, kind):
+            raise TypeError(f"expected the kernels' {kind.__name__} record, got {type(value).__name__}")
+    return _by_reference(tables, state, scratch)

@@ -12,10 +12,14 @@ import pytest
 from hwsim.kernels.records import by_reference
 
 
-def test_only_the_kernels_records_are_passed_by_reference() -> None:
+def test_only_the_kernels_records_are_passed_by_reference(copy_spec) -> None:
     # its on-disk cache would otherwise name a type other processes cannot import
-    with pytest.raises(TypeError, match="only the kernels' records"):
-        by_reference(_Pair(np.zeros(2)))
+    from compiler.pipeline import compile_artifact
+    from hwsim.engine import Engine
+
+    engine = Engine(compile_artifact(copy_spec.with_overrides({"recurrent.size": 4, "readout.hidden": [3]})), 1)
+    with pytest.raises(TypeError, match="expected the kernels' State record, got _Pair"):
+        by_reference(engine.enc.tables, _Pair(np.zeros(2)), engine._scratch)
 
 
 class _Pair(NamedTuple):
