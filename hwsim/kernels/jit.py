@@ -13,9 +13,10 @@
   releases the reference it takes on each record it is handed.
 - ``parallel_kernel``: a ``kernel`` whose ``prange`` loops share their iterations over
   numba's threads.
-- ``inlined``: a small ``kernel`` of the driver whose body numba copies into its caller
-  (numba IR inlining), so the op-family kernels are linked and optimised once more in
-  ``execute`` instead of once more at every level of the driver.
+- ``inlined``: a small ``kernel`` whose body numba copies into its caller (numba IR
+  inlining): the driver's layers, so the op-family kernels are linked and optimised once more
+  in ``execute`` instead of once more at every level of the driver; and ``counts.charge``,
+  which callers pass constants that would otherwise compile it once per pair of them.
 
 Everything else runs without numba's reference counting (``_nrt=False``): kernels allocate
 nothing (their working arrays live in ``tables.Scratch``), and with it every array argument
