@@ -10,20 +10,20 @@ The record's arrays are the named tuple's own (no copy): what a kernel writes in
 ``state.mem`` the engine sees in its ``mem``.
 
 Reading a field needs no reference counting (``_field``), so the kernels keep running
-without numba's runtime (``jit``): with it, every array argument of a
-small kernel called in an inner loop (``numeric.axpy``) costs two atomic updates, which made a
-large network's training step a third slower. The record, which holds its arrays, outlives
-every kernel call, since the engine keeps it.
+without numba's runtime (``jit``): with it, every array argument of a small kernel called in
+an inner loop (``numeric.axpy``) costs two atomic updates, which made a large network's
+training step a third slower. The record, which holds its arrays, outlives every kernel call,
+since the engine keeps it.
 """
 
 from __future__ import annotations
 
-from llvmlite import ir
 from numba import njit, types
 from numba.core import cgutils
 from numba.core.datamodel import default_manager, models
 from numba.core.extending import infer_getattr, lower_getattr_generic, lower_setattr_generic, overload
 from numba.core.imputils import impl_ret_borrowed
+from numba.core.runtime.nrtdynmod import _meminfo_struct_type as _MEMINFO
 from numba.core.typing.templates import AttributeTemplate
 from numba.experimental import structref
 
@@ -44,10 +44,7 @@ class Record(structref.StructRefProxy):
 default_manager.register(RecordType, models.StructRefModel)
 structref.define_boxing(RecordType, Record)
 
-#: the head of numba's NRT_MemInfo (numba/core/runtime/nrt.h): reference count, destructor,
-#: its argument, the data pointer, the size
-_MEMINFO = ir.LiteralStructType([cgutils.intp_t, cgutils.voidptr_t, cgutils.voidptr_t, cgutils.voidptr_t,
-                                 cgutils.intp_t])
+#: where numba's NRT_MemInfo (its own layout, ``_MEMINFO``) keeps the payload's pointer
 _DATA = 3
 
 
@@ -91,8 +88,10 @@ def _set_field(context, builder, sig, args, attr):
     setattr(payload, attr, new)
 
 
-def _new_record(value):  # pragma: no cover - replaced by its numba overload
-    raise NotImplementedError
+def _new_record(value):
+    """A new record holding ``value``'s fields. Only compiled code builds records: numba
+    compiles the overload below in place of this function, so from Python it refuses."""
+    raise TypeError("records are built by compiled code only; from Python, call by_reference")
 
 
 @overload(_new_record)

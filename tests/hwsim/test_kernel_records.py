@@ -47,3 +47,10 @@ def test_the_kernels_see_what_numpy_writes_into_the_engines_arena_after_the_reco
     before = engine.mem.copy()
     engine.run(u, np.zeros((3, lanes)), np.ones((3, lanes)), train=True)
     assert not np.array_equal(engine.mem, before)
+
+
+def test_records_are_built_by_compiled_code_only() -> None:
+    from hwsim.kernels.records import _new_record
+
+    with pytest.raises(TypeError, match="call by_reference"):
+        _new_record(_Pair(np.zeros(2)))
