@@ -29,7 +29,7 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 
 from compiler.artifact import Artifact
-from compiler.program import HOST, Buffer, Phase, assemble_bound, bound_block, restored_blocks
+from compiler.program import HOST, Buffer, Phase, assemble_bound, restored_blocks
 from hwsim.backends.core_rules import (
     EventCounter,
     EventLayout,
@@ -351,21 +351,15 @@ class LavaBackend:
         """Parameters (stored in the number format, as when the graph was built), the feedback
         copies as they were, optimizer moments into the buffers bound to them and the optimizer
         step count, by ``Var.set``; every sigma-delta accumulator recomputes at its next use."""
-        def put(core: int, name: str, value: np.ndarray) -> None:
-            getattr(self.cores[core], var_name(name)).set(value.reshape(value.shape or (1,)))
-
         for core in self.program.cores:
             store = Storage.of(self.program, core.core, self.options.number_format, self.options.formats)
             for buf in core.buffers.values():
-                b = buf.binding
-                if b is not None and b.space == "param" and b.name in params:
-                    value = store(buf.name, bound_block(params[b.name], b))
-                    put(core.core, buf.name, np.asarray(value, dtype=np.float64))
+                block = param_block(dict(params), buf)
+                if block is not None:
+                    self._set(core.core, buf.name, np.asarray(store(buf.name, block), dtype=np.float64))
         for core, buf, block in restored_blocks(self.program, optimizer_state, copies):
-            put(core, buf.name, block)
-        self._cache.clear()
+            self._set(core, buf.name, block)
         self.optimizer_steps = int(optimizer_steps)
-        self._pending_flags |= WEIGHTS_CHANGED
 
     def load_shared(self, other: LavaBackend) -> None:
         """Take the other backend's shared buffers and optimizer step count (``Var.set`` on
@@ -378,10 +372,14 @@ class LavaBackend:
         for core in self.program.cores:
             for buf in core.buffers.values():
                 if not buf.per_lane:
-                    value = other.buffer(core.core, buf.name)
-                    getattr(self.cores[core.core], var_name(buf.name)).set(value.reshape(value.shape or (1,)))
-        self._cache.clear()
+                    self._set(core.core, buf.name, other.buffer(core.core, buf.name))
         self.optimizer_steps = other.optimizer_steps
+
+    def _set(self, core: int, name: str, value: np.ndarray) -> None:
+        """One buffer of one core, by ``Var.set``: the weights may have changed, so the cached
+        reads go and every sigma-delta accumulator recomputes at its next use."""
+        getattr(self.cores[core], var_name(name)).set(value.reshape(value.shape or (1,)))
+        self._cache.clear()
         self._pending_flags |= WEIGHTS_CHANGED
 
     # -- counts -------------------------------------------------------------------------------------
