@@ -124,7 +124,7 @@ DEPLOYMENT_ROWS = {way: final_reader(f"eval_final_error_{way}") for way in ("ope
 
 #: (task, row label, how to read one trial, digits, the paper's row: label and values per mode)
 ROWS: list[tuple[str, str, Any, int, tuple[str, dict[str, str]]]] = [
-    ("copy", "copy, recall accuracy (held out, final)", lambda r: final(r, "eval_accuracy"), 4,
+    ("copy", "copy, recall accuracy (held out, final)", final_reader("eval_accuracy"), 4,
      ("copy 30 digits, delay 10: validation accuracy",
       {"bptt": "0.9993", "tpc-rtrl approximate": "1.0000", "tpc": "fails", "spatial-bp": "fails"})),
     ("charlm", "char-LM, test bits per character", lambda r: r.get("test", {}).get("bits_per_char"), 3,
@@ -133,7 +133,7 @@ ROWS: list[tuple[str, str, Any, int, tuple[str, dict[str, str]]]] = [
     ("charlm", "char-LM, test perplexity (per byte)", lambda r: r.get("test", {}).get("perplexity"), 2,
      ("WikiText-2 (words, 4.3 M parameters): test perplexity",
       {"bptt": "98.62", "tpc-rtrl approximate": "99.19", "tpc": "108.99", "spatial-bp": "103.38"})),
-    ("sysid", "sysid, one-step prediction RMS error (m)", lambda r: final(r, "eval_prediction_rmse"), 4,
+    ("sysid", "sysid, one-step prediction RMS error (m)", final_reader("eval_prediction_rmse"), 4,
      ("nanodrone: mean position error (later revision)", {"bptt": "0.505 m", "tpc-rtrl approximate": "0.506 m"})),
     ("sysid", "sysid, final position error open loop (m)", DEPLOYMENT_ROWS["open_loop"], 3,
      ("nanodrone: open loop", {"tpc-rtrl approximate": "0.805 m"})),
