@@ -32,6 +32,7 @@ import numpy as np
 
 from compiler.ops import OPS
 from neuropc.reference import activations
+from neuropc.reference.elementary import cos, exp, log, sin
 
 Operands = Mapping[str, Any]  # role -> array (or list of arrays for concat roles)
 Params = Mapping[str, Any]
@@ -102,15 +103,15 @@ def in_turn(values: np.ndarray, axis: int) -> np.ndarray:
 def lru_lambda(o: Operands) -> tuple[np.ndarray, np.ndarray]:
     """lam = exp(-exp(nu)) e^{i exp(theta)} as (re, im), im 0 without theta: magnitude and
     angle, the way a core evaluates it from its stored parameters."""
-    magnitude = np.exp(-np.exp(o["nu"]))
+    magnitude = exp(-exp(o["nu"]))
     if "theta" not in o:
         return magnitude, np.zeros_like(magnitude)
-    angle = np.exp(o["theta"])
-    return magnitude * np.cos(angle), magnitude * np.sin(angle)
+    angle = exp(o["theta"])
+    return magnitude * cos(angle), magnitude * sin(angle)
 
 
 def lru_gamma(o: Operands) -> np.ndarray:
-    return np.exp(o["gamma_log"])
+    return exp(o["gamma_log"])
 
 
 def _rows(values: Sequence[np.ndarray]) -> np.ndarray:
@@ -236,10 +237,10 @@ def _lru_lambda_credit(o: Operands, p: Params, h: HostScalars) -> Results:
     dlam/dtheta = i exp(theta) lam."""
     cr, ci = _credit(o)
     lr, li = lru_lambda(o)
-    decay = np.exp(o["nu"])
+    decay = exp(o["nu"])
     out = {"acc_nu": o["acc_nu"] + (cr * (-decay * lr) + ci * (-decay * li))}
     if "acc_theta" in o:
-        rot = np.exp(o["theta"])
+        rot = exp(o["theta"])
         out["acc_theta"] = o["acc_theta"] + (cr * (-rot * li) + ci * (rot * lr))
     return out
 
@@ -307,12 +308,12 @@ def _max(o: Operands, p: Params, h: HostScalars) -> Results:
 
 @semantics("sum_exp")
 def _sum_exp(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"y": in_turn(np.exp(o["x"] - o["shift"][:, None]), axis=1)}
+    return {"y": in_turn(exp(o["x"] - o["shift"][:, None]), axis=1)}
 
 
 @semantics("log_sum")
 def _log_sum(o: Operands, p: Params, h: HostScalars) -> Results:
-    return {"y": np.log(in_turn(_rows(o["x"]), axis=1))}
+    return {"y": log(in_turn(_rows(o["x"]), axis=1))}
 
 
 def _log_probabilities(o: Operands) -> np.ndarray:
@@ -328,7 +329,7 @@ def _local_target(o: Operands, p: Params) -> np.ndarray:
 def _xent_error(o: Operands, p: Params, h: HostScalars) -> Results:
     logits = o["logits"]
     onehot = np.arange(logits.shape[1])[None, :] == _local_target(o, p)[:, None]
-    return {"eps": (onehot - np.exp(_log_probabilities(o))) * o["mask"][:, None]}
+    return {"eps": (onehot - exp(_log_probabilities(o))) * o["mask"][:, None]}
 
 
 @semantics("xent_loss")

@@ -32,11 +32,11 @@ from __future__ import annotations
 
 from numba import njit
 
-_COMMON = {"_nrt": False}
+_COMMON = {"_nrt": False, "error_model": "numpy"}
 _INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 kernel = njit(**_COMMON, **_INTERNAL)
 entry = njit(**_COMMON, cache=True)
-record_entry = njit(cache=True)
+record_entry = njit(cache=True, error_model="numpy")
 parallel_kernel = njit(**_COMMON, **_INTERNAL, parallel=True)
 inlined = njit(**_COMMON, **_INTERNAL, inline="always")

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import numpy as np
 
+from neuropc.reference.elementary import exp, log
+
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:
     shifted = logits - logits.max(axis=-1, keepdims=True)
-    return shifted - np.log(np.exp(shifted).sum(axis=-1, keepdims=True))
+    return shifted - log(exp(shifted).sum(axis=-1, keepdims=True))
 
 
 def value(name: str, output: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -22,7 +24,7 @@ def value(name: str, output: np.ndarray, target: np.ndarray) -> np.ndarray:
 def gradient(name: str, output: np.ndarray, target: np.ndarray) -> np.ndarray:
     """dL/d output (batch, V)."""
     if name == "cross_entropy":
-        probs = np.exp(_log_softmax(output))
+        probs = exp(_log_softmax(output))
         probs[np.arange(len(target)), target] -= 1.0
         return probs
     if name == "squared_error":

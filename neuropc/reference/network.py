@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuropc.reference import activations
+from neuropc.reference.elementary import exp, polar
 from neuropc.spec.schema import NetworkSpec
 
 Params = dict[str, np.ndarray]
@@ -133,17 +134,17 @@ class LRUCoefficients:
 
 
 def lru_coefficients(arch: Architecture, params: Params) -> LRUCoefficients:
-    decay = np.exp(params["nu"])
+    decay = exp(params["nu"])
     if arch.complex:
-        rotation = np.exp(params["theta"])
-        lam = np.exp(-decay + 1j * rotation)
+        rotation = exp(params["theta"])
+        lam = polar(exp(-decay), rotation)
         dlam = {"nu": -decay * lam, "theta": 1j * rotation * lam}
         B = params["B_re"] + 1j * params["B_im"]
     else:
-        lam = np.exp(-decay)
+        lam = exp(-decay)
         dlam = {"nu": -decay * lam}
         B = params["B"]
-    return LRUCoefficients(lam=lam, gam=np.exp(params["gamma_log"]), B=B, dlam=dlam)
+    return LRUCoefficients(lam=lam, gam=exp(params["gamma_log"]), B=B, dlam=dlam)
 
 
 def lru_drive(coef: LRUCoefficients, u: np.ndarray) -> np.ndarray:
