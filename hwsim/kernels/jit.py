@@ -23,6 +23,9 @@ nothing (their working arrays live in ``tables.Scratch``), and with it every arr
 of a small kernel called in an inner loop would cost two atomic updates. The records are
 read without it too (``records``, borrowed reads).
 
+Everything compiles with numba's numpy error model: a float division by zero gives inf or
+NaN, as numpy does, instead of a check that raises ZeroDivisionError; that check kept
+LLVM from vectorising any loop with a division (Adam's update ran 7.7x slower).
 A literal argument (a constant such as a counter column) gives a callee a specialisation of
 its own; the kernels pass typed values (``np.int64(0)``) where a constant would otherwise
 compile a large kernel twice.

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from neuropc.reference import activations
-from neuropc.reference.elementary import exp, polar
+from neuropc.reference.elementary import exp, log, log1p, polar
 from neuropc.spec.schema import NetworkSpec
 
 Params = dict[str, np.ndarray]
@@ -99,11 +99,11 @@ def init_params(arch: Architecture, radius: tuple[float, float], max_phase: floa
     r_min, r_max = radius
     r_squared = rng.uniform(r_min**2, r_max**2, size=n)
     # |lambda| = exp(-exp(nu))  =>  nu = log(-log |lambda|) = log(-0.5 log |lambda|^2)
-    params: Params = {"nu": np.log(-0.5 * np.log(r_squared))}
+    params: Params = {"nu": log(-0.5 * log(r_squared))}
     if arch.complex:
         phase = max_phase * (1.0 - rng.uniform(0.0, 1.0, size=n))  # in (0, max_phase]
-        params["theta"] = np.log(phase)
-    params["gamma_log"] = 0.5 * np.log1p(-r_squared)  # gamma = sqrt(1 - |lambda|^2)
+        params["theta"] = log(phase)
+    params["gamma_log"] = 0.5 * log1p(-r_squared)  # gamma = sqrt(1 - |lambda|^2)
     if arch.complex:
         params["B_re"] = rng.normal(0.0, np.sqrt(1.0 / (2 * m)), size=(n, m))
         params["B_im"] = rng.normal(0.0, np.sqrt(1.0 / (2 * m)), size=(n, m))

@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from neuropc.reference import elementary
 
 FUNCTIONS = [(elementary.exp, math.exp, 700.0), (elementary.expm1, math.expm1, 700.0),
-             (elementary.log, math.log, None), (elementary.cos, math.cos, 1e4),
+             (elementary.log, math.log, None), (elementary.log1p, math.log1p, None), (elementary.cos, math.cos, 1e4),
              (elementary.sin, math.sin, 1e4)]
 
 
