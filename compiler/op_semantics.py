@@ -31,8 +31,8 @@ from typing import Any
 import numpy as np
 
 from compiler.ops import OPS
+from neuropc.elementary import cos, exp, log, sin
 from neuropc.reference import activations
-from neuropc.reference.elementary import cos, exp, log, sin
 
 Operands = Mapping[str, Any]  # role -> array (or list of arrays for concat roles)
 Params = Mapping[str, Any]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuropc.reference.elementary import expm1
+from neuropc.elementary import expm1
 
 _GELU_C = np.sqrt(2.0 / np.pi)
 #: |x| beyond which tanh(x) is +-1 in float64 (tanh(20) = 1 - 8.5e-18)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from neuropc.reference.elementary import exp, log
+from neuropc.elementary import exp, log
 
 
 def _log_softmax(logits: np.ndarray) -> np.ndarray:

@@ -11,8 +11,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from neuropc.elementary import exp, log, log1p, polar
 from neuropc.reference import activations
-from neuropc.reference.elementary import exp, log, log1p, polar
 from neuropc.spec.schema import NetworkSpec
 
 Params = dict[str, np.ndarray]

@@ -33,6 +33,7 @@ from typing import Annotated, Any, ClassVar, Literal, Protocol
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from neuropc.elementary import cos, sin
 from neuropc.tasks.base import EVAL_STREAM, Metric, SequenceBatch, TaskSpecBase
 from neuropc.tasks.registry import register_task
 
@@ -108,7 +109,7 @@ class Trajectories:
 
 def _derivative(state: np.ndarray, torque: np.ndarray, damping: float) -> np.ndarray:
     theta, rate = state[..., 0], state[..., 1]
-    return np.stack([rate, -GRAVITY * np.sin(theta) - damping * rate + torque], axis=-1)
+    return np.stack([rate, -GRAVITY * sin(theta) - damping * rate + torque], axis=-1)
 
 
 def pendulum(rng: np.random.Generator, size: int, steps: int, dt: float, noise: float,
@@ -118,7 +119,7 @@ def pendulum(rng: np.random.Generator, size: int, steps: int, dt: float, noise: 
     freqs = rng.uniform(0.2, 1.5, (3, size))  # Hz
     phases = rng.uniform(0.0, 2 * math.pi, (3, size))
     times = np.arange(steps) * dt
-    commands = control * np.sin(2 * math.pi * freqs[None] * times[:, None, None] + phases[None]).mean(axis=1)
+    commands = control * sin(2 * math.pi * freqs[None] * times[:, None, None] + phases[None]).mean(axis=1)
     angles = np.zeros((steps + 1, size, 2))
     angles[0] = state
     h = dt / SUBSTEPS
@@ -131,7 +132,7 @@ def pendulum(rng: np.random.Generator, size: int, steps: int, dt: float, noise: 
             k4 = _derivative(state + h * k3, torque, damping)
             state = state + h / 6.0 * (k1 + 2 * k2 + 2 * k3 + k4)
         angles[t + 1] = state
-    positions = np.stack([np.sin(angles[..., 0]), -np.cos(angles[..., 0])], axis=-1)
+    positions = np.stack([sin(angles[..., 0]), -cos(angles[..., 0])], axis=-1)
     observations = positions + rng.normal(0.0, noise, positions.shape) if noise > 0 else positions.copy()
     return Trajectories(angles, commands, positions, observations)
 
