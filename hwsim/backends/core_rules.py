@@ -100,7 +100,7 @@ def block_results(steps: int, lanes: int, width: int) -> tuple[np.ndarray, np.nd
             np.zeros((steps, lanes + 1, len(FIELDS)), np.int64))
 
 
-def param_block(params: dict[str, np.ndarray], buf: Buffer) -> np.ndarray | None:
+def param_block(params: Mapping[str, np.ndarray], buf: Buffer) -> np.ndarray | None:
     """The initial value of a buffer bound to a parameter, in the buffer's layout (None for
     a buffer bound to no parameter)."""
     b = buf.binding

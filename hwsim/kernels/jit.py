@@ -35,11 +35,12 @@ from __future__ import annotations
 
 from numba import njit
 
-_COMMON = {"_nrt": False, "error_model": "numpy"}
+_NUMPY_ERRORS = {"error_model": "numpy"}
+_COMMON = {"_nrt": False, **_NUMPY_ERRORS}
 _INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 kernel = njit(**_COMMON, **_INTERNAL)
 entry = njit(**_COMMON, cache=True)
-record_entry = njit(cache=True, error_model="numpy")
+record_entry = njit(**_NUMPY_ERRORS, cache=True)
 parallel_kernel = njit(**_COMMON, **_INTERNAL, parallel=True)
 inlined = njit(**_COMMON, **_INTERNAL, inline="always")

@@ -33,8 +33,8 @@ from typing import Annotated, Any, Literal
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from neuropc.elementary import exp, log
 from neuropc.errors import NeuropcError
+from neuropc.reference.losses import log_softmax
 from neuropc.tasks.base import Metric, SequenceBatch, TaskSpecBase
 from neuropc.tasks.registry import register_task
 
@@ -248,9 +248,7 @@ class CharLMTask:
 
     def score(self, outputs: np.ndarray, batch: SequenceBatch) -> dict[str, float]:
         """Summed negative log-likelihood of the next symbol, in nats."""
-        shifted = outputs - outputs.max(axis=-1, keepdims=True)
-        log_probs = shifted - log(exp(shifted).sum(axis=-1, keepdims=True))
-        picked = np.take_along_axis(log_probs, batch.targets[..., None], axis=-1)[..., 0]
+        picked = np.take_along_axis(log_softmax(outputs), batch.targets[..., None], axis=-1)[..., 0]
         return {"nats": float(-(picked * batch.mask).sum())}
 
     def finish(self, sums: Mapping[str, float], loss_steps: float) -> dict[str, float]:

@@ -354,7 +354,7 @@ class LavaBackend:
         for core in self.program.cores:
             store = Storage.of(self.program, core.core, self.options.number_format, self.options.formats)
             for buf in core.buffers.values():
-                block = param_block(dict(params), buf)
+                block = param_block(params, buf)
                 if block is not None:
                     self._set(core.core, buf.name, np.asarray(store(buf.name, block), dtype=np.float64))
         for core, buf, block in restored_blocks(self.program, optimizer_state, copies):
