@@ -14,7 +14,9 @@ counter counts is in docs/hwsim.md; the kernels are in ``hwsim.kernels``.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -26,7 +28,6 @@ from hwsim.counters import FIELDS, WORK_KINDS, work_counts
 from hwsim.encode import Encoded, encode
 from hwsim.kernels.records import by_reference
 from hwsim.kernels.tables import (
-    RECORD_COLUMNS,
     ROUND_FIXED,
     ROUND_FLOAT32,
     ROUND_NONE,
@@ -34,8 +35,10 @@ from hwsim.kernels.tables import (
     Options,
     Scratch,
     State,
+    Team,
 )
 from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
+from hwsim.team import THREADS_VARIABLE, default_workers, new_team
 from neuropc.spec.schema import EventThresholds
 
 #: names of the rows of ``Engine.op_counts``: hwsim.counters.WORK_KINDS (kept here until
@@ -65,7 +68,9 @@ class Engine:
     clock-driven chip; data-independent counts). ``number_format``: float64, float32 or fixed;
     ``formats`` (fixed point only): the ``FixedFormat`` of every format group
     (``hwsim.number_format.group_key``). ``params``: initial parameters in the reference's
-    names (default: the artifact's).
+    names (default: the artifact's). ``threads``: worker threads that run the cores of each
+    stage side by side (``hwsim.team``; the results are one thread's, bit for bit); default:
+    ``hwsim.team.default_workers``.
     """
 
     def __init__(self, artifact: Artifact, lanes: int | None = None, *,
@@ -73,7 +78,10 @@ class Engine:
                  threshold: EventThresholds | float | Mapping[str, float] | None = None,
                  dense: bool = False,
                  formats: dict[tuple[str, str, str], FixedFormat] | None = None,
-                 params: dict[str, np.ndarray] | None = None) -> None:
+                 params: dict[str, np.ndarray] | None = None,
+                 threads: int | None = None) -> None:
+        if threads is not None and threads < 1:
+            raise ValueError(f"threads must be at least 1, got {threads}")
         if number_format not in NUMBER_FORMATS:
             raise ValueError(f"unknown number format {number_format!r}")
         if number_format == "fixed" and formats is None:
@@ -126,9 +134,17 @@ class Engine:
             by_column=np.zeros(max(enc.columns_size, 1), dt),
             counts=self.cnt, op_counts=self.opcnt, rest_counts=np.zeros_like(self.cnt),
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
-        self._scratch = _scratch(enc, lanes_)
-        #: the records as the kernels take them (by reference, sharing the arrays above)
-        self._records = by_reference(enc.tables, self._state, self._scratch)
+        self.threads = int(threads if threads is not None else
+                           default_workers(lanes_, len(os.sched_getaffinity(0)), os.environ.get(THREADS_VARIABLE)))
+        self._team = new_team(enc.tables, self.threads, *_queue_sizes(enc, lanes_), len(WORK_KINDS), fields)
+        #: per worker, the records as the kernels take them (by reference, sharing the arrays
+        #: above): its own scratch and op counts (worker 0's are the engine's)
+        self._scratch = [_scratch(enc, lanes_, self._team, t) for t in range(self.threads)]
+        self._workers = [by_reference(enc.tables, self._state if t == 0 else
+                                      self._state._replace(op_counts=self._team.op_counts[t]), scratch)
+                         for t, scratch in enumerate(self._scratch)]
+        self._records = self._workers[0]
+        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
         self._thresholds = np.array([getattr(self.threshold, group) for group in THRESHOLD_GROUPS])
         #: the program applies after every step with loss (update: online), not at sequence end
         self.online = any(p.when == "step_with_loss" for p in program.phases)
@@ -237,8 +253,15 @@ class Engine:
         loss = np.zeros((steps, self.lanes))
         logits = np.zeros((steps, self.lanes, self.enc.outputs))
         step_counts = np.zeros((steps, self.lanes + 1, len(FIELDS)), np.int64)
-        self.count = int(K.execute(options, int(self.count), hin, loss, logits, step_counts,
-                                   *self._records))
+        team = self._team
+        team.flags[...] = 0
+        team.epochs[...] = 0
+        args = (options, int(self.count), hin, loss, logits, step_counts)
+        helpers = [self._pool.submit(K.execute, *args, *self._workers[t], team, t)
+                   for t in range(1, self.threads)] if self._pool else []
+        self.count = int(K.execute(*args, *self._records, team, 0))
+        for helper in helpers:
+            helper.result()
         return BlockOutput(loss, logits, step_counts)
 
     def reset(self) -> None:
@@ -283,17 +306,21 @@ class Engine:
 
 
 
-def _scratch(enc: Encoded, lanes: int) -> Scratch:
-    """Working arrays of the kernels, each owned by one (hwsim.kernels.tables.Scratch)."""
+def _queue_sizes(enc: Encoded, lanes: int) -> tuple[int, int]:
+    """Event records and fired values one stage can queue: every send group of every lane."""
+    return len(enc.tables.sends.src) * lanes, int(enc.tables.sends.length.sum()) * lanes
+
+
+def _scratch(enc: Encoded, lanes: int, team: Team, worker: int) -> Scratch:
+    """Working arrays of one worker's kernels, each owned by one (hwsim.kernels.tables.Scratch);
+    its event queue is the team's row for it."""
     width = enc.max_cols
-    values = int(enc.tables.sends.length.sum()) * lanes
-    groups = len(enc.tables.sends.src)
 
     def per_lane() -> np.ndarray:
         return np.zeros(lanes, np.int64)
 
     return Scratch(
-        fired=np.zeros(max(values, 1), np.int64), records=np.zeros((max(groups * lanes, 1), RECORD_COLUMNS), np.int64),
+        fired=team.fired[worker], records=team.records[worker],
         event_values=np.zeros(width * lanes),
         matvec_events=per_lane(), matvec_effective=per_lane(),
         learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(), learn_rows=per_lane(),

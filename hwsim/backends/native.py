@@ -30,7 +30,8 @@ class NativeBackend:
         self.engine = Engine(artifact, lanes, number_format=options.number_format,
                              threshold=options.resolved_thresholds(artifact.program),
                              dense=options.dense,
-                             formats=dict(options.formats) if options.formats else None)
+                             formats=dict(options.formats) if options.formats else None,
+                             threads=options.threads)
         self.lanes = self.engine.lanes
 
     @property

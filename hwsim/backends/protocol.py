@@ -36,12 +36,15 @@ class ExecutionOptions:
     (0: when it changed at all). None: the program's defaults. ``dense``: send every value
     on every send and count every synapse (a clock-driven chip). ``formats``: the fixed-point
     format of every format group (``hwsim.number_format.group_key``), fixed point only.
+    ``threads``: worker threads of the native engine (``hwsim.team``; None: its default);
+    the other backends run on one, and the results do not depend on it.
     """
 
     number_format: str = "float64"
     thresholds: Mapping[str, float] | None = None
     dense: bool = False
     formats: Mapping[tuple[str, str, str], FixedFormat] | None = None
+    threads: int | None = None
 
     def __post_init__(self) -> None:
         if self.number_format not in NUMBER_FORMATS:
@@ -50,6 +53,8 @@ class ExecutionOptions:
         if self.number_format == "fixed" and self.formats is None:
             raise ValueError("fixed point needs a format per buffer group (hwsim.runner."
                              "calibrate computes them)")
+        if self.threads is not None and self.threads < 1:
+            raise ValueError(f"threads must be at least 1, got {self.threads}")
         for name, value in (self.thresholds or {}).items():
             if not (value >= 0.0 and np.isfinite(value)):
                 raise ValueError(f"{name} threshold must be >= 0 and finite, got {value}")

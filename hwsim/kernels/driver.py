@@ -25,6 +25,7 @@ from hwsim.kernels.counts import FIELD_COUNT
 from hwsim.kernels.jit import inlined, kernel, record_entry
 from hwsim.kernels.numeric import round_stored
 from hwsim.kernels.resets import refresh, sequence_reset, step_reset
+from hwsim.kernels.sync import LINE, barrier
 from hwsim.kernels.tables import ROUND_NONE, SEQUENCE_END, SEQUENCE_START, STEP, STEP_WITH_LOSS, base
 
 #: the modules that implement the op families, each declaring FAMILY and IMPLEMENTS
@@ -63,9 +64,30 @@ def _store_outputs(i, lanes, rounding, track, tables, state):
 
 
 @kernel
-def run_phase(p, count, options, tables, state, scratch):
-    """Phase ``p``: its stages, ``repeat`` times; ``count`` is the optimizer step number."""
-    phases, ins = tables.phases, tables.instructions
+def _meet(team, tid):
+    """Wait until every worker got here (``sync.barrier``); one worker goes straight on."""
+    epochs = team.epochs
+    epochs[tid * LINE] += 1
+    barrier(team.flags, tid, team.epochs.shape[0] // LINE, epochs[tid * LINE])
+
+
+@kernel
+def _fold_op_counts(state, team):
+    """Worker 0 adds the other workers' counts by work kind to its own (``State.op_counts``)."""
+    ops = team.op_counts
+    for t in range(1, ops.shape[0]):
+        for kind in range(ops.shape[1]):
+            for f in range(ops.shape[2]):
+                state.op_counts[kind, f] += ops[t, kind, f]
+                ops[t, kind, f] = 0
+
+
+@kernel
+def run_phase(p, count, options, tables, state, scratch, team, tid):
+    """Phase ``p``: its stages, ``repeat`` times; ``count`` is the optimizer step number.
+    Worker ``tid`` runs the instructions it owns (``Team.owner``: all of a core's in a stage);
+    after each stage worker 0 delivers everyone's events, and every worker waits for that."""
+    phases, ins, owner = tables.phases, tables.instructions, team.owner
     lanes, dense, rounding, track = options.lanes, options.dense, options.rounding, options.track
     for _ in range(phases.repeat[p]):
         for s in range(phases.stages[p]):
@@ -73,6 +95,8 @@ def run_phase(p, count, options, tables, state, scratch):
             nrec = np.int64(0)  # typed, not literals: one specialisation of send
             nfired = np.int64(0)
             for i in range(phases.stage_ptr[stage], phases.stage_ptr[stage + 1]):
+                if owner[i] != tid:
+                    continue
                 op = ins.op[i]
                 family = FAMILY_OF[op]
                 if family == SYNAPSE:
@@ -92,29 +116,35 @@ def run_phase(p, count, options, tables, state, scratch):
                     apply_ops.run(op, i, lanes, options.scale, count, tables, state)
                 if rounding != ROUND_NONE or track:
                     _store_outputs(i, lanes, rounding, track, tables, state)
-            if nrec > 0:
-                messages.deliver(nrec, rounding, track, tables, state, scratch)
+            team.queued[tid * LINE] = nrec
+            _meet(team, tid)
+            if tid == 0:
+                messages.deliver(team, rounding, track, tables, state)
+                _fold_op_counts(state, team)
+            _meet(team, tid)
 
 
 @inlined
-def _run_counted(p, count, options, tables, state, scratch):
+def _run_counted(p, count, options, tables, state, scratch, team, tid):
     """Phase ``p``, as an optimizer step if it holds optimizer ops; returns the step count."""
     applies = tables.phases.applies[p] != 0
     if applies:
         count += 1
-    run_phase(p, count, options, tables, state, scratch)
+    run_phase(p, count, options, tables, state, scratch, team, tid)
     if applies:
-        refresh(tables, state)
+        if tid == 0:
+            refresh(tables, state)
+        _meet(team, tid)
     return count
 
 
 @inlined
-def _run_when(when, count, options, tables, state, scratch):
+def _run_when(when, count, options, tables, state, scratch, team, tid):
     """Every phase of ``when``, in program order; returns the step count."""
     phases = tables.phases
     for p in range(phases.when.shape[0]):
         if phases.when[p] == when:
-            count = _run_counted(p, count, options, tables, state, scratch)
+            count = _run_counted(p, count, options, tables, state, scratch, team, tid)
     return count
 
 
@@ -145,26 +175,33 @@ def _at_rest(t, hin, options, state):
 
 
 @inlined
-def _idle_phase(p, t, hin, count, options, tables, state, scratch):
+def _idle_phase(p, t, hin, count, options, tables, state, scratch, team, tid):
     """Phase ``p`` (``idle_without_loss``: PC inference) of training step t. At rest
     (``_at_rest``) it is run once and its counts recorded; later steps at rest are charged
     those counts instead of running it again (``options.replay``; never while calibrating,
-    which watches every write)."""
+    which watches every write). Every worker decides alike (the phase before ended at a
+    barrier); worker 0 keeps the books."""
     cnt, opcnt = state.counts, state.op_counts
     rest_cnt, rest_op, recorded = state.rest_counts, state.rest_op_counts, state.rest_recorded
     rest = options.replay and not options.track and _at_rest(t, hin, options, state)
     if rest and recorded[0] != 0:
-        cnt += rest_cnt
-        opcnt += rest_op
+        if tid == 0:
+            cnt += rest_cnt
+            opcnt += rest_op
+        _meet(team, tid)
         return count
     if rest:
-        np.negative(cnt, rest_cnt)
-        np.negative(opcnt, rest_op)
-    count = _run_counted(p, count, options, tables, state, scratch)
+        if tid == 0:
+            np.negative(cnt, rest_cnt)
+            np.negative(opcnt, rest_op)
+        _meet(team, tid)
+    count = _run_counted(p, count, options, tables, state, scratch, team, tid)
     if rest:
-        rest_cnt += cnt
-        rest_op += opcnt
-        recorded[0] = 1
+        if tid == 0:
+            rest_cnt += cnt
+            rest_op += opcnt
+            recorded[0] = 1
+        _meet(team, tid)
     return count
 
 
@@ -192,8 +229,12 @@ def _totals(cnt, out):
 
 
 @record_entry
-def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, scratch):
-    """Run ``hin.shape[0]`` time steps for ``options.lanes`` lanes (see module docstring).
+def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, scratch, team, tid):
+    """Run ``hin.shape[0]`` time steps for ``options.lanes`` lanes (see module docstring) as
+    worker ``tid`` of the team (``Team``; every worker calls this with its own ``state``
+    record, whose ``op_counts`` is its own, and its own ``scratch``). Worker 0 does the
+    bookkeeping between stages (resets, host inputs, outputs, counts), each followed by a
+    barrier; one worker alone runs everything.
 
     ``hin`` (steps, lanes, host width) holds u, target and mask per step. Per step the
     loss and the logits are written to ``loss_out`` / ``logit_out``, and the counts of the
@@ -206,32 +247,43 @@ def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, s
     steps = hin.shape[0]
     cnt = state.counts
     before, after = scratch.counts_before, scratch.counts_after
-    _totals(cnt, before)
+    lead = tid == 0
+    if lead:
+        _totals(cnt, before)
+    _meet(team, tid)
     if options.reset:
-        count = _run_when(SEQUENCE_START, count, options, tables, state, scratch)
-        sequence_reset(lanes, tables, state)
+        count = _run_when(SEQUENCE_START, count, options, tables, state, scratch, team, tid)
+        if lead:
+            sequence_reset(lanes, tables, state)
+        _meet(team, tid)
     for t in range(steps):
-        if train and not (t == 0 and options.reset):
-            step_reset(lanes, tables, state)
-        messages.host_input(t, hin, lanes, options.dense, options.rounding, options.track, tables, state)
+        if lead:
+            if train and not (t == 0 and options.reset):
+                step_reset(lanes, tables, state)
+            messages.host_input(t, hin, lanes, options.dense, options.rounding, options.track, tables, state)
+        _meet(team, tid)
         for p in range(phases.when.shape[0]):
             if phases.when[p] != STEP or (phases.train_only[p] != 0 and not train):
                 continue
             if train and phases.idle_without_loss[p] != 0:
-                count = _idle_phase(p, t, hin, count, options, tables, state, scratch)
+                count = _idle_phase(p, t, hin, count, options, tables, state, scratch, team, tid)
             else:
-                count = _run_counted(p, count, options, tables, state, scratch)
+                count = _run_counted(p, count, options, tables, state, scratch, team, tid)
             if phases.outputs[p] != 0:
-                _read_outputs(t, lanes, loss_out, logit_out, tables, state)
+                if lead:
+                    _read_outputs(t, lanes, loss_out, logit_out, tables, state)
+                _meet(team, tid)
         if train and _carries_loss(t, hin, options):
-            count = _run_when(STEP_WITH_LOSS, count, options, tables, state, scratch)
+            count = _run_when(STEP_WITH_LOSS, count, options, tables, state, scratch, team, tid)
         if t == steps - 1 and options.apply_end:
-            count = _run_when(SEQUENCE_END, count, options, tables, state, scratch)
-        _totals(cnt, after)
-        for row in range(lanes + 1):
-            for f in range(FIELD_COUNT):
-                step_cnt[t, row, f] = after[row, f] - before[row, f]
-                before[row, f] = after[row, f]
+            count = _run_when(SEQUENCE_END, count, options, tables, state, scratch, team, tid)
+        if lead:
+            _totals(cnt, after)
+            for row in range(lanes + 1):
+                for f in range(FIELD_COUNT):
+                    step_cnt[t, row, f] = after[row, f] - before[row, f]
+                    before[row, f] = after[row, f]
+        _meet(team, tid)
     if steps == 0 and options.apply_end:
-        count = _run_when(SEQUENCE_END, count, options, tables, state, scratch)
+        count = _run_when(SEQUENCE_END, count, options, tables, state, scratch, team, tid)
     return count

@@ -10,9 +10,8 @@
   tests hold against numpy, which kernels also call).
 - ``record_entry``: an ``entry`` that takes the records (the engine's ``execute`` and
   ``refresh``), compiled with numba's reference counting so that its Python wrapper
-  releases the reference it takes on each record it is handed.
-- ``parallel_kernel``: a ``kernel`` whose ``prange`` loops share their iterations over
-  numba's threads.
+  releases the reference it takes on each record it is handed; it releases the GIL, so
+  that the engine's worker threads run side by side (``hwsim.team``).
 - ``inlined``: a small ``kernel`` whose body numba copies into its caller (numba IR
   inlining): the driver's layers, so the op-family kernels are linked and optimised once more
   in ``execute`` instead of once more at every level of the driver; and ``counts.charge``,
@@ -41,6 +40,5 @@ _INTERNAL = {"no_cpython_wrapper": True, "no_cfunc_wrapper": True}
 
 kernel = njit(**_COMMON, **_INTERNAL)
 entry = njit(**_COMMON, cache=True)
-record_entry = njit(**_NUMPY_ERRORS, cache=True)
-parallel_kernel = njit(**_COMMON, **_INTERNAL, parallel=True)
+record_entry = njit(**_NUMPY_ERRORS, cache=True, nogil=True)
 inlined = njit(**_COMMON, **_INTERNAL, inline="always")

@@ -3,8 +3,7 @@
 Every lane adds into the same accumulator, so the work is blocked for cache: four
 accumulator rows stay in L1 while every lane adds to them, and lanes whose pre-synaptic
 vector is at least a quarter nonzero go four at a time through ``numeric.outer4x4`` (each
-pre value loaded once for four rows). Row blocks are independent, so a large accumulator
-shares them out over numba's threads. Only nonzero pre columns and nonzero post rows are
+pre value loaded once for four rows). Only nonzero pre columns and nonzero post rows are
 learning work (adding 0 * pre changes no value), whichever way the kernel adds them;
 dense mode counts every update.
 """
@@ -12,13 +11,12 @@ dense mode counts every update.
 from __future__ import annotations
 
 import numpy as np
-from numba import prange
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import LW, charge
-from hwsim.kernels.jit import kernel, parallel_kernel
+from hwsim.kernels.jit import kernel
 from hwsim.kernels.numeric import axpy, outer4x4
-from hwsim.kernels.tables import PARALLEL_WORK, base, slot
+from hwsim.kernels.tables import base, slot
 
 FAMILY = "learn"
 IMPLEMENTS = ("outer_accumulate", "accumulate")
@@ -58,22 +56,9 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
                 if dense or p[r] != 0.0:
                     active[b] += 1
         charge(state.counts, state.op_counts, b, core, OUTER_ACCUMULATE, LW, active[b] * k)
-    # blocks of four accumulator rows stay in L1 while every lane, in lane order, adds to
-    # them; blocks are independent, so a large accumulator shares them out over the threads
-    blocks = (rows + 3) // 4
-    if lanes > 1 and rows * cols * lanes >= PARALLEL_WORK:
-        _blocks_in_parallel(blocks, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
-    else:
-        for blk in range(blocks):
-            _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
-
-
-@parallel_kernel
-def _blocks_in_parallel(blocks, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
-    """Every block of four accumulator rows, the blocks shared out over the threads (each
-    row's lanes still add in lane order, so the results are the serial loop's)."""
-    for blk in prange(blocks):
-        _block(np.int64(blk), lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
+    # blocks of four accumulator rows stay in L1 while every lane, in lane order, adds to them
+    for blk in range((rows + 3) // 4):
+        _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol)
 
 
 @kernel

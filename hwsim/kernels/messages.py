@@ -14,12 +14,14 @@ from compiler.ops import OPS
 from hwsim.kernels.counts import DELIVER, HOPS, HOST_INPUT, MR, MSG, MW, charge
 from hwsim.kernels.jit import kernel
 from hwsim.kernels.numeric import round_stored
+from hwsim.kernels.sync import LINE
 from hwsim.kernels.tables import (
     INT_GROUPS_END,
     INT_GROUPS_FIRST,
     RECORD_COUNT,
     RECORD_FIRST,
     RECORD_GROUP,
+    RECORD_INSTRUCTION,
     RECORD_LANE,
     ROUND_NONE,
     base,
@@ -67,6 +69,7 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
             rec[nrec, RECORD_LANE] = b
             rec[nrec, RECORD_FIRST] = first
             rec[nrec, RECORD_COUNT] = k
+            rec[nrec, RECORD_INSTRUCTION] = i
             nrec += 1
             charge(state.counts, state.op_counts, b, core, SEND, MW, k)
             charge(state.counts, state.op_counts, b, core, SEND, MSG, k * channels)
@@ -75,32 +78,52 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
 
 
 @kernel
-def deliver(nrec, rounding, track, tables, state, scratch):
-    """End of a stage: every queued value lands in the inbox of every channel of its group."""
+def deliver(team, rounding, track, tables, state):
+    """End of a stage: every queued value lands in the inbox of every channel of its group.
+    Each worker queued its own instructions' events in instruction order; merged by
+    instruction, they land in the order one worker would have queued them."""
+    queued, records, fired, at = team.queued, team.records, team.fired, team.cursor
+    workers = records.shape[0]
+    for t in range(workers):
+        at[t] = 0
+    while True:
+        pick = -1
+        for t in range(workers):
+            if at[t] < queued[t * LINE] and (
+                    pick < 0 or records[t, at[t], RECORD_INSTRUCTION] < records[pick, at[pick], RECORD_INSTRUCTION]):
+                pick = t
+        if pick < 0:
+            return
+        _deliver_record(records[pick, at[pick]], fired[pick], rounding, track, tables, state)
+        at[pick] += 1
+
+
+@kernel
+def _deliver_record(record, fired, rounding, track, tables, state):
+    """One queued record: lane ``b``'s fired values of group ``g`` into every channel's inbox."""
     buffers, sends, channels = tables.buffers, tables.sends, tables.channels
-    mem, ref, fired, rec = state.mem, state.ref, scratch.fired, scratch.records
+    mem, ref = state.mem, state.ref
     q_scale, q_lo, q_hi, qmax = state.q_scale, state.q_lo, state.q_hi, state.q_max
-    for e in range(nrec):
-        g, b = rec[e, RECORD_GROUP], rec[e, RECORD_LANE]
-        first, k = rec[e, RECORD_FIRST], rec[e, RECORD_COUNT]
-        n = sends.length[g]
-        last = ref[sends.ref[g] + b * n:sends.ref[g] + (b + 1) * n]
-        idx = fired[first:first + k]
-        for q in range(sends.first_channel[g], sends.end_channel[g]):
-            dst = channels.dst_buf[q]
-            do = base(buffers, dst, b) + channels.dst_start[q]
-            inbox = mem[do:do + n]
-            if rounding != ROUND_NONE or track:
-                scale, lo, hi = q_scale[dst], q_lo[dst], q_hi[dst]
-                for j in range(k):
-                    v = round_stored(rounding, last[idx[j]], scale, lo, hi)
-                    if track and abs(v) > qmax[dst]:
-                        qmax[dst] = abs(v)
-                    inbox[idx[j]] = v
-            else:
-                for j in range(k):
-                    inbox[idx[j]] = last[idx[j]]
-            charge(state.counts, state.op_counts, b, channels.dst_core[q], DELIVER, MW, k)
+    g, b = record[RECORD_GROUP], record[RECORD_LANE]
+    first, k = record[RECORD_FIRST], record[RECORD_COUNT]
+    n = sends.length[g]
+    last = ref[sends.ref[g] + b * n:sends.ref[g] + (b + 1) * n]
+    idx = fired[first:first + k]
+    for q in range(sends.first_channel[g], sends.end_channel[g]):
+        dst = channels.dst_buf[q]
+        do = base(buffers, dst, b) + channels.dst_start[q]
+        inbox = mem[do:do + n]
+        if rounding != ROUND_NONE or track:
+            scale, lo, hi = q_scale[dst], q_lo[dst], q_hi[dst]
+            for j in range(k):
+                v = round_stored(rounding, last[idx[j]], scale, lo, hi)
+                if track and abs(v) > qmax[dst]:
+                    qmax[dst] = abs(v)
+                inbox[idx[j]] = v
+        else:
+            for j in range(k):
+                inbox[idx[j]] = last[idx[j]]
+        charge(state.counts, state.op_counts, b, channels.dst_core[q], DELIVER, MW, k)
 
 
 @kernel

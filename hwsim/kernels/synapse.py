@@ -10,20 +10,16 @@ ops count every synapse. docs/hwsim.md states what every counter counts.
 
 The cost follows the events: a lane with no changed column does no synaptic work, and each
 event reads one contiguous column of the weights' column-major copy (``State.by_column``),
-an update over rows that vectorises with no sum to reassociate. Lanes are independent, so
-a large matvec shares them out over numba's threads (``NUMBA_NUM_THREADS``).
+an update over rows that vectorises with no sum to reassociate.
 """
 
 from __future__ import annotations
 
-import numpy as np
-from numba import prange
-
 from compiler.ops import OPS
 from hwsim.kernels.counts import MR, MW, NEURON, SYN_D, SYN_E, charge
-from hwsim.kernels.jit import entry, kernel, parallel_kernel
+from hwsim.kernels.jit import entry, kernel
 from hwsim.kernels.numeric import axpy, axpy4
-from hwsim.kernels.tables import INT_ACCUMULATOR, PARALLEL_WORK, base, slot
+from hwsim.kernels.tables import INT_ACCUMULATOR, base, slot
 
 FAMILY = "synapse"
 IMPLEMENTS = ("matvec",)
@@ -61,7 +57,7 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
     for the group and the group's accumulators stay in L1; each lane still adds its columns
     in column order. Columns go four at a time (``axpy4``) for a lane with an event among
     them: a column without one adds exact zeros, which change no bit (the sum, built from
-    +0.0, is never -0.0). Plain arrays only: numba's parallel loops take no named tuples."""
+    +0.0, is never -0.0)."""
     width = values.shape[0] // lanes
     first, last = g * GROUP, min(lanes, g * GROUP + GROUP)
     for b in range(first, last):
@@ -100,21 +96,9 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
                 mem[yo + r] = sums[so + r]
 
 
-@parallel_kernel
-def _groups_in_parallel(groups, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias,
-                        mem, sums, seen, stale, by_column, nnz, values, events, effective):
-    """Every lane group, the groups shared out over the threads: each lane has its own
-    accumulator, inbox, seen values and scratch, so the results are the serial loop's, bit
-    for bit."""
-    for g in prange(groups):
-        _group(np.int64(g), lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem,
-               sums, seen, stale, by_column, nnz, values, events, effective)
-
-
 @kernel
 def run(i, lanes, dense, tables, state, scratch):
-    """y = W @ x (+ bias) through the hidden accumulator of (W, x), for every lane; lane
-    groups in parallel when there are several and the matrix is large enough to pay for it."""
+    """y = W @ x (+ bias) through the hidden accumulator of (W, x), for every lane."""
     buffers, accs, ins = tables.buffers, tables.accumulators, tables.instructions
     a = ins.slots[i]
     w, x, bias, y = a[M_W], a[M_X], a[M_BIAS], a[M_Y]
@@ -127,16 +111,10 @@ def run(i, lanes, dense, tables, state, scratch):
     sums0, seen0, stale0, wo = accs.sums[ac], accs.seen[ac], ac * lanes, accs.w_columns[w]
     bo = buffers.off[bias] if bias >= 0 else -1
     nnz = state.col_nonzero[accs.w_nonzero[w]:accs.w_nonzero[w] + cols]
-    groups = (lanes + GROUP - 1) // GROUP
-    if groups > 1 and rows * cols * lanes >= PARALLEL_WORK:
-        _groups_in_parallel(groups, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bo,
-                            state.mem, state.sums, state.seen, state.stale, state.by_column, nnz,
-                            scratch.event_values, scratch.matvec_events, scratch.matvec_effective)
-    else:
-        for g in range(groups):
-            _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bo,
-                   state.mem, state.sums, state.seen, state.stale, state.by_column, nnz,
-                   scratch.event_values, scratch.matvec_events, scratch.matvec_effective)
+    for g in range((lanes + GROUP - 1) // GROUP):
+        _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bo,
+               state.mem, state.sums, state.seen, state.stale, state.by_column, nnz,
+               scratch.event_values, scratch.matvec_events, scratch.matvec_effective)
     core = ins.core[i]
     extra = rows if bias >= 0 else 0
     for b in range(lanes):

@@ -42,9 +42,10 @@ FLOAT_OFFSET = 0  # xent_error, xent_loss
 FLOAT_LR, FLOAT_BETA1, FLOAT_BETA2, FLOAT_EPSILON = 0, 1, 2, 3  # apply_sgd, apply_adam
 FLOATS = 4
 
-#: columns of ``Scratch.records`` (one row per sending lane of a send group in a stage)
-RECORD_GROUP, RECORD_LANE, RECORD_FIRST, RECORD_COUNT = range(4)
-RECORD_COLUMNS = 4
+#: columns of ``Scratch.records`` (one row per sending lane of a send group in a stage; the
+#: sending instruction orders the delivery of several workers' queues)
+RECORD_GROUP, RECORD_LANE, RECORD_FIRST, RECORD_COUNT, RECORD_INSTRUCTION = range(5)
+RECORD_COLUMNS = 5
 #: the populations whose delta-coding thresholds a send group travels at (Options.thresholds)
 THRESHOLD_GROUPS = ("activity", "error")
 #: how stored values are rounded (Options.rounding)
@@ -240,6 +241,21 @@ class Scratch(NamedTuple):
     counts_after: np.ndarray  # driver: and after it
 
 
+class Team(NamedTuple):
+    """What the workers of one ``driver.execute`` share (``hwsim.team`` plans it): worker t
+    runs the instructions whose ``owner`` is t, and worker 0 delivers every worker's queued
+    events at the end of a stage. One worker: the same, with nothing to wait for."""
+
+    flags: np.ndarray  # sync: barriers reached, one cache line (sync.LINE slots) per worker
+    epochs: np.ndarray  # barriers passed so far, each worker's own slot (sync.LINE apart)
+    owner: np.ndarray  # per instruction: the worker that runs it
+    queued: np.ndarray  # per worker (sync.LINE apart): event records queued in this stage
+    records: np.ndarray  # (workers, records, RECORD_COLUMNS): each worker's Scratch.records
+    fired: np.ndarray  # (workers, values): each worker's Scratch.fired
+    cursor: np.ndarray  # per worker: next record to deliver (messages.deliver)
+    op_counts: np.ndarray  # (workers, kinds, fields): workers 1.. count here; worker 0 folds them
+
+
 class Options(NamedTuple):
     """How one ``driver.execute`` call runs."""
 
@@ -261,9 +277,3 @@ def base(buffers, k, lane):
     """Arena offset of lane ``lane`` of buffer ``k`` (its only copy if shared)."""
     return buffers.off[k] + lane * buffers.size[k] * buffers.lane[k]
 
-
-#: work (synapses or updates, rows x cols x lanes, of one core's op) from which a matvec or an
-#: outer product shares its lane groups or row blocks out over numba's threads (measured on the
-#: copy network, one core's hidden-layer slice: 0.5 M at batch 32 ran slower on two threads
-#: than on one, 2 M at batch 128 faster)
-PARALLEL_WORK = 1 << 20

@@ -18,7 +18,7 @@ from neuropc.errors import NeuropcError
 
 #: set in every local worker before it imports numpy or numba
 WORKER_ENV = {"OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-              "NUMEXPR_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1"}
+              "NUMEXPR_NUM_THREADS": "1", "NUMBA_NUM_THREADS": "1", "NEUROPC_THREADS": "1"}
 
 
 def local_workers(workers: int | None) -> int:

@@ -10,6 +10,8 @@ comparison, of a message count or of a counting rule in either backend fails her
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -57,8 +59,9 @@ def same_counts(native: Backend, other: Backend, where: str) -> None:
 
 
 def compare(backend_name: str, case: str, options: ExecutionOptions, tol: float = TOL) -> None:
+    """``backend_name`` with ``options`` against native on one worker thread."""
     compiled = artifact(case)
-    native = open_backend("native", compiled, LANES, options)
+    native = open_backend("native", compiled, LANES, replace(options, threads=1))
     other = open_backend(backend_name, compiled, LANES, options)
     online = bool(compiled.program.phases_when("step_with_loss"))
     rng = np.random.default_rng(5)
@@ -95,6 +98,26 @@ def compare(backend_name: str, case: str, options: ExecutionOptions, tol: float 
 @pytest.mark.parametrize("backend_name,case", backend_cases(OTHERS, CASES))
 def test_backend_counts_and_values_equal_native(backend_name: str, case: str, mode: str) -> None:
     compare(backend_name, case, MODES[mode])
+
+
+@pytest.mark.parametrize("mode", ["threshold-0", "thresholds-0.2-0.002"])
+@pytest.mark.parametrize("case", list(CASES))
+def test_native_on_two_threads_equals_one(case: str, mode: str) -> None:
+    """The cores of a stage on two worker threads (hwsim.team): the same bits, the same
+    counts, step by step, as one thread."""
+    compare("native", case, replace(MODES[mode], threads=2))
+
+
+@pytest.mark.parametrize("options", [
+    ExecutionOptions(thresholds={"activity": 0.2, "error": 0.002}, threads=3),
+    ExecutionOptions(dense=True, threads=3),
+    ExecutionOptions(number_format="float32", thresholds={"activity": 0.2, "error": 0.002}, threads=2)],
+    ids=["three-threads", "three-threads-dense", "two-threads-float32"])
+@pytest.mark.parametrize("case", ["rtrl-complex-fixed-K2", "rtrl-split-two-hidden-inferred", "spatial-bp-complex"])
+def test_native_on_more_threads_than_cores_equals_one(case: str, options: ExecutionOptions) -> None:
+    """More workers than some stages have cores (idle workers still meet at every barrier),
+    and rounding as values are stored, on several workers."""
+    compare("native", case, options)
 
 
 @pytest.mark.parametrize("backend_name,case", backend_cases(OTHERS, [

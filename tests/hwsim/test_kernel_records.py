@@ -19,7 +19,7 @@ def test_only_the_kernels_records_are_passed_by_reference(copy_spec) -> None:
 
     engine = Engine(compile_artifact(copy_spec.with_overrides({"recurrent.size": 4, "readout.hidden": [3]})), 1)
     with pytest.raises(TypeError, match="expected the kernels' State record, got _Pair"):
-        by_reference(engine.enc.tables, _Pair(np.zeros(2)), engine._scratch)
+        by_reference(engine.enc.tables, _Pair(np.zeros(2)), engine._scratch[0])
 
 
 class _Pair(NamedTuple):

@@ -1,0 +1,93 @@
+"""Which worker thread runs which core in each stage, and the arrays the workers share.
+
+The cores of a stage are independent until its events are delivered (the program's
+semantics: a core reads only its own buffers and the inboxes filled at earlier stages), so
+the engine can run them on several threads and stay exact: every core's instructions run in
+program order on one thread, and worker 0 delivers all events in the order one thread would
+have queued them (``hwsim.kernels.messages.deliver``). Per stage, cores go to workers by
+longest-processing-time-first on an estimate of their work (the values their instructions'
+operands hold: a matvec's weights, an outer product's accumulator), so that the largest cores
+of a stage land on different workers.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from compiler.ops import OPS
+from hwsim.kernels.sync import LINE
+from hwsim.kernels.tables import INT_GROUPS_END, INT_GROUPS_FIRST, RECORD_COLUMNS, Tables, Team
+
+#: lanes below which the engine's default is one worker: a stage of the copy network at
+#: batch 1 lasts about a microsecond, less than the barriers the workers would meet at
+MIN_LANES_PER_EXTRA_WORKER = 8
+#: the most workers the default takes (what this was measured on: two cores)
+MAX_DEFAULT_WORKERS = 2
+#: environment variable that sets the default (a sweep's workers set it to 1: the trials are
+#: the parallelism there)
+THREADS_VARIABLE = "NEUROPC_THREADS"
+
+
+def default_workers(lanes: int, cpus: int, setting: str | None = None) -> int:
+    """Worker threads the engine uses unless told: ``setting`` (the environment's
+    ``NEUROPC_THREADS``) if given, else one per available CPU up to
+    ``MAX_DEFAULT_WORKERS``, and one alone for small batches."""
+    if setting:
+        try:
+            workers = int(setting)
+        except ValueError:
+            raise ValueError(f"{THREADS_VARIABLE} must be a whole number, got {setting!r}") from None
+        if workers < 1:
+            raise ValueError(f"{THREADS_VARIABLE} must be at least 1, got {setting!r}")
+        return workers
+    if lanes < MIN_LANES_PER_EXTRA_WORKER:
+        return 1
+    return max(1, min(MAX_DEFAULT_WORKERS, cpus))
+
+
+def instruction_work(tables: Tables) -> np.ndarray:
+    """Per instruction, the values its operands hold per lane (a send: the values of its
+    groups): a proxy for its work."""
+    ins, sizes = tables.instructions, tables.buffers.size
+    used = ins.slots >= 0
+    work = np.where(used, sizes[np.where(used, ins.slots, 0)], 0).sum(axis=1)
+    sends = ins.op == OPS["send"].code
+    sent = np.concatenate([[0], np.cumsum(tables.sends.length)])
+    first, end = ins.ints[sends, INT_GROUPS_FIRST], ins.ints[sends, INT_GROUPS_END]
+    work[sends] += sent[end] - sent[first]
+    return work
+
+
+def plan_owners(tables: Tables, workers: int) -> np.ndarray:
+    """The worker of every instruction: a core's instructions in a stage share one, and the
+    cores of each stage are spread by estimated work (largest first onto the least loaded
+    worker; ties to the lower worker, so a lone core runs on worker 0)."""
+    ins, stage_ptr = tables.instructions, tables.phases.stage_ptr
+    owner = np.zeros(len(ins.op), np.int64)
+    if workers == 1:
+        return owner
+    work = instruction_work(tables)
+    for s in range(len(stage_ptr) - 1):
+        lo, hi = int(stage_ptr[s]), int(stage_ptr[s + 1])
+        cores = ins.core[lo:hi]
+        per_core: dict[int, int] = {}
+        for core, w in zip(cores.tolist(), work[lo:hi].tolist(), strict=True):
+            per_core[core] = per_core.get(core, 0) + int(w)
+        load = [0] * workers
+        assigned: dict[int, int] = {}
+        for core in sorted(per_core, key=lambda c: (-per_core[c], c)):
+            worker = min(range(workers), key=lambda t: (load[t], t))
+            assigned[core] = worker
+            load[worker] += per_core[core]
+        owner[lo:hi] = [assigned[c] for c in cores.tolist()]
+    return owner
+
+
+def new_team(tables: Tables, workers: int, records: int, values: int, kinds: int, fields: int) -> Team:
+    """The shared arrays of ``workers`` workers (``Team``), queues sized as one worker's."""
+    return Team(flags=np.zeros(workers * LINE, np.int64), epochs=np.zeros(workers * LINE, np.int64),
+                owner=plan_owners(tables, workers), queued=np.zeros(workers * LINE, np.int64),
+                records=np.zeros((workers, max(records, 1), RECORD_COLUMNS), np.int64),
+                fired=np.zeros((workers, max(values, 1)), np.int64),
+                cursor=np.zeros(workers, np.int64),
+                op_counts=np.zeros((workers, kinds, fields), np.int64))

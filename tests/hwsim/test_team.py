@@ -1,0 +1,96 @@
+"""The engine's worker threads (hwsim.team): which worker runs which core, and that a run on
+several workers is one worker's run, bit for bit, counts included, against the interpreter
+(which runs every op in the documented order, one lane after another)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from compiler.pipeline import compile_artifact
+from hwsim.backends import ExecutionOptions, open_backend
+from hwsim.encode import encode
+from hwsim.engine import Engine
+from hwsim.runner import train_batch
+from hwsim.team import MIN_LANES_PER_EXTRA_WORKER, default_workers, instruction_work, plan_owners
+from neuropc.spec import load_spec
+from neuropc.tasks import task_from_spec
+from tests.conformance.test_counts import same_counts, same_state
+
+LANES = 9  # above MIN_LANES_PER_EXTRA_WORKER, so the default would use two workers too
+
+
+@pytest.fixture(scope="module")
+def compiled():
+    """The copy network with two cores in each of its two larger layers."""
+    spec = load_spec("examples/copy.yaml").with_overrides(
+        {"recurrent.size": 128, "readout.hidden": [256], "task.delay": 2, "task.length": 4})
+    return compile_artifact(spec)
+
+
+def stage_cores(tables, s: int) -> list[int]:
+    lo, hi = tables.phases.stage_ptr[s], tables.phases.stage_ptr[s + 1]
+    return sorted(set(tables.instructions.core[lo:hi].tolist()))
+
+
+def test_every_stage_spreads_its_cores_and_keeps_each_core_on_one_worker(compiled) -> None:
+    tables = encode(compiled.program, 2, compiled.placement_arrays["hops"]).tables
+    owner = plan_owners(tables, 2)
+    work = instruction_work(tables)
+    ptr, core = tables.phases.stage_ptr, tables.instructions.core
+    spread = 0
+    for s in range(len(ptr) - 1):
+        lo, hi = ptr[s], ptr[s + 1]
+        per_core = {c: set(owner[lo:hi][core[lo:hi] == c].tolist()) for c in stage_cores(tables, s)}
+        assert all(len(workers) == 1 for workers in per_core.values()), f"stage {s} splits a core"
+        loads = {c: int(work[lo:hi][core[lo:hi] == c].sum()) for c in per_core}
+        if len(per_core) == 1:
+            assert per_core[next(iter(per_core))] == {0}, "a lone core runs on worker 0"
+            continue
+        largest = sorted(loads, key=lambda c: -loads[c])[:2]
+        assert per_core[largest[0]] != per_core[largest[1]], f"stage {s}: the two largest cores share a worker"
+        spread += 1
+    assert spread > 0  # the network has stages with several cores
+
+
+def test_one_worker_owns_everything(compiled) -> None:
+    tables = encode(compiled.program, 1, compiled.placement_arrays["hops"]).tables
+    assert not plan_owners(tables, 1).any()
+
+
+def test_default_workers() -> None:
+    assert default_workers(1, 2) == 1
+    assert default_workers(MIN_LANES_PER_EXTRA_WORKER - 1, 2) == 1
+    assert default_workers(MIN_LANES_PER_EXTRA_WORKER, 2) == 2
+    assert default_workers(64, 1) == 1
+    assert default_workers(64, 16) == 2
+    assert default_workers(1, 2, "3") == 3  # NEUROPC_THREADS decides
+    assert default_workers(64, 2, "1") == 1
+    for bad in ("0", "two"):
+        with pytest.raises(ValueError, match="NEUROPC_THREADS must be"):
+            default_workers(64, 2, bad)
+
+
+def test_threads_below_one_are_refused(compiled) -> None:
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        Engine(compiled, 2, threads=0)
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        ExecutionOptions(threads=0)
+
+
+@pytest.mark.parametrize("thresholds", [{"activity": 0.0, "error": 0.0}, {"activity": 0.2, "error": 0.002}],
+                         ids=["threshold-0", "delta-coded"])
+def test_two_workers_equal_the_interpreter(compiled, thresholds: dict[str, float]) -> None:
+    native = open_backend("native", compiled, LANES, ExecutionOptions(thresholds=thresholds, threads=2))
+    assert native.engine.threads == 2
+    interpreter = open_backend("interpreter", compiled, LANES, ExecutionOptions(thresholds=thresholds))
+    task = task_from_spec(load_spec("examples/copy.yaml").with_overrides(
+        {"task.delay": 2, "task.length": 4}).task)
+    rng = np.random.default_rng(7)
+    for sequence in range(2):
+        batch = task.sample(rng, LANES)
+        want, _ = train_batch(interpreter, batch)
+        got, _ = train_batch(native, batch)
+        assert got == want
+        same_state(interpreter, native, compiled, f"sequence {sequence}", 0.0)
+        same_counts(interpreter, native, f"sequence {sequence}")
