@@ -167,7 +167,7 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
     arch = Architecture.from_spec(spec)
     data, steps = training_batches(spec, batch, batches)
     artifact = compile_artifact(spec)
-    train_batch(Engine(artifact, batch), data[0])  # load (or compile) the kernels untimed
+    train_batch(Engine(artifact, batch, threads=threads), data[0])  # load (or compile) the kernels untimed
 
     def reference(state) -> None:
         params, optimizer = state
@@ -185,8 +185,8 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
     runners: dict[str, tuple[Callable, Callable]] = {
         "pytorch": (lambda: TorchBPTT(arch, spec, params_from_spec(spec), torch.float32), pytorch),
         "reference": (lambda: (params_from_spec(spec), Optimizer(spec.rule.optimizer)), reference),
-        "hwsim": (lambda: Engine(artifact, batch), hwsim),
-        "hwsim-delta": (lambda: Engine(artifact, batch, threshold=DELTA), hwsim),
+        "hwsim": (lambda: Engine(artifact, batch, threads=threads), hwsim),
+        "hwsim-delta": (lambda: Engine(artifact, batch, threshold=DELTA, threads=threads), hwsim),
     }
     result = {key: steps / seconds for key, seconds in time_interleaved(runners, rounds).items()}
     if lava_sequences and batch == 1 and threads == 1:
@@ -235,8 +235,7 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
         "- reference: neuropc's numpy tPC-RTRL (`train_on_batch`); hwsim: tPC-RTRL on the native "
         "engine at threshold 0 and delta-coded (activities 0.2, errors 0.002)",
         "- threads: every engine gets the row's thread count (torch.set_num_threads, BLAS threads, "
-        "NUMBA_NUM_THREADS: the native engine shares large matvecs and outer products out over its "
-        "threads)",
+        "the native engine's worker threads, which run the cores of a stage side by side)",
         "",
         "Sequence-steps per second:",
         "",
@@ -277,7 +276,8 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
 def run_row(args: argparse.Namespace, batch: int, threads: int, batches: int) -> dict[str, float]:
     """One row in a fresh process whose thread counts are set before numpy and torch load."""
     env = dict(os.environ)
-    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS"):
+    for var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS", "NUMBA_NUM_THREADS",
+                "NEUROPC_THREADS"):
         env[var] = str(threads)
     rounds = 2 if args.quick else args.rounds
     out = subprocess.run([sys.executable, __file__, "--spec", str(args.spec), "--row",

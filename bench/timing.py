@@ -23,15 +23,22 @@ def training_batches(spec: NetworkSpec, batch: int, batches: int) -> tuple[list[
     return data, batches * batch * data[0].length
 
 
+#: seconds of rest before each timed run (``time_interleaved``)
+SETTLE = 0.5
+
+
 def time_interleaved(runs: Mapping[Any, tuple[Callable[[], Any], Callable[[Any], None]]],
                      repeats: int) -> dict[Any, float]:
     """Best wall time of each ``(setup, run)`` in ``runs`` over ``repeats`` rounds; every
     round times each once, one after the other, so that a slow spell of a shared machine
-    hits all of them rather than one (setup not timed)."""
+    hits all of them rather than one (setup not timed). Before each timed run the machine
+    rests ``SETTLE`` seconds: the thread pools of the run before (OpenMP's, OpenBLAS's) keep
+    spinning for a while after their last call, and would take a core from the next run."""
     best = {key: float("inf") for key in runs}
     for _ in range(repeats):
         for key, (setup, run) in runs.items():
             state = setup()
+            time.sleep(SETTLE)
             started = time.perf_counter()
             run(state)
             best[key] = min(best[key], time.perf_counter() - started)

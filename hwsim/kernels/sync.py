@@ -12,6 +12,8 @@ instead of stalling.
 
 from __future__ import annotations
 
+import platform
+
 from llvmlite import ir
 from numba import types
 from numba.core import cgutils
@@ -65,6 +67,26 @@ def _yield_core(typingctx):
     return sig, codegen
 
 
+#: the spin-wait hint of this machine's instruction set: it tells the core that this is a
+#: wait loop (less power; a hyper-threaded sibling gets the execution units)
+#: (x86's ``pause``, as LLVM's intrinsic; nothing elsewhere)
+_SPIN_HINT = "llvm.x86.sse2.pause" if platform.machine() in ("x86_64", "AMD64") else ""
+
+
+@intrinsic
+def _spin_hint(typingctx):
+    """One spin-wait hint instruction (nothing where none is known)."""
+    sig = types.void()
+
+    def codegen(context, builder, signature, args):
+        if _SPIN_HINT:
+            hint = cgutils.get_or_insert_function(builder.module, ir.FunctionType(ir.VoidType(), []), _SPIN_HINT)
+            builder.call(hint, [])
+        return context.get_dummy_value()
+
+    return sig, codegen
+
+
 @kernel
 def barrier(flags, tid, threads, epoch):
     """Worker ``tid`` of ``threads`` reached its barrier number ``epoch`` (1, 2, ... in every
@@ -77,6 +99,7 @@ def barrier(flags, tid, threads, epoch):
             continue
         spins = 0
         while _load_acquire(flags, other * LINE) < epoch:
+            _spin_hint()
             spins += 1
             if spins >= SPINS:
                 _yield_core()
