@@ -337,7 +337,8 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
              spec: NetworkSpec | None = None, run_dir: RunDirectory | None = None,
              on_step: ProgressCallback | None = None, resume: Checkpoint | None = None,
              stop: Callable[[], bool] | None = None,
-             checkpoint_info: Mapping[str, Any] | None = None) -> SimulationResult:
+             checkpoint_info: Mapping[str, Any] | None = None,
+             threads: int | None = None) -> SimulationResult:
     """Train the artifact's task on ``backend`` for ``steps`` batches (default: the
     artifact's run), evaluating every ``run.eval_every`` batches and at the end, as
     ``neuropc train`` does.
@@ -352,7 +353,9 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
     group) if given, else from a float64 calibration run on the native backend
     (``calibration_maxima``: the run's own training, or ``calibration_sequences`` sequences
     of a separate stream). ``spec``: the record kept in the run folder and the result
-    (default: the artifact's resolved spec with these overrides).
+    (default: the artifact's resolved spec with these overrides). ``threads``: worker
+    threads of the native engine (``ExecutionOptions.threads``); no result depends on it, so
+    it is not part of the run's settings.
 
     Checkpoints (``run.checkpoint_every``, the end, an interrupt through ``stop``) hold the
     trainer's parameters, moments and step count, the counts so far and
@@ -378,7 +381,7 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
             calibration = calibration_maxima(artifact, calibration_sequences, thresholds,
                                              steps=steps_, batch=batch_)
         formats = formats_from_maxima(artifact, calibration)
-    options = ExecutionOptions(number_format, thresholds.model_dump(), dense, formats)
+    options = ExecutionOptions(number_format, thresholds.model_dump(), dense, formats, threads)
     trainer = open_backend(backend, artifact, lanes, options)
     evaluator = open_backend(backend, artifact, eval_lanes, options)
     held_out = held_out_batch(record)

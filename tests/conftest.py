@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -10,6 +11,11 @@ from neuropc.spec import NetworkSpec, load_spec
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATA = ROOT.parent / "shared" / "data"
+
+# the suite runs in two processes (pytest-xdist) on two cores: the processes are the
+# parallelism, so engines default to one worker thread (tests of the worker threads ask for
+# theirs); subprocesses the tests start inherit it
+os.environ.setdefault("NEUROPC_THREADS", "1")
 
 
 @pytest.fixture(scope="session")

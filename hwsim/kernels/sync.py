@@ -25,7 +25,7 @@ from hwsim.kernels.jit import kernel
 #: not evict the line the other worker spins on
 LINE = 8
 #: loads before a waiting worker yields its core
-SPINS = 2000
+SPINS = 256
 
 
 @intrinsic

@@ -9,6 +9,7 @@ energy breakdown can be added on top of it. Every user error is a NeuropcError: 
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -19,6 +20,9 @@ import click
 from neuropc.cli.errors import user_errors
 from neuropc.errors import NeuropcError
 from neuropc.spec.schema import MAX_SEQUENCES, MAX_STEPS
+
+#: the most worker threads ``--threads`` accepts
+MAX_THREADS = 256
 
 if TYPE_CHECKING:
     from compiler.artifact import Artifact
@@ -73,15 +77,17 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
                    force: bool = False, echo: Callable[[str], None] = click.echo,
                    progress: bool = True, artifact: Artifact | None = None,
                    resume: Checkpoint | None = None, run_dir: RunDirectory | None = None,
-                   options_record: dict[str, Any] | None = None):
+                   options_record: dict[str, Any] | None = None, threads: int | None = None):
     """What ``neuropc simulate`` does; returns (SimulationResult, run folder path).
 
     Everything is checked (formats, backend, thresholds, lanes, memory, the run folder)
     before the run folder is created. ``resume`` and ``run_dir``: continue the checkpoint of
-    that run folder; ``options_record``: the options as given, kept in checkpoints for it."""
+    that run folder; ``options_record``: the options as given, kept in checkpoints for it;
+    ``threads``: the native engine's worker threads (None: its default)."""
     from hwsim.backends import backend_factory, backend_names
     from hwsim.number_format import NUMBER_FORMATS
     from hwsim.runner import event_thresholds, lanes_for, recorded_spec, simulate
+    from hwsim.team import THREADS_VARIABLE, default_workers
     from neuropc.api import load_source
     from neuropc.cli import warn_about
     from neuropc.cli.errors import stop_on_signals
@@ -96,6 +102,10 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
     if backend not in backend_names():
         raise NeuropcError(f"--backend {backend}: choose one of {', '.join(backend_names())}")
     run_config = getattr(backend_factory(backend), "run_config", None)  # BackendUnavailable: exit 2
+    try:
+        default_workers(1, 1, os.environ.get(THREADS_VARIABLE))
+    except ValueError as problem:
+        raise NeuropcError(str(problem)) from None
     artifact = artifact if artifact is not None else load_source(source)
     spec = resume.spec if resume is not None else recorded_spec(artifact, steps=steps, batch=batch)
     thresholds = event_thresholds(artifact.program, threshold)
@@ -126,7 +136,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
                "number_format": number_format,
                "batch": batch, "lanes": 1 if sequential else None, "dense": dense,
                "calibration_sequences": calibration_sequences, "run_dir": run_dir,
-               "resume": resume, "checkpoint_info": info}
+               "resume": resume, "checkpoint_info": info, "threads": threads}
     with stop_on_signals() as stop:
         if progress:
             metrics = task_from_spec(spec.task).metrics
@@ -178,12 +188,16 @@ RESUMED_OPTIONS = ("steps", "backend", "threshold", "number_format", "batch", "s
               help="Conventional cost profile that BPTT is priced on.")
 @click.option("--resume", "resume_dir", type=click.Path(path_type=Path), metavar="DIR",
               help="Continue the run in this folder from its last checkpoint (with its options).")
+@click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS),
+              help="Worker threads of the native backend, which run the cores of each stage side by "
+                   "side; no result depends on it (default: NEUROPC_THREADS, else one per CPU up to "
+                   "2 from batch 8, one below). May change on --resume.")
 @user_errors
 def simulate_command(source: Path | None, steps: int | None, backend: str, threshold: str | None,
                      number_format: str, batch: int | None, sequential: bool, dense: bool,
                      calibration_sequences: int | None, out_dir: Path | None,
                      force: bool, energy_report: bool, chip_profile: str | None,
-                     conventional_profile: str, resume_dir: Path | None) -> None:
+                     conventional_profile: str, resume_dir: Path | None, threads: int | None) -> None:
     """Train and evaluate a compiled network (or a spec, compiled on the fly) on the
     event-driven simulator; write metrics, counters.json, curve and checkpoint."""
     from neuropc.api import load_source
@@ -231,7 +245,7 @@ def simulate_command(source: Path | None, steps: int | None, backend: str, thres
                                   sequential=given["sequential"], dense=given["dense"],
                                   calibration_sequences=given["calibration_sequences"], out_dir=out_dir,
                                   force=force, artifact=artifact, resume=checkpoint, run_dir=run_dir,
-                                  options_record=given)
+                                  options_record=given, threads=threads)
     from neuropc.tasks import task_from_spec
     from neuropc.tasks.base import metric_text, test_text
 

@@ -100,20 +100,19 @@ def test_backend_counts_and_values_equal_native(backend_name: str, case: str, mo
     compare(backend_name, case, MODES[mode])
 
 
-@pytest.mark.parametrize("mode", ["threshold-0", "thresholds-0.2-0.002"])
 @pytest.mark.parametrize("case", list(CASES))
-def test_native_on_two_threads_equals_one(case: str, mode: str) -> None:
+def test_native_on_two_threads_equals_one(case: str) -> None:
     """The cores of a stage on two worker threads (hwsim.team): the same bits, the same
-    counts, step by step, as one thread."""
-    compare("native", case, replace(MODES[mode], threads=2))
+    counts, step by step, as one thread (delta-coded: what is sent depends on every value)."""
+    compare("native", case, replace(MODES["thresholds-0.2-0.002"], threads=2))
 
 
-@pytest.mark.parametrize("options", [
-    ExecutionOptions(thresholds={"activity": 0.2, "error": 0.002}, threads=3),
-    ExecutionOptions(dense=True, threads=3),
-    ExecutionOptions(number_format="float32", thresholds={"activity": 0.2, "error": 0.002}, threads=2)],
+@pytest.mark.parametrize("case,options", [
+    ("rtrl-split-two-hidden-inferred", ExecutionOptions(thresholds={"activity": 0.2, "error": 0.002}, threads=3)),
+    ("spatial-bp-complex", ExecutionOptions(dense=True, threads=3)),
+    ("rtrl-complex-fixed-K2", ExecutionOptions(number_format="float32", thresholds={"activity": 0.2, "error": 0.002},
+                                               threads=2))],
     ids=["three-threads", "three-threads-dense", "two-threads-float32"])
-@pytest.mark.parametrize("case", ["rtrl-complex-fixed-K2", "rtrl-split-two-hidden-inferred", "spatial-bp-complex"])
 def test_native_on_more_threads_than_cores_equals_one(case: str, options: ExecutionOptions) -> None:
     """More workers than some stages have cores (idle workers still meet at every barrier),
     and rounding as values are stored, on several workers."""

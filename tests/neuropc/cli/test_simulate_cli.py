@@ -251,3 +251,25 @@ def test_an_unknown_backend_is_one_error(spec_file: Path, tmp_path: Path) -> Non
     _one_error(_run("simulate", spec_file, "--backend", "gpu", "--out", tmp_path / "x"),
                "--backend gpu", "native", "interpreter")
     assert not (tmp_path / "x").exists()
+
+
+def test_threads_change_the_speed_not_the_run(spec_file: Path, tmp_path: Path) -> None:
+    """``--threads`` (the native engine's worker threads): the same metrics to the last bit and
+    the same counters on one thread and on two."""
+    rows, counters = {}, {}
+    for threads in ("1", "2"):
+        out = tmp_path / f"threads{threads}"
+        result = _run("simulate", spec_file, "--threads", threads, "--out", out)
+        assert result.exit_code == 0, result.output
+        rows[threads] = [{k: v for k, v in row.items() if k != "elapsed_s"} for row in _rows(out)]
+        counters[threads] = json.loads((out / "counters.json").read_text())
+    assert rows["1"] == rows["2"]
+    assert counters["1"] == counters["2"]
+
+
+def test_bad_thread_counts_are_one_error(spec_file: Path, tmp_path: Path, monkeypatch) -> None:
+    result = _run("simulate", spec_file, "--threads", "0", "--out", tmp_path / "x")
+    assert result.exit_code == 2 and "--threads" in result.output and "Traceback" not in result.output
+    monkeypatch.setenv("NEUROPC_THREADS", "many")
+    _one_error(_run("simulate", spec_file, "--out", tmp_path / "x"), "NEUROPC_THREADS", "'many'")
+    assert not (tmp_path / "x").exists()
