@@ -136,7 +136,7 @@ class Engine:
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
         self.threads = int(threads if threads is not None else
                            default_workers(lanes_, len(os.sched_getaffinity(0)), os.environ.get(THREADS_VARIABLE)))
-        self._team = new_team(enc.tables, self.threads, *_queue_sizes(enc, lanes_), len(WORK_KINDS), fields)
+        self._team = new_team(enc.tables, enc.cores, self.threads, *_queue_sizes(enc, lanes_), len(WORK_KINDS), fields)
         #: per worker, the records as the kernels take them (by reference, sharing the arrays
         #: above): its own scratch and op counts (worker 0's are the engine's)
         self._scratch = [_scratch(enc, lanes_, self._team, t) for t in range(self.threads)]

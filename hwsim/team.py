@@ -73,21 +73,41 @@ def plan_owners(tables: Tables, workers: int) -> np.ndarray:
         per_core: dict[int, int] = {}
         for core, w in zip(cores.tolist(), work[lo:hi].tolist(), strict=True):
             per_core[core] = per_core.get(core, 0) + int(w)
-        load = [0] * workers
-        assigned: dict[int, int] = {}
-        for core in sorted(per_core, key=lambda c: (-per_core[c], c)):
-            worker = min(range(workers), key=lambda t: (load[t], t))
-            assigned[core] = worker
-            load[worker] += per_core[core]
+        assigned = _spread(per_core, workers)
         owner[lo:hi] = [assigned[c] for c in cores.tolist()]
     return owner
 
 
-def new_team(tables: Tables, workers: int, records: int, values: int, kinds: int, fields: int) -> Team:
+def _spread(work: dict[int, int], workers: int) -> dict[int, int]:
+    """Items by work, largest first onto the least loaded worker (ties: the lower worker)."""
+    load = [0] * workers
+    assigned: dict[int, int] = {}
+    for item in sorted(work, key=lambda c: (-work[c], c)):
+        worker = min(range(workers), key=lambda t: (load[t], t))
+        assigned[item] = worker
+        load[worker] += work[item]
+    return assigned
+
+
+def plan_receivers(tables: Tables, cores: int, workers: int) -> np.ndarray:
+    """The worker that delivers into each core's inboxes: cores spread by the values their
+    channels bring per lane."""
+    sends, channels = tables.sends, tables.channels
+    received = dict.fromkeys(range(cores), 0)
+    for g in range(len(sends.src)):
+        for q in range(int(sends.first_channel[g]), int(sends.end_channel[g])):
+            received[int(channels.dst_core[q])] += int(sends.length[g])
+    assigned = _spread(received, workers)
+    return np.array([assigned[c] for c in range(cores)], np.int64)
+
+
+def new_team(tables: Tables, cores: int, workers: int, records: int, values: int, kinds: int,
+             fields: int) -> Team:
     """The shared arrays of ``workers`` workers (``Team``), queues sized as one worker's."""
     return Team(flags=np.zeros(workers * LINE, np.int64), epochs=np.zeros(workers * LINE, np.int64),
-                owner=plan_owners(tables, workers), queued=np.zeros(workers * LINE, np.int64),
+                owner=plan_owners(tables, workers), receiver=plan_receivers(tables, cores, workers),
+                queued=np.zeros(workers * LINE, np.int64),
                 records=np.zeros((workers, max(records, 1), RECORD_COLUMNS), np.int64),
                 fired=np.zeros((workers, max(values, 1)), np.int64),
-                cursor=np.zeros(workers, np.int64),
+                cursor=np.zeros((workers, workers), np.int64),
                 op_counts=np.zeros((workers, kinds, fields), np.int64))

@@ -73,7 +73,8 @@ def _meet(team, tid):
 
 @kernel
 def _fold_op_counts(state, team):
-    """Worker 0 adds the other workers' counts by work kind to its own (``State.op_counts``)."""
+    """Worker 0 adds the other workers' counts by work kind to its own (``State.op_counts``);
+    only where the others wait at a barrier (they count into theirs while they run)."""
     ops = team.op_counts
     for t in range(1, ops.shape[0]):
         for kind in range(ops.shape[1]):
@@ -86,7 +87,8 @@ def _fold_op_counts(state, team):
 def run_phase(p, count, options, tables, state, scratch, team, tid):
     """Phase ``p``: its stages, ``repeat`` times; ``count`` is the optimizer step number.
     Worker ``tid`` runs the instructions it owns (``Team.owner``: all of a core's in a stage);
-    after each stage worker 0 delivers everyone's events, and every worker waits for that."""
+    after each stage every worker delivers the events for the cores it receives for
+    (``Team.receiver``), and waits until all have."""
     phases, ins, owner = tables.phases, tables.instructions, team.owner
     lanes, dense, rounding, track = options.lanes, options.dense, options.rounding, options.track
     for _ in range(phases.repeat[p]):
@@ -118,9 +120,7 @@ def run_phase(p, count, options, tables, state, scratch, team, tid):
                     _store_outputs(i, lanes, rounding, track, tables, state)
             team.queued[tid * LINE] = nrec
             _meet(team, tid)
-            if tid == 0:
-                messages.deliver(team, rounding, track, tables, state)
-                _fold_op_counts(state, team)
+            messages.deliver(team, tid, rounding, track, tables, state)
             _meet(team, tid)
 
 
@@ -192,12 +192,14 @@ def _idle_phase(p, t, hin, count, options, tables, state, scratch, team, tid):
         return count
     if rest:
         if tid == 0:
+            _fold_op_counts(state, team)
             np.negative(cnt, rest_cnt)
             np.negative(opcnt, rest_op)
         _meet(team, tid)
     count = _run_counted(p, count, options, tables, state, scratch, team, tid)
     if rest:
         if tid == 0:
+            _fold_op_counts(state, team)
             rest_cnt += cnt
             rest_op += opcnt
             recorded[0] = 1
@@ -286,4 +288,7 @@ def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, s
         _meet(team, tid)
     if steps == 0 and options.apply_end:
         count = _run_when(SEQUENCE_END, count, options, tables, state, scratch, team, tid)
+    _meet(team, tid)
+    if tid == 0:
+        _fold_op_counts(state, team)
     return count

@@ -78,11 +78,13 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
 
 
 @kernel
-def deliver(team, rounding, track, tables, state):
+def deliver(team, tid, rounding, track, tables, state):
     """End of a stage: every queued value lands in the inbox of every channel of its group.
-    Each worker queued its own instructions' events in instruction order; merged by
-    instruction, they land in the order one worker would have queued them."""
-    queued, records, fired, at = team.queued, team.records, team.fired, team.cursor
+    Each worker queued its own instructions' events in instruction order; every worker goes
+    through all queues merged by instruction (the order one worker would have queued them)
+    and writes the inboxes of the cores it receives for (``Team.receiver``), so each inbox
+    and each core's counters have one writer."""
+    queued, records, fired, at = team.queued, team.records, team.fired, team.cursor[tid]
     workers = records.shape[0]
     for t in range(workers):
         at[t] = 0
@@ -94,13 +96,14 @@ def deliver(team, rounding, track, tables, state):
                 pick = t
         if pick < 0:
             return
-        _deliver_record(records[pick, at[pick]], fired[pick], rounding, track, tables, state)
+        _deliver_record(records[pick, at[pick]], fired[pick], team.receiver, tid, rounding, track, tables, state)
         at[pick] += 1
 
 
 @kernel
-def _deliver_record(record, fired, rounding, track, tables, state):
-    """One queued record: lane ``b``'s fired values of group ``g`` into every channel's inbox."""
+def _deliver_record(record, fired, receiver, tid, rounding, track, tables, state):
+    """One queued record: lane ``b``'s fired values of group ``g`` into the inbox of every
+    channel whose core worker ``tid`` receives for."""
     buffers, sends, channels = tables.buffers, tables.sends, tables.channels
     mem, ref = state.mem, state.ref
     q_scale, q_lo, q_hi, qmax = state.q_scale, state.q_lo, state.q_hi, state.q_max
@@ -110,6 +113,8 @@ def _deliver_record(record, fired, rounding, track, tables, state):
     last = ref[sends.ref[g] + b * n:sends.ref[g] + (b + 1) * n]
     idx = fired[first:first + k]
     for q in range(sends.first_channel[g], sends.end_channel[g]):
+        if receiver[channels.dst_core[q]] != tid:
+            continue
         dst = channels.dst_buf[q]
         do = base(buffers, dst, b) + channels.dst_start[q]
         inbox = mem[do:do + n]

@@ -243,16 +243,18 @@ class Scratch(NamedTuple):
 
 class Team(NamedTuple):
     """What the workers of one ``driver.execute`` share (``hwsim.team`` plans it): worker t
-    runs the instructions whose ``owner`` is t, and worker 0 delivers every worker's queued
-    events at the end of a stage. One worker: the same, with nothing to wait for."""
+    runs the instructions whose ``owner`` is t, and at the end of a stage delivers every
+    worker's queued events into the inboxes of the cores whose ``receiver`` it is. One
+    worker: the same, with nothing to wait for."""
 
     flags: np.ndarray  # sync: barriers reached, one cache line (sync.LINE slots) per worker
     epochs: np.ndarray  # barriers passed so far, each worker's own slot (sync.LINE apart)
     owner: np.ndarray  # per instruction: the worker that runs it
+    receiver: np.ndarray  # per core: the worker that writes its inboxes and their counts
     queued: np.ndarray  # per worker (sync.LINE apart): event records queued in this stage
     records: np.ndarray  # (workers, records, RECORD_COLUMNS): each worker's Scratch.records
     fired: np.ndarray  # (workers, values): each worker's Scratch.fired
-    cursor: np.ndarray  # per worker: next record to deliver (messages.deliver)
+    cursor: np.ndarray  # (workers, workers): each worker's next record of every queue
     op_counts: np.ndarray  # (workers, kinds, fields): workers 1.. count here; worker 0 folds them
 
 
