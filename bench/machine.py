@@ -15,3 +15,45 @@ def cpu_name() -> str:
     except OSError:
         pass
     return platform.processor() or "unknown CPU"
+
+
+def two_core_scaling(seconds: float = 0.3) -> float:
+    """How much faster this machine does the same compute twice on two threads than once on
+    one: an L1-resident loop compiled by numba (no GIL), best of three. Two independent
+    workloads bound what two workers of one simulation can gain (clock speed falls when both
+    cores are busy on many machines; a virtual machine's two CPUs may share a core)."""
+    import threading
+    import time
+
+    import numpy as np
+    from numba import njit
+
+    @njit(nogil=True, cache=False)
+    def spin(a, rounds):
+        for _ in range(rounds):
+            for i in range(a.shape[0]):
+                a[i] = a[i] * 0.999 + 1.0
+        return a[0]
+
+    arrays = [np.ones(4096), np.ones(4096)]
+    spin(arrays[0], 1)
+    rounds = 1
+    while True:  # calibrate to about ``seconds`` on one thread
+        started = time.perf_counter()
+        spin(arrays[0], rounds)
+        if time.perf_counter() - started > seconds / 4:
+            break
+        rounds *= 2
+    rounds *= 4
+    best = 0.0
+    for _ in range(3):
+        started = time.perf_counter()
+        spin(arrays[0], rounds)
+        one = time.perf_counter() - started
+        helper = threading.Thread(target=spin, args=(arrays[1], rounds))
+        started = time.perf_counter()
+        helper.start()
+        spin(arrays[0], rounds)
+        helper.join()
+        best = max(best, 2 * one / (time.perf_counter() - started))
+    return best

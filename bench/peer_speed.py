@@ -44,7 +44,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from machine import cpu_name  # noqa: E402  (bench/machine.py)
+from machine import cpu_name, two_core_scaling  # noqa: E402  (bench/machine.py)
 from timing import time_interleaved, training_batches  # noqa: E402  (bench/timing.py)
 
 from compiler.pipeline import compile_artifact  # noqa: E402
@@ -218,7 +218,7 @@ def _verdict(ok: bool) -> str:
 
 
 def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, command: str,
-             minutes: float, rounds: int) -> str:
+             minutes: float, rounds: int, machine_scaling: float) -> str:
     torch = _torch()
     lines = [
         "# hwsim against PyTorch: training throughput on the same network and batches",
@@ -255,6 +255,12 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
                        f"sequence-steps/s, {one['hwsim'] / lava[0]:,.0f}x slower than native"
                        if lava[0] == lava[0] else "Lava backend: lava-nc is not installed here.")]
     by = {(b, t): r for b, t, r in rows}
+    pairs = [(b, by[(b, 2)]["hwsim"] / by[(b, 1)]["hwsim"]) for b in (32, 128) if (b, 1) in by and (b, 2) in by]
+    if pairs:
+        lines += ["", "hwsim on two worker threads against one (threshold 0): "
+                  + ", ".join(f"{gain:.2f}x at batch {b}" for b, gain in pairs)
+                  + f". This machine's own two-core scaling, measured in the same run (the same compute loop "
+                  f"twice on two threads against once on one, `bench/machine.py`): {machine_scaling:.2f}x."]
     ratio = {key: r["hwsim"] / r["pytorch"] for key, r in by.items()}
     delta = {key: r["hwsim-delta"] / r["hwsim"] for key, r in by.items()}
     lines += ["", "Targets (the same thread count for both; one thread each unless said):", ""]
@@ -310,8 +316,9 @@ def main() -> None:
         print(f"batch {batch}, {threads} thread(s) ...", flush=True)
         rows.append((batch, threads, run_row(args, batch, threads, batches)))
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    scaling = two_core_scaling()
     text = document(args.spec.resolve(), rows, check, command, (time.perf_counter() - started) / 60,
-                    2 if args.quick else args.rounds)
+                    2 if args.quick else args.rounds, scaling)
     args.out.write_text(text)
     print(text)
 
