@@ -38,7 +38,7 @@ from hwsim.kernels.tables import (
     Team,
 )
 from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
-from hwsim.team import THREADS_VARIABLE, default_workers, new_team
+from hwsim.team import THREADS_VARIABLE, default_workers, instruction_work, new_team
 from neuropc.spec.schema import EventThresholds
 
 #: names of the rows of ``Engine.op_counts``: hwsim.counters.WORK_KINDS (kept here until
@@ -70,7 +70,7 @@ class Engine:
     (``hwsim.number_format.group_key``). ``params``: initial parameters in the reference's
     names (default: the artifact's). ``threads``: worker threads that run the cores of each
     stage side by side (``hwsim.team``; the results are one thread's, bit for bit); default:
-    ``hwsim.team.default_workers``.
+    ``hwsim.team.default_workers`` (two on two or more CPUs when the lanes' work is large).
     """
 
     def __init__(self, artifact: Artifact, lanes: int | None = None, *,
@@ -134,8 +134,9 @@ class Engine:
             by_column=np.zeros(max(enc.columns_size, 1), dt),
             counts=self.cnt, op_counts=self.opcnt, rest_counts=np.zeros_like(self.cnt),
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
+        work = lanes_ * int(instruction_work(enc.tables).sum())
         self.threads = int(threads if threads is not None else
-                           default_workers(lanes_, len(os.sched_getaffinity(0)), os.environ.get(THREADS_VARIABLE)))
+                           default_workers(work, len(os.sched_getaffinity(0)), os.environ.get(THREADS_VARIABLE)))
         self._team = new_team(enc.tables, enc.cores, self.threads, *_queue_sizes(enc, lanes_), len(WORK_KINDS), fields)
         #: per worker, the records as the kernels take them (by reference, sharing the arrays
         #: above): its own scratch and op counts (worker 0's are the engine's)

@@ -18,9 +18,12 @@ from compiler.ops import OPS
 from hwsim.kernels.sync import LINE
 from hwsim.kernels.tables import INT_GROUPS_END, INT_GROUPS_FIRST, RECORD_COLUMNS, Tables, Team
 
-#: lanes below which the engine's default is one worker: a stage of the copy network at
-#: batch 1 lasts about a microsecond, less than the barriers the workers would meet at
-MIN_LANES_PER_EXTRA_WORKER = 8
+#: work (values the instructions' operands hold, ``instruction_work``, summed over the
+#: program, times lanes) below which the engine's default is one worker: there a stage lasts
+#: about as long as the barrier after it. Measured on examples/copy.yaml (449 k per lane):
+#: batch 3 ran slower on two workers, batch 8 (3.6 M) 1.2x faster; the 15 M-parameter network
+#: at batch 1 (123 M) 1.5x faster.
+MIN_WORK_PER_EXTRA_WORKER = 3_500_000
 #: the most workers the default takes (what this was measured on: two cores)
 MAX_DEFAULT_WORKERS = 2
 #: environment variable that sets the default (a sweep's workers set it to 1: the trials are
@@ -28,10 +31,11 @@ MAX_DEFAULT_WORKERS = 2
 THREADS_VARIABLE = "NEUROPC_THREADS"
 
 
-def default_workers(lanes: int, cpus: int, setting: str | None = None) -> int:
+def default_workers(work: int, cpus: int, setting: str | None = None) -> int:
     """Worker threads the engine uses unless told: ``setting`` (the environment's
     ``NEUROPC_THREADS``) if given, else one per available CPU up to
-    ``MAX_DEFAULT_WORKERS``, and one alone for small batches."""
+    ``MAX_DEFAULT_WORKERS``, and one alone for a small ``work`` (lanes x the program's
+    ``instruction_work``)."""
     if setting:
         try:
             workers = int(setting)
@@ -40,7 +44,7 @@ def default_workers(lanes: int, cpus: int, setting: str | None = None) -> int:
         if workers < 1:
             raise ValueError(f"{THREADS_VARIABLE} must be at least 1, got {setting!r}")
         return workers
-    if lanes < MIN_LANES_PER_EXTRA_WORKER:
+    if work < MIN_WORK_PER_EXTRA_WORKER:
         return 1
     return max(1, min(MAX_DEFAULT_WORKERS, cpus))
 

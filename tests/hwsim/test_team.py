@@ -12,12 +12,12 @@ from hwsim.backends import ExecutionOptions, open_backend
 from hwsim.encode import encode
 from hwsim.engine import Engine
 from hwsim.runner import train_batch
-from hwsim.team import MIN_LANES_PER_EXTRA_WORKER, default_workers, instruction_work, plan_owners
+from hwsim.team import MIN_WORK_PER_EXTRA_WORKER, default_workers, instruction_work, plan_owners
 from neuropc.spec import load_spec
 from neuropc.tasks import task_from_spec
 from tests.conformance.test_counts import same_counts, same_state
 
-LANES = 9  # above MIN_LANES_PER_EXTRA_WORKER, so the default would use two workers too
+LANES = 9
 
 
 @pytest.fixture(scope="module")
@@ -59,16 +59,25 @@ def test_one_worker_owns_everything(compiled) -> None:
 
 
 def test_default_workers() -> None:
-    assert default_workers(1, 2) == 1
-    assert default_workers(MIN_LANES_PER_EXTRA_WORKER - 1, 2) == 1
-    assert default_workers(MIN_LANES_PER_EXTRA_WORKER, 2) == 2
-    assert default_workers(64, 1) == 1
-    assert default_workers(64, 16) == 2
-    assert default_workers(1, 2, "3") == 3  # NEUROPC_THREADS decides
-    assert default_workers(64, 2, "1") == 1
+    small, large = MIN_WORK_PER_EXTRA_WORKER - 1, MIN_WORK_PER_EXTRA_WORKER
+    assert default_workers(small, 2) == 1
+    assert default_workers(large, 2) == 2
+    assert default_workers(large, 1) == 1
+    assert default_workers(large, 16) == 2
+    assert default_workers(small, 2, "3") == 3  # NEUROPC_THREADS decides
+    assert default_workers(large, 2, "1") == 1
     for bad in ("0", "two"):
         with pytest.raises(ValueError, match="NEUROPC_THREADS must be"):
-            default_workers(64, 2, bad)
+            default_workers(large, 2, bad)
+
+
+def test_the_copy_network_takes_two_workers_from_batch_8(compiled, monkeypatch) -> None:
+    """What the default's threshold was measured on (examples/copy.yaml)."""
+    monkeypatch.delenv("NEUROPC_THREADS", raising=False)
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    copy = compile_artifact(load_spec("examples/copy.yaml"))
+    assert Engine(copy, 3).threads == 1
+    assert Engine(copy, 8).threads == 2
 
 
 def test_threads_below_one_are_refused(compiled) -> None:
