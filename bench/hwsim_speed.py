@@ -7,7 +7,7 @@
 Speed: the same copy-task configuration (examples/copy.yaml), the same sequences and the same
 initial weights; the reference trains them with ``neuropc.reference.rules.train_on_batch``,
 hwsim with its engine (``hwsim.runner.train_batch``, B lanes in lockstep), at batch 1 and
-batch 32, one thread each (OPENBLAS/OMP/MKL threads = 1; the engine is single-threaded). Best
+batch 32, one thread each (OPENBLAS/OMP/MKL threads = 1; the engine on one worker, NEUROPC_THREADS=1). Best
 of ``--repeats`` rounds, each timing the reference and every hwsim run back to back. Time
 steps per second count sequence-steps (B per lockstep step).
 

@@ -1,0 +1,30 @@
+"""bench/profile_kernels.py names the samples of perf's report by kernel."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
+
+from profile_kernels import kernel_name, shares  # noqa: E402
+
+
+def test_kernel_names_from_mangled_symbols() -> None:
+    assert kernel_name("_ZN5hwsim7kernels7numeric5axpy4B3v38B36c8tJTIeFIjxB2IKSgI4Crv") == "numeric.axpy4"
+    assert kernel_name("_ZN5hwsim7kernels8messages15_deliver_recordB3v98B62c8") == "messages._deliver_record"
+    assert kernel_name("__expm1_fma") == "libc.expm1"
+    assert kernel_name("__ieee754_exp_fma") == "libc.exp"
+    assert kernel_name("exp@GLIBC_2.2.5") == "libc.exp"
+    assert kernel_name("_PyEval_EvalFrameDefault") is None
+    assert kernel_name("llvm::SUnit::addPred") is None
+
+
+def test_shares_add_up_by_kernel() -> None:
+    report = """# Overhead  Symbol
+     5.00%  [.] _ZN5hwsim7kernels7numeric5axpy4B3v38
+     2.50%  [.] _ZN5hwsim7kernels7numeric5axpy4B3v39
+     1.00%  [.] __expm1_fma
+     9.00%  [.] _PyEval_EvalFrameDefault
+"""
+    assert shares(report) == {"numeric.axpy4": 7.5, "libc.expm1": 1.0}
