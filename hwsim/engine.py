@@ -38,7 +38,7 @@ from hwsim.kernels.tables import (
     Team,
 )
 from hwsim.number_format import NUMBER_FORMATS, FixedFormat, group_key, quantize
-from hwsim.team import THREADS_VARIABLE, default_workers, instruction_work, new_team
+from hwsim.team import THREADS_VARIABLE, available_cpus, default_workers, instruction_work, new_team
 from neuropc.spec.schema import EventThresholds
 
 #: names of the rows of ``Engine.op_counts``: hwsim.counters.WORK_KINDS (kept here until
@@ -136,7 +136,7 @@ class Engine:
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
         work = lanes_ * int(instruction_work(enc.tables).sum())
         self.threads = int(threads if threads is not None else
-                           default_workers(work, len(os.sched_getaffinity(0)), os.environ.get(THREADS_VARIABLE)))
+                           default_workers(work, available_cpus(), os.environ.get(THREADS_VARIABLE)))
         self._team = new_team(enc.tables, enc.cores, self.threads, *_queue_sizes(enc, lanes_), len(WORK_KINDS), fields)
         #: per worker, the records as the kernels take them (by reference, sharing the arrays
         #: above): its own scratch and op counts (worker 0's are the engine's)
@@ -145,7 +145,8 @@ class Engine:
                                       self._state._replace(op_counts=self._team.op_counts[t]), scratch)
                          for t, scratch in enumerate(self._scratch)]
         self._records = self._workers[0]
-        self._pool = ThreadPoolExecutor(self.threads - 1) if self.threads > 1 else None
+        self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="neuropc-worker")
+                      if self.threads > 1 else None)
         self._thresholds = np.array([getattr(self.threshold, group) for group in THRESHOLD_GROUPS])
         #: the program applies after every step with loss (update: online), not at sequence end
         self.online = any(p.when == "step_with_loss" for p in program.phases)

@@ -12,6 +12,8 @@ of a stage land on different workers.
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 
 from compiler.ops import OPS
@@ -29,6 +31,13 @@ MAX_DEFAULT_WORKERS = 2
 #: environment variable that sets the default (a sweep's workers set it to 1: the trials are
 #: the parallelism there)
 THREADS_VARIABLE = "NEUROPC_THREADS"
+
+
+def available_cpus() -> int:
+    """CPUs this process may run on (its affinity where the system has one)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
 
 
 def default_workers(work: int, cpus: int, setting: str | None = None) -> int:

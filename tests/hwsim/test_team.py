@@ -74,7 +74,7 @@ def test_default_workers() -> None:
 def test_the_copy_network_takes_two_workers_from_batch_8(compiled, monkeypatch) -> None:
     """What the default's threshold was measured on (examples/copy.yaml)."""
     monkeypatch.delenv("NEUROPC_THREADS", raising=False)
-    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1})
+    monkeypatch.setattr("hwsim.engine.available_cpus", lambda: 2)
     copy = compile_artifact(load_spec("examples/copy.yaml"))
     assert Engine(copy, 3).threads == 1
     assert Engine(copy, 8).threads == 2
