@@ -381,7 +381,8 @@ def simulate(artifact: Artifact, *, backend: str = "native", steps: int | None =
             calibration = calibration_maxima(artifact, calibration_sequences, thresholds,
                                              steps=steps_, batch=batch_)
         formats = formats_from_maxima(artifact, calibration)
-    options = ExecutionOptions(number_format, thresholds.model_dump(), dense, formats, threads)
+    options = ExecutionOptions(number_format=number_format, thresholds=thresholds.model_dump(), dense=dense,
+                               formats=formats, threads=threads)
     trainer = open_backend(backend, artifact, lanes, options)
     evaluator = open_backend(backend, artifact, eval_lanes, options)
     held_out = held_out_batch(record)

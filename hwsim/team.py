@@ -3,11 +3,11 @@
 The cores of a stage are independent until its events are delivered (the program's
 semantics: a core reads only its own buffers and the inboxes filled at earlier stages), so
 the engine can run them on several threads and stay exact: every core's instructions run in
-program order on one thread, and worker 0 delivers all events in the order one thread would
-have queued them (``hwsim.kernels.messages.deliver``). Per stage, cores go to workers by
-longest-processing-time-first on an estimate of their work (the values their instructions'
-operands hold: a matvec's weights, an outer product's accumulator), so that the largest cores
-of a stage land on different workers.
+program order on one thread, and each worker delivers the events for the cores it receives
+for, in the order one thread would have queued them (``hwsim.kernels.messages.deliver``).
+Per stage, cores go to workers by longest-processing-time-first on an estimate of their work
+(the values their instructions' operands hold: a matvec's weights, an outer product's
+accumulator), so that the largest cores of a stage land on different workers.
 """
 
 from __future__ import annotations
@@ -40,19 +40,28 @@ def available_cpus() -> int:
     return os.cpu_count() or 1
 
 
+def threads_setting(setting: str | None) -> int | None:
+    """The worker count ``NEUROPC_THREADS`` asks for (None: not set); ValueError naming the
+    variable if it is not a whole number of at least 1."""
+    if not setting:
+        return None
+    try:
+        workers = int(setting)
+    except ValueError:
+        raise ValueError(f"{THREADS_VARIABLE} must be a whole number, got {setting!r}") from None
+    if workers < 1:
+        raise ValueError(f"{THREADS_VARIABLE} must be at least 1, got {setting!r}")
+    return workers
+
+
 def default_workers(work: int, cpus: int, setting: str | None = None) -> int:
     """Worker threads the engine uses unless told: ``setting`` (the environment's
-    ``NEUROPC_THREADS``) if given, else one per available CPU up to
+    ``NEUROPC_THREADS``, ``threads_setting``) if given, else one per available CPU up to
     ``MAX_DEFAULT_WORKERS``, and one alone for a small ``work`` (lanes x the program's
     ``instruction_work``)."""
-    if setting:
-        try:
-            workers = int(setting)
-        except ValueError:
-            raise ValueError(f"{THREADS_VARIABLE} must be a whole number, got {setting!r}") from None
-        if workers < 1:
-            raise ValueError(f"{THREADS_VARIABLE} must be at least 1, got {setting!r}")
-        return workers
+    asked = threads_setting(setting)
+    if asked is not None:
+        return asked
     if work < MIN_WORK_PER_EXTRA_WORKER:
         return 1
     return max(1, min(MAX_DEFAULT_WORKERS, cpus))

@@ -289,6 +289,6 @@ def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, s
     if steps == 0 and options.apply_end:
         count = _run_when(SEQUENCE_END, count, options, tables, state, scratch, team, tid)
     _meet(team, tid)
-    if tid == 0:
+    if lead:
         _fold_op_counts(state, team)
     return count

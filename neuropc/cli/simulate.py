@@ -87,7 +87,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
     from hwsim.backends import backend_factory, backend_names
     from hwsim.number_format import NUMBER_FORMATS
     from hwsim.runner import event_thresholds, lanes_for, recorded_spec, simulate
-    from hwsim.team import THREADS_VARIABLE, default_workers
+    from hwsim.team import THREADS_VARIABLE, threads_setting
     from neuropc.api import load_source
     from neuropc.cli import warn_about
     from neuropc.cli.errors import stop_on_signals
@@ -103,7 +103,7 @@ def run_simulation(source: Path, *, backend: str = "native", steps: int | None =
         raise NeuropcError(f"--backend {backend}: choose one of {', '.join(backend_names())}")
     run_config = getattr(backend_factory(backend), "run_config", None)  # BackendUnavailable: exit 2
     try:
-        default_workers(1, 1, os.environ.get(THREADS_VARIABLE))
+        threads_setting(os.environ.get(THREADS_VARIABLE))
     except ValueError as problem:
         raise NeuropcError(str(problem)) from None
     artifact = artifact if artifact is not None else load_source(source)
