@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from hwsim.kernels.jit import entry, kernel
+from hwsim.kernels.jit import entry, inlined_entry, kernel
 from hwsim.kernels.tables import ROUND_FIXED, ROUND_FLOAT32
 from neuropc.reference.activations import TANH_CLIP
 
@@ -89,7 +89,7 @@ def axpy(y, yo, a, x, xo, n):
         y[u(yo + j)] += a * x[u(xo + j)]
 
 
-@entry
+@inlined_entry
 def axpy4(y, yo, a0, a1, a2, a3, x, xo, n):
     """y[yo:yo + n] += a0 x_0 + a1 x_1 + a2 x_2 + a3 x_3, added one after the other (the
     order of four ``axpy``, so the same bits), where x_k is x[xo + k n:xo + (k + 1) n]: four
@@ -99,6 +99,20 @@ def axpy4(y, yo, a0, a1, a2, a3, x, xo, n):
         i = u(yo + j)
         y[i] = (((y[i] + a0 * x[u(xo + j)]) + a1 * x[u(xo + n + j)]) + a2 * x[u(xo + 2 * n + j)]) \
             + a3 * x[u(xo + 3 * n + j)]
+
+
+@inlined_entry
+def axpy4_pair(y, yo, yp, a0, a1, a2, a3, b0, b1, b2, b3, x, xo, n):
+    """``axpy4`` for two lanes at once, y[yo:yo + n] with a0..a3 and y[yp:yp + n] with b0..b3,
+    from the same four weight columns: each weight is loaded once for both lanes (the synapse's
+    inner loop is bound by loads, not arithmetic). Each lane's additions run in ``axpy4``'s
+    order, so the same bits; the two ranges of y must not overlap."""
+    u = np.uint64
+    for j in range(n):
+        x0, x1, x2, x3 = x[u(xo + j)], x[u(xo + n + j)], x[u(xo + 2 * n + j)], x[u(xo + 3 * n + j)]
+        i, k = u(yo + j), u(yp + j)
+        y[i] = (((y[i] + a0 * x0) + a1 * x1) + a2 * x2) + a3 * x3
+        y[k] = (((y[k] + b0 * x0) + b1 * x1) + b2 * x2) + b3 * x3
 
 
 @entry

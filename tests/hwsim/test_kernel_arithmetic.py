@@ -137,3 +137,23 @@ def test_four_columns_at_once_add_in_column_order() -> None:
     got = start.copy()
     numeric.axpy4(got, 0, *values, columns.ravel(), 0, rows)
     assert np.array_equal(got, want)
+
+
+def test_two_lanes_at_once_add_as_each_lane_alone() -> None:
+    """The synapse's lane pair: each lane's accumulator gets exactly what ``axpy4`` gives it
+    alone (and so what the rule's column order gives), from one pass over the weights."""
+    rng = np.random.default_rng(12)
+    rows = 9
+    columns = rng.normal(size=(4, rows)) * 10.0 ** rng.integers(-8, 8, size=(4, rows))
+    first = np.array([0.5, 0.0, -3e-9, 2e7])
+    second = np.array([-1e-3, 4.0, 0.0, 7e-12])
+    arena = rng.normal(size=3 * rows) * 1e3  # lane 0 at 0, lane 1 at 2 rows: a gap between
+    want = arena.copy()
+    want[:rows] = by_the_rule(columns.T, first, arena[:rows])
+    want[2 * rows:] = by_the_rule(columns.T, second, arena[2 * rows:])
+    got = arena.copy()
+    numeric.axpy4_pair(got, 0, 2 * rows, *first, *second, columns.ravel(), 0, rows)
+    assert np.array_equal(got, want)
+    alone = arena.copy()
+    numeric.axpy4(alone, 2 * rows, *second, columns.ravel(), 0, rows)
+    assert np.array_equal(got[2 * rows:], alone[2 * rows:])
