@@ -43,11 +43,18 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
         po[b] = base(buffers, post, b)
         active[b] = 0
         q = mem[qo[b]:qo[b] + cols]
-        k = 0
-        for c in range(cols):
-            if dense or q[c] != 0.0:
-                icol[b * width + k] = c
-                k += 1
+        k = cols
+        if not dense:
+            k = 0
+            for c in range(cols):  # a count, which vectorises; the list only where it is used
+                if q[c] != 0.0:
+                    k += 1
+        if 4 * k < cols:  # a sparse lane adds its nonzero columns only (``_block``)
+            k = 0
+            for c in range(cols):
+                if q[c] != 0.0:
+                    icol[b * width + k] = c
+                    k += 1
         nzc[b] = k
         # rows whose post value is nonzero do work (adding 0 * pre changes nothing)
         p = mem[po[b]:po[b] + rows]
