@@ -45,7 +45,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from machine import cpu_name, two_core_scaling  # noqa: E402  (bench/machine.py)
-from timing import SETTLE, time_interleaved, training_batches  # noqa: E402  (bench/timing.py)
+from timing import DELTA, SETTLE, time_interleaved, training_batches  # noqa: E402  (bench/timing.py)
 
 from compiler.pipeline import compile_artifact  # noqa: E402
 from hwsim.backends import BackendUnavailable, ExecutionOptions, open_backend  # noqa: E402
@@ -59,7 +59,6 @@ from neuropc.spec import NetworkSpec, load_spec  # noqa: E402
 from neuropc.tasks import task_from_spec  # noqa: E402
 from neuropc.tasks.base import SequenceBatch  # noqa: E402
 
-DELTA = {"activity": 0.2, "error": 0.002}
 #: (batch, threads, batches per timed run)
 ROWS = ((1, 1, 100), (32, 1, 12), (128, 1, 4), (32, 2, 12), (128, 2, 4))
 QUICK_ROWS = ((1, 1, 20), (32, 1, 3), (128, 1, 1), (32, 2, 3), (128, 2, 1))

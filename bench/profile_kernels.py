@@ -1,6 +1,7 @@
-"""Where the native engine's time goes: a sampling profile of its Numba kernels, by kernel.
+"""Where the native engine's time goes: a sampling profile of its Numba kernels, by kernel,
+at threshold 0 and delta-coded side by side.
 
-    python bench/profile_kernels.py                      # batch 32, one thread, 8 s of training
+    python bench/profile_kernels.py                      # batch 32, one thread, 8 s of training each
     python bench/profile_kernels.py --batch 1 --seconds 5 --out /tmp/profile.md
 
 Needs Linux's ``perf`` (Debian's linux-perf) with the software clock event (``cpu-clock``;
@@ -8,10 +9,13 @@ hardware counters are not needed). The script runs itself under ``perf record``:
 compiles the kernels in a fresh numba cache (so that their machine code is in this process,
 not loaded from disk), writes ``/tmp/perf-PID.map`` (each compiled function's address, size
 and name, which perf reads to name JIT code), then trains the copy network
-(``examples/copy.yaml``) on the native engine for ``--seconds``. The parent groups the
-samples that fell into the kernels (and the C library's exp/expm1/log they call) by kernel
-function and prints their shares of the kernels' time; samples in the compiler and in Python
-are left out. LLVM inlines some kernels into their callers, whose share then includes them.
+(``examples/copy.yaml``) on the native engine for ``--seconds``, once at threshold 0 and once
+delta-coded (the speed benchmarks' setting, ``timing.DELTA``), and writes how many
+sequence-steps it trained. The parent groups the samples that fell into the kernels (and the
+C library's exp/expm1/log they call) by kernel function and prints, for both settings, each
+kernel's share of the kernels' time and its time per sequence-step (samples at perf's fixed
+rate over sequence-steps trained), so that what shrinks with the events and what does not
+stand side by side; samples in the compiler and in Python are left out. LLVM inlines some kernels into their callers, whose share then includes them.
 The C library's memset and memmove are counted too: LLVM turns the kernels' zeroing and
 copying loops into calls to them, but numpy's array allocations outside the kernels land
 there as well, so their share is an upper bound.
@@ -34,6 +38,10 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "bench"))
 
 from machine import cpu_name  # noqa: E402  (bench/machine.py)
+from timing import DELTA  # noqa: E402  (bench/timing.py)
+
+#: perf's sampling rate (samples per second of CPU time)
+RATE = 2000
 
 #: a kernel's mangled name: _ZN5hwsim7kernels<len><module><len><function>...
 _KERNEL = re.compile(r"_ZN5hwsim7kernels(\d+)")
@@ -85,8 +93,9 @@ def _write_perf_map(dispatcher) -> int:
     return len(ordered)
 
 
-def child(batch: int, threads: int, seconds: float) -> None:
-    """Compile in this process, write the perf map, train for ``seconds``."""
+def child(batch: int, threads: int, seconds: float, delta: bool, steps_file: Path) -> None:
+    """Compile in this process, write the perf map, train for ``seconds`` (delta-coded if
+    ``delta``) and write the sequence-steps trained to ``steps_file``."""
     import numpy as np
 
     from compiler.pipeline import compile_artifact
@@ -97,28 +106,47 @@ def child(batch: int, threads: int, seconds: float) -> None:
     from neuropc.tasks import task_from_spec
 
     spec = load_spec(ROOT / "examples" / "copy.yaml")
-    engine = Engine(compile_artifact(spec), batch, threads=threads)
+    engine = Engine(compile_artifact(spec), batch, threads=threads, threshold=DELTA if delta else None)
     task = task_from_spec(spec.task)
     rng = np.random.default_rng(0)
     data = [task.sample(rng, batch) for _ in range(4)]
     train_batch(engine, data[0])
     print(f"perf map: {_write_perf_map(kernels.execute)} functions", file=sys.stderr)
     started = time.perf_counter()
+    trained = 0
     while time.perf_counter() - started < seconds:
         for one in data:
             train_batch(engine, one)
+            trained += batch * one.length
+    steps_file.write_text(str(trained))
 
 
-def shares(report: str) -> Counter:
-    """Percent of samples per kernel from ``perf report --sort symbol`` text."""
+def profile(batch: int, threads: int, seconds: float, delta: bool) -> tuple[Counter, int]:
+    """Samples per kernel and the sequence-steps trained, of one child under ``perf record``."""
+    with tempfile.TemporaryDirectory() as folder:
+        data, steps = Path(folder) / "perf.data", Path(folder) / "steps"
+        env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(folder) / "numba")}
+        subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", str(RATE), "-o", str(data), sys.executable,
+                        __file__, "--child", "--batch", str(batch), "--threads", str(threads),
+                        "--seconds", str(seconds), "--steps-file", str(steps)] + (["--delta"] if delta else []),
+                       check=True, env=env, cwd=ROOT)
+        report = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "symbol",
+                                 "--stdio", "--show-total-period"], check=True, capture_output=True,
+                                text=True).stdout
+        return samples(report), int(steps.read_text())
+
+
+def samples(report: str) -> Counter:
+    """Samples per kernel from ``perf report --sort symbol --show-total-period`` text (each
+    line: percent, period, [.], symbol; with cpu-clock the period is in nanoseconds)."""
     out: Counter = Counter()
     for line in report.splitlines():
         parts = line.split()
-        if len(parts) < 3 or not parts[0].endswith("%"):
+        if len(parts) < 4 or not parts[0].endswith("%") or not parts[1].isdigit():
             continue
-        name = kernel_name(parts[2])
+        name = kernel_name(parts[3])
         if name is not None:
-            out[name] += float(parts[0][:-1])
+            out[name] += int(parts[1])
     return out
 
 
@@ -126,39 +154,53 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=float, default=8.0, help="of training per setting")
     parser.add_argument("--top", type=int, default=25)
     parser.add_argument("--out", type=Path, help="also write the table here (markdown)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--delta", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--steps-file", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.child:
-        child(args.batch, args.threads, args.seconds)
+        child(args.batch, args.threads, args.seconds, args.delta, args.steps_file)
         return
-    with tempfile.TemporaryDirectory() as folder:
-        data = Path(folder) / "perf.data"
-        env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(folder) / "numba")}
-        subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", "2000", "-o", str(data), sys.executable,
-                        __file__, "--child", "--batch", str(args.batch), "--threads", str(args.threads),
-                        "--seconds", str(args.seconds)], check=True, env=env, cwd=ROOT)
-        report = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "symbol",
-                                 "--stdio"], check=True, capture_output=True, text=True).stdout
-    found = shares(report)
-    total = sum(found.values())
-    if not total:
+    dense, dense_steps = profile(args.batch, args.threads, args.seconds, delta=False)
+    delta, delta_steps = profile(args.batch, args.threads, args.seconds, delta=True)
+    if not sum(dense.values()) or not sum(delta.values()):
         sys.exit("no samples in the kernels: is /tmp writable and perf able to read the perf map?")
-    command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
-    lines = ["# Where the native engine's time goes", "",
-             f"Generated by `{command}` on {platform.machine()}, {os.cpu_count()} cores ({cpu_name()}), "
-             f"Python {platform.python_version()}: the copy network (`examples/copy.yaml`), batch "
-             f"{args.batch}, {args.threads} worker thread(s), {args.seconds:g} s of training, threshold 0. "
-             "Shares of the samples that fell in the kernels (perf, cpu-clock; see the script's docstring "
-             "for what is counted and what LLVM inlined):", "",
-             "| share | kernel |", "|---|---|"]
-    lines += [f"| {100 * value / total:.1f}% | `{name}` |" for name, value in found.most_common(args.top)]
-    text = "\n".join(lines) + "\n"
+    text = render(args, dense, dense_steps, delta, delta_steps)
     print(text)
     if args.out:
         args.out.write_text(text)
+
+
+def render(args: argparse.Namespace, dense: Counter, dense_steps: int, delta: Counter, delta_steps: int) -> str:
+    """The two profiles as one table: share and nanoseconds per sequence-step per kernel."""
+    def per_step(found: Counter, steps: int, name: str) -> float:
+        return found[name] / steps  # the period is CPU time in ns (cpu-clock)
+
+    command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
+    setting = ", ".join(f"{k} {v:g}" for k, v in DELTA.items())
+    total_dense, total_delta = sum(dense.values()), sum(delta.values())
+    lines = ["# Where the native engine's time goes", "",
+             f"Generated by `{command}` on {platform.machine()}, {os.cpu_count()} cores ({cpu_name()}), "
+             f"Python {platform.python_version()}: the copy network (`examples/copy.yaml`), batch "
+             f"{args.batch}, {args.threads} worker thread(s), {args.seconds:g} s of training at threshold 0 "
+             f"and {args.seconds:g} s delta-coded ({setting}), each in its own process. "
+             "Per kernel: its share of the samples that fell in the kernels, and its CPU time per "
+             "sequence-step (perf, cpu-clock; see the script's docstring for what is counted and what "
+             "LLVM inlined).", "",
+             f"Kernels in all: {total_dense / dense_steps:,.0f} ns per sequence-step at threshold 0, "
+             f"{total_delta / delta_steps:,.0f} ns delta-coded "
+             f"({total_dense / dense_steps / (total_delta / delta_steps):.2f}x).", "",
+             "| kernel | share, T = 0 | ns / seq-step, T = 0 | share, delta | ns / seq-step, delta | T = 0 / delta |",
+             "|---|---|---|---|---|---|"]
+    for name, value in dense.most_common(args.top):
+        a, b = per_step(dense, dense_steps, name), per_step(delta, delta_steps, name)
+        ratio = f"{a / b:.2f}x" if b else "-"
+        lines.append(f"| `{name}` | {100 * value / total_dense:.1f}% | {a:,.0f} | "
+                     f"{100 * delta[name] / total_delta:.1f}% | {b:,.0f} | {ratio} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

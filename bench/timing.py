@@ -23,6 +23,9 @@ def training_batches(spec: NetworkSpec, batch: int, batches: int) -> tuple[list[
     return data, batches * batch * data[0].length
 
 
+#: the delta-coded setting the speed benchmarks time against threshold 0 (per population)
+DELTA = {"activity": 0.2, "error": 0.002}
+
 #: seconds of rest before each timed run (``time_interleaved``)
 SETTLE = 0.5
 

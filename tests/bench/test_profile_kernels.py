@@ -7,7 +7,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from profile_kernels import kernel_name, shares  # noqa: E402
+from profile_kernels import kernel_name, samples  # noqa: E402
 
 
 def test_kernel_names_from_mangled_symbols() -> None:
@@ -20,11 +20,11 @@ def test_kernel_names_from_mangled_symbols() -> None:
     assert kernel_name("llvm::SUnit::addPred") is None
 
 
-def test_shares_add_up_by_kernel() -> None:
-    report = """# Overhead  Symbol
-     5.00%  [.] _ZN5hwsim7kernels7numeric5axpy4B3v38
-     2.50%  [.] _ZN5hwsim7kernels7numeric5axpy4B3v39
-     1.00%  [.] __expm1_fma
-     9.00%  [.] _PyEval_EvalFrameDefault
+def test_samples_add_up_by_kernel() -> None:
+    report = """# Overhead       Period  Symbol
+     5.00%     50000000  [.] _ZN5hwsim7kernels7numeric5axpy4B3v38
+     2.50%     25000000  [.] _ZN5hwsim7kernels7numeric5axpy4B3v39
+     1.00%     10000000  [.] __expm1_fma
+     9.00%     90000000  [.] _PyEval_EvalFrameDefault
 """
-    assert shares(report) == {"numeric.axpy4": 7.5, "libc.expm1": 1.0}
+    assert samples(report) == {"numeric.axpy4": 75000000, "libc.expm1": 10000000}
