@@ -13,9 +13,11 @@ and name, which perf reads to name JIT code), then trains the copy network
 delta-coded (the speed benchmarks' setting, ``timing.DELTA``), and writes how many
 sequence-steps it trained. The parent groups the samples that fell into the kernels (and the
 C library's exp/expm1/log they call) by kernel function and prints, for both settings, each
-kernel's share of the kernels' time and its time per sequence-step (samples at perf's fixed
-rate over sequence-steps trained), so that what shrinks with the events and what does not
-stand side by side; samples in the compiler and in Python are left out. LLVM inlines some kernels into their callers, whose share then includes them.
+kernel's share of the kernels' time and its CPU time per sequence-step (the samples'
+periods, nanoseconds of CPU time under cpu-clock, over the sequence-steps trained), so that
+what shrinks with the events and what does not stand side by side; samples in the compiler
+and in Python are left out. LLVM inlines some kernels into their callers, whose share then
+includes them.
 The C library's memset and memmove are counted too: LLVM turns the kernels' zeroing and
 copying loops into calls to them, but numpy's array allocations outside the kernels land
 there as well, so their share is an upper bound.

@@ -17,7 +17,7 @@
   in ``execute`` instead of once more at every level of the driver; and ``counts.charge``,
   which callers pass constants that would otherwise compile it once per pair of them.
 - ``inlined_entry``: an ``entry`` that numba also copies into every kernel that calls it:
-  the synapse's innermost updates (``numeric.axpy4``, ``numeric.axpy4_pair``). Called
+  the synapse's innermost updates (``numeric.axpy``, ``axpy4``, ``axpy4_pair``). Called
   through a function, each 64-row update paid a call, its argument passing and LLVM's
   run-time overlap checks of its arrays, which cost as much as the update itself; copied
   into the caller, the update ran 1.5x (one lane) and 2x (two lanes) faster. Tests still

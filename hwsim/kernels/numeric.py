@@ -77,7 +77,7 @@ def round_stored(mode, v, scale, lo, hi):
     return v
 
 
-@entry
+@inlined_entry
 def axpy(y, yo, a, x, xo, n):
     """y[yo:yo + n] += a * x[xo:xo + n]: a synapse's event (a weight column times its change)
     and a lane's learning update (a pre-synaptic row times a post value). Indexed in place,

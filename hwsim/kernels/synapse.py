@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import MR, MW, NEURON, SYN_D, SYN_E, charge
-from hwsim.kernels.jit import entry, kernel
+from hwsim.kernels.jit import entry, inlined, kernel
 from hwsim.kernels.numeric import axpy, axpy4, axpy4_pair
 from hwsim.kernels.tables import INT_ACCUMULATOR, base, slot
 
@@ -47,6 +47,24 @@ def _events(xv, ref, nnz, recompute, values_out):
     return k, e
 
 
+@inlined
+def _count4(values, o):
+    """Events among the four columns at ``values[o]``."""
+    return ((values[o] != 0.0) + (values[o + 1] != 0.0)) + ((values[o + 2] != 0.0) + (values[o + 3] != 0.0))
+
+
+@inlined
+def _lane4(events, sums, so, values, o, by_column, wo, rows):
+    """One lane's ``events`` events among four columns: a lone event adds its one column
+    (a quarter of the loads of four), more add all four (the others add exact zeros)."""
+    if events == 1:
+        for k in range(4):
+            if values[o + k] != 0.0:
+                axpy(sums, so, values[o + k], by_column, wo + k * rows, rows)
+    elif events > 1:
+        axpy4(sums, so, values[o], values[o + 1], values[o + 2], values[o + 3], by_column, wo, rows)
+
+
 @kernel
 def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem, sums, seen,
            stale, by_column, nnz, values, events, effective):
@@ -57,9 +75,9 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
     for the group and the group's accumulators stay in L1; each lane still adds its columns
     in column order. Columns go four at a time (``axpy4``) for a lane with an event among
     them: a column without one adds exact zeros, which change no bit (the sum, built from
-    +0.0, is never -0.0). Neighbouring lanes that both have one go together
-    (``axpy4_pair``), so each weight is loaded once for the two; a lane without one does no
-    work."""
+    +0.0, is never -0.0). Neighbouring lanes that both have two or more go together
+    (``axpy4_pair``), so each weight is loaded once for the two; a lane with a lone event
+    among the four adds that column only, and a lane without one does no work."""
     width = values.shape[0] // lanes
     first, last = g * GROUP, min(lanes, g * GROUP + GROUP)
     for b in range(first, last):
@@ -79,20 +97,15 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
     for c in range(0, full, 4):  # four columns per pass over a lane's accumulator
         for b in range(first, last, 2):  # two lanes per pass over the weights
             o = b * width + c
-            v0, v1, v2, v3 = values[o], values[o + 1], values[o + 2], values[o + 3]
-            own = v0 != 0.0 or v1 != 0.0 or v2 != 0.0 or v3 != 0.0  # the others add exact zeros
-            other = False
-            if b + 1 < last:
-                o += width
-                q0, q1, q2, q3 = values[o], values[o + 1], values[o + 2], values[o + 3]
-                other = q0 != 0.0 or q1 != 0.0 or q2 != 0.0 or q3 != 0.0
-            if own and other:
-                axpy4_pair(sums, sums0 + b * rows, sums0 + (b + 1) * rows, v0, v1, v2, v3, q0, q1, q2, q3,
-                           by_column, wo + c * rows, rows)
-            elif own:
-                axpy4(sums, sums0 + b * rows, v0, v1, v2, v3, by_column, wo + c * rows, rows)
-            elif other:
-                axpy4(sums, sums0 + (b + 1) * rows, q0, q1, q2, q3, by_column, wo + c * rows, rows)
+            own = _count4(values, o)  # the columns without an event add exact zeros
+            other = _count4(values, o + width) if b + 1 < last else 0
+            if own > 1 and other > 1:
+                axpy4_pair(sums, sums0 + b * rows, sums0 + (b + 1) * rows, values[o], values[o + 1],
+                           values[o + 2], values[o + 3], values[o + width], values[o + width + 1],
+                           values[o + width + 2], values[o + width + 3], by_column, wo + c * rows, rows)
+            else:
+                _lane4(own, sums, sums0 + b * rows, values, o, by_column, wo + c * rows, rows)
+                _lane4(other, sums, sums0 + (b + 1) * rows, values, o + width, by_column, wo + c * rows, rows)
     for c in range(full, cols):
         for b in range(first, last):
             v = values[b * width + c]
