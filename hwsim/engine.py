@@ -323,8 +323,8 @@ def _scratch(enc: Encoded, lanes: int, team: Team, worker: int) -> Scratch:
 
     return Scratch(
         fired=team.fired[worker], records=team.records[worker],
-        event_values=np.zeros(width * lanes),
-        matvec_events=per_lane(), matvec_effective=per_lane(),
+        event_values=np.zeros(width * lanes), event_columns=np.zeros(width * lanes, np.int64),
+        matvec_nonzero=per_lane(), matvec_events=per_lane(), matvec_effective=per_lane(),
         learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(), learn_rows=per_lane(),
         learn_post=per_lane(), learn_pre=per_lane(), credit_updates=per_lane(),
         counts_before=np.zeros((lanes + 1, len(FIELDS)), np.int64),

@@ -130,6 +130,6 @@ def new_team(tables: Tables, cores: int, workers: int, records: int, values: int
                 owner=plan_owners(tables, workers), receiver=plan_receivers(tables, cores, workers),
                 queued=np.zeros(workers * LINE, np.int64),
                 records=np.zeros((workers, max(records, 1), RECORD_COLUMNS), np.int64),
-                fired=np.zeros((workers, max(values, 1)), np.int64),
+                fired=np.zeros((workers, values + 1), np.int64),  # + 1: a send writes one past its last event
                 cursor=np.zeros((workers, workers), np.int64),
                 op_counts=np.zeros((workers, kinds, fields), np.int64))

@@ -15,6 +15,8 @@ an update over rows that vectorises with no sum to reassociate.
 
 from __future__ import annotations
 
+import numpy as np
+
 from compiler.ops import OPS
 from hwsim.kernels.counts import MR, MW, NEURON, SYN_D, SYN_E, charge
 from hwsim.kernels.jit import entry, inlined, kernel
@@ -28,22 +30,34 @@ MATVEC = OPS["matvec"].code
 M_W, M_X, M_BIAS, M_Y = (slot("matvec", r) for r in ("w", "x", "bias", "y"))
 #: lanes whose accumulators take a weight column in turn while it is in L1
 GROUP = 8
+#: a lane with events in at most 1 / SPARSE of the columns adds them one by one
+SPARSE = 4
 
 
 @entry
-def _events(xv, ref, nnz, recompute, values_out):
+def _events(xv, ref, nnz, recompute, values_out, columns_out):
     """What each column adds to a lane's accumulator, 0.0 for a column without an event, and
     the accumulator's seen values brought up to date. Recomputing: every column its value;
-    else every column its change. Returns (events, effective ops over the nonzero ones)."""
+    else every column its change. Returns (nonzero columns, effective ops over them). Counted
+    without a branch (under delta coding whether a column has an event is as good as random,
+    and a mispredicted branch costs more than the work), in a loop that vectorises; only a
+    sparse lane, which goes through its events one by one (``SPARSE``), has them listed in
+    column order in ``columns_out``, in a second pass (a list written in the first kept it
+    from vectorising: the pass took three times as long)."""
     k = 0
     e = 0
     for c in range(xv.shape[0]):
         v = xv[c] if recompute else xv[c] - ref[c]
         ref[c] = xv[c]
         values_out[c] = v
-        if v != 0.0:
-            k += 1
-            e += nnz[c]
+        event = np.int64(v != 0.0)
+        k += event
+        e += event * nnz[c]
+    if SPARSE * k <= xv.shape[0]:
+        j = 0
+        for c in range(xv.shape[0]):
+            columns_out[j] = c
+            j += np.int64(values_out[c] != 0.0)
     return k, e
 
 
@@ -67,7 +81,7 @@ def _lane4(events, sums, so, values, o, by_column, wo, rows):
 
 @kernel
 def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem, sums, seen,
-           stale, by_column, nnz, values, events, effective):
+           stale, by_column, nnz, values, listed, nonzero, events, effective):
     """Lanes g * GROUP .. g * GROUP + GROUP - 1 of one matvec (arena offsets: see ``run``):
     their accumulators brought up to date and y written; events and effective synaptic ops
     per lane into ``events``/``effective`` (counted by ``run``). Column by column, every lane
@@ -77,7 +91,11 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
     them: a column without one adds exact zeros, which change no bit (the sum, built from
     +0.0, is never -0.0). Neighbouring lanes that both have two or more go together
     (``axpy4_pair``), so each weight is loaded once for the two; a lane with a lone event
-    among the four adds that column only, and a lane without one does no work."""
+    among the four adds that column only, and a lane without one does no work. A sparse lane
+    (events in at most a quarter of the columns) skips the blocks of four and adds its listed
+    event columns one by one: deciding block by block where events fall as good as randomly
+    cost a mispredicted branch in about every other block, so its time did not fall with
+    its events."""
     width = values.shape[0] // lanes
     first, last = g * GROUP, min(lanes, g * GROUP + GROUP)
     for b in range(first, last):
@@ -86,19 +104,21 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
         so = sums0 + b * rows
         recompute = dense or stale[stale0 + b] != 0
         k, e = _events(mem[xo:xo + cols], seen[xso:xso + cols], nnz, recompute,
-                       values[b * width:b * width + cols])
+                       values[b * width:b * width + cols], listed[b * width:b * width + cols])
         if recompute:
             stale[stale0 + b] = 0
             for r in range(rows):
                 sums[so + r] = 0.0
+        nonzero[b] = k
         events[b] = cols if recompute else k
         effective[b] = rows * cols if dense else e
     full = cols - cols % 4
     for c in range(0, full, 4):  # four columns per pass over a lane's accumulator
         for b in range(first, last, 2):  # two lanes per pass over the weights
             o = b * width + c
-            own = _count4(values, o)  # the columns without an event add exact zeros
-            other = _count4(values, o + width) if b + 1 < last else 0
+            # the columns without an event add exact zeros; a sparse lane goes below
+            own = _count4(values, o) if SPARSE * nonzero[b] > cols else 0
+            other = _count4(values, o + width) if b + 1 < last and SPARSE * nonzero[b + 1] > cols else 0
             if own > 1 and other > 1:
                 axpy4_pair(sums, sums0 + b * rows, sums0 + (b + 1) * rows, values[o], values[o + 1],
                            values[o + 2], values[o + 3], values[o + width], values[o + width + 1],
@@ -109,8 +129,13 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
     for c in range(full, cols):
         for b in range(first, last):
             v = values[b * width + c]
-            if v != 0.0:
+            if v != 0.0 and SPARSE * nonzero[b] > cols:
                 axpy(sums, sums0 + b * rows, v, by_column, wo + c * rows, rows)
+    for b in range(first, last):  # a sparse lane: its events one by one, in column order
+        if SPARSE * nonzero[b] <= cols:
+            for j in range(nonzero[b]):
+                c = listed[b * width + j]
+                axpy(sums, sums0 + b * rows, values[b * width + c], by_column, wo + c * rows, rows)
     for b in range(first, last):
         so = sums0 + b * rows
         yo = y0 + b * y_step
@@ -140,7 +165,8 @@ def run(i, lanes, dense, tables, state, scratch):
     for g in range((lanes + GROUP - 1) // GROUP):
         _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bo,
                state.mem, state.sums, state.seen, state.stale, state.by_column, nnz,
-               scratch.event_values, scratch.matvec_events, scratch.matvec_effective)
+               scratch.event_values, scratch.event_columns, scratch.matvec_nonzero, scratch.matvec_events,
+               scratch.matvec_effective)
     core = ins.core[i]
     extra = rows if bias >= 0 else 0
     for b in range(lanes):

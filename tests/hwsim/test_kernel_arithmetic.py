@@ -39,13 +39,16 @@ def by_events(w: np.ndarray, x: np.ndarray, start: np.ndarray) -> np.ndarray:
     nnz = (w != 0.0).sum(axis=0).astype(np.int64)
     values = np.full(cols, np.nan)
     seen = np.zeros(cols)
-    events, _ = synapse._events(x, seen, nnz, False, values)
+    listed = np.full(cols, -1, np.int64)
+    events, _ = synapse._events(x, seen, nnz, False, values, listed)
     acc = start.copy()
     for c in range(cols):
         if values[c] != 0.0:
             numeric.axpy(acc, 0, values[c], by_column, c * rows, rows)
     assert np.array_equal(seen, x)
     assert events == np.count_nonzero(x)
+    if synapse.SPARSE * events <= cols:  # a sparse lane's events, listed in column order
+        assert listed[:events].tolist() == np.flatnonzero(x).tolist()
     return acc
 
 
