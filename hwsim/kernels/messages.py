@@ -14,7 +14,7 @@ import numpy as np
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import DELIVER, HOPS, HOST_INPUT, MR, MSG, MW, charge
-from hwsim.kernels.jit import kernel
+from hwsim.kernels.jit import entry, kernel
 from hwsim.kernels.numeric import round_stored
 from hwsim.kernels.sync import LINE
 from hwsim.kernels.tables import (
@@ -81,7 +81,7 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
     return nrec, nfired
 
 
-@kernel
+@entry
 def _moved(src, last, fired, nfired, n, threshold):
     """The values that moved by more than ``threshold`` become events: their indices go on
     ``fired`` and their reference takes the value. Written without a branch (every index is

@@ -30,8 +30,14 @@ MATVEC = OPS["matvec"].code
 M_W, M_X, M_BIAS, M_Y = (slot("matvec", r) for r in ("w", "x", "bias", "y"))
 #: lanes whose accumulators take a weight column in turn while it is in L1
 GROUP = 8
-#: a lane with events in at most 1 / SPARSE of the columns adds them one by one
+#: a lane with events in at most 1 / SPARSE of the columns adds them one by one (``_sparse``)
 SPARSE = 4
+
+
+@inlined
+def _sparse(events, cols):
+    """Whether a lane with ``events`` of ``cols`` columns goes through its events one by one."""
+    return SPARSE * events <= cols
 
 
 @entry
@@ -53,7 +59,7 @@ def _events(xv, ref, nnz, recompute, values_out, columns_out):
         event = np.int64(v != 0.0)
         k += event
         e += event * nnz[c]
-    if SPARSE * k <= xv.shape[0]:
+    if _sparse(k, xv.shape[0]):
         j = 0
         for c in range(xv.shape[0]):
             columns_out[j] = c
@@ -117,8 +123,8 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
         for b in range(first, last, 2):  # two lanes per pass over the weights
             o = b * width + c
             # the columns without an event add exact zeros; a sparse lane goes below
-            own = _count4(values, o) if SPARSE * nonzero[b] > cols else 0
-            other = _count4(values, o + width) if b + 1 < last and SPARSE * nonzero[b + 1] > cols else 0
+            own = 0 if _sparse(nonzero[b], cols) else _count4(values, o)
+            other = 0 if b + 1 >= last or _sparse(nonzero[b + 1], cols) else _count4(values, o + width)
             if own > 1 and other > 1:
                 axpy4_pair(sums, sums0 + b * rows, sums0 + (b + 1) * rows, values[o], values[o + 1],
                            values[o + 2], values[o + 3], values[o + width], values[o + width + 1],
@@ -129,10 +135,10 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
     for c in range(full, cols):
         for b in range(first, last):
             v = values[b * width + c]
-            if v != 0.0 and SPARSE * nonzero[b] > cols:
+            if v != 0.0 and not _sparse(nonzero[b], cols):
                 axpy(sums, sums0 + b * rows, v, by_column, wo + c * rows, rows)
     for b in range(first, last):  # a sparse lane: its events one by one, in column order
-        if SPARSE * nonzero[b] <= cols:
+        if _sparse(nonzero[b], cols):
             for j in range(nonzero[b]):
                 c = listed[b * width + j]
                 axpy(sums, sums0 + b * rows, values[b * width + c], by_column, wo + c * rows, rows)
