@@ -119,7 +119,10 @@ class Engine:
                 fmt = self.formats[group_key(program.cores[core].layer, buf)]
                 q_scale[k], q_lo[k], q_hi[k] = fmt.scale, fmt.lo, fmt.hi
         fields = len(FIELDS)
-        self.cnt = np.zeros((lanes_ + 1, enc.cores, fields), np.int64)
+        # indexed [lane row, core, field], stored core-major: each core's counters are written
+        # by the one worker that runs the core, and with the cores of a lane side by side two
+        # workers' counters shared cache lines, which then moved between the cores every charge
+        self.cnt = np.zeros((enc.cores, lanes_ + 1, fields), np.int64).transpose(1, 0, 2)
         self.core_totals = np.zeros((enc.cores, fields), np.int64)  # all counts taken so far
         self.opcnt = np.zeros((len(WORK_KINDS), fields), np.int64)
         self.qmax = np.zeros(nb)
@@ -132,7 +135,7 @@ class Engine:
             stale=np.zeros(max(len(enc.tables.accumulators.w) * lanes_, 1), np.int8),
             col_nonzero=np.zeros(max(enc.nonzero_size, 1), np.int64),
             by_column=np.zeros(max(enc.columns_size, 1), dt),
-            counts=self.cnt, op_counts=self.opcnt, rest_counts=np.zeros_like(self.cnt),
+            counts=self.cnt, op_counts=self.opcnt, rest_counts=np.zeros_like(self.cnt),  # the same layout
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
         work = lanes_ * int(instruction_work(enc.tables).sum())
         self.threads = int(threads if threads is not None else
