@@ -260,7 +260,6 @@ class Engine:
         step_counts = np.zeros((steps, self.lanes + 1, len(FIELDS)), np.int64)
         team = self._team
         team.flags[...] = 0
-        team.epochs[...] = 0
         args = (options, int(self.count), hin, loss, logits, step_counts)
         helpers = [self._pool.submit(K.execute, *args, *self._workers[t], team, t)
                    for t in range(1, self.threads)] if self._pool else []

@@ -126,7 +126,7 @@ def plan_receivers(tables: Tables, cores: int, workers: int) -> np.ndarray:
 def new_team(tables: Tables, cores: int, workers: int, records: int, values: int, kinds: int,
              fields: int) -> Team:
     """The shared arrays of ``workers`` workers (``Team``), queues sized as one worker's."""
-    return Team(flags=np.zeros(workers * LINE, np.int64), epochs=np.zeros(workers * LINE, np.int64),
+    return Team(flags=np.zeros(workers * LINE, np.int64),
                 owner=plan_owners(tables, workers), receiver=plan_receivers(tables, cores, workers),
                 queued=np.zeros(workers * LINE, np.int64),
                 records=np.zeros((workers, max(records, 1), RECORD_COLUMNS), np.int64),

@@ -65,10 +65,11 @@ def _store_outputs(i, lanes, rounding, track, tables, state):
 
 @kernel
 def _meet(team, tid):
-    """Wait until every worker got here (``sync.barrier``); one worker goes straight on."""
-    epochs = team.epochs
-    epochs[tid * LINE] += 1
-    barrier(team.flags, tid, team.epochs.shape[0] // LINE, epochs[tid * LINE])
+    """Wait until every worker got here (``sync.barrier``); one worker goes straight on. A
+    worker's next barrier number is one more than the last it published (its flag has no
+    other writer)."""
+    flags = team.flags
+    barrier(flags, tid, flags.shape[0] // LINE, flags[tid * LINE] + 1)
 
 
 @kernel

@@ -14,7 +14,7 @@ import numpy as np
 
 from compiler.ops import OPS
 from hwsim.kernels.counts import LW, charge
-from hwsim.kernels.jit import kernel
+from hwsim.kernels.jit import inlined, kernel
 from hwsim.kernels.numeric import axpy, outer4x4
 from hwsim.kernels.tables import base, slot
 
@@ -26,6 +26,14 @@ ACCUMULATE = OPS["accumulate"].code
 
 O_POST, O_PRE, O_ACC = (slot("outer_accumulate", r) for r in ("post", "pre", "acc"))
 A_X, A_ACC = slot("accumulate", "x"), slot("accumulate", "acc")
+
+
+@inlined
+def _wide(nonzero, cols):
+    """Whether a lane whose pre vector has ``nonzero`` of ``cols`` values nonzero adds whole
+    rows (its zero columns add exact zeros, cheaper than gathering the others); a sparser
+    lane adds its listed nonzero columns only."""
+    return 4 * nonzero >= cols
 
 
 @kernel
@@ -49,7 +57,7 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
             for c in range(cols):  # a count, which vectorises; the list only where it is used
                 if q[c] != 0.0:
                     k += 1
-        if 4 * k < cols:  # a sparse lane adds its nonzero columns only (``_block``)
+        if not _wide(k, cols):  # listed only for a lane that adds its nonzero columns only
             k = 0
             for c in range(cols):
                 if q[c] != 0.0:
@@ -70,10 +78,9 @@ def _outer_accumulate(i, lanes, dense, tables, state, scratch):
 
 @kernel
 def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
-    """Accumulator rows 4 blk .. 4 blk + 3, every lane in lane order. A lane whose pre vector
-    is at least a quarter nonzero adds whole rows (its zero columns add exact zeros, cheaper
-    than gathering the others), runs of four such lanes through outer4x4; a sparser lane
-    adds its nonzero columns only."""
+    """Accumulator rows 4 blk .. 4 blk + 3, every lane in lane order: wide lanes (``_wide``)
+    add whole rows, runs of four of them through outer4x4; a sparser lane adds its listed
+    nonzero columns only."""
     r = 4 * blk
     block = min(4, rows - r)
     start = ao + r * cols
@@ -82,7 +89,7 @@ def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     for b in range(lanes):
         if nzc[b] == 0 or active[b] == 0:
             continue
-        wide = 4 * nzc[b] >= cols
+        wide = _wide(nzc[b], cols)
         if block == 4 and wide:
             if n == 3:
                 outer4x4(mem, start, cols, po[run0] + r, po[run1] + r, po[run2] + r, po[b] + r,

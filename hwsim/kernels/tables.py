@@ -225,8 +225,8 @@ class State(NamedTuple):
 class Scratch(NamedTuple):
     """Per-call working arrays, each owned by one kernel."""
 
-    fired: np.ndarray  # messages: indices of the values sent in the current stage
-    records: np.ndarray  # messages: (group, lane, first fired, count) per sending lane
+    fired: np.ndarray  # messages: indices of the values sent in the current stage (and a spare slot)
+    records: np.ndarray  # messages: RECORD_COLUMNS per sending lane of a send group
     event_values: np.ndarray  # synapse, per lane and inbox column (lanes x width): what the column
     #   adds (its change, its value when recomputing, 0.0 without an event)
     event_columns: np.ndarray  # synapse, per lane (lanes x width): the inbox columns with an event,
@@ -251,12 +251,11 @@ class Team(NamedTuple):
     worker: the same, with nothing to wait for."""
 
     flags: np.ndarray  # sync: barriers reached, one cache line (sync.LINE slots) per worker
-    epochs: np.ndarray  # barriers passed so far, each worker's own slot (sync.LINE apart)
     owner: np.ndarray  # per instruction: the worker that runs it
     receiver: np.ndarray  # per core: the worker that writes its inboxes and their counts
     queued: np.ndarray  # per worker (sync.LINE apart): event records queued in this stage
     records: np.ndarray  # (workers, records, RECORD_COLUMNS): each worker's Scratch.records
-    fired: np.ndarray  # (workers, values): each worker's Scratch.fired
+    fired: np.ndarray  # (workers, values + 1): each worker's Scratch.fired
     cursor: np.ndarray  # (workers, workers): each worker's next record of every queue
     op_counts: np.ndarray  # (workers, kinds, fields): workers 1.. count here; worker 0 folds them
 
