@@ -140,7 +140,8 @@ class Engine:
         work = lanes_ * int(instruction_work(enc.tables).sum())
         self.threads = int(threads if threads is not None else
                            default_workers(work, available_cpus(), os.environ.get(THREADS_VARIABLE)))
-        self._team = new_team(enc.tables, enc.cores, self.threads, *_queue_sizes(enc, lanes_), len(WORK_KINDS), fields)
+        self._team = new_team(enc.tables, enc.cores, lanes_, self.threads, *_queue_sizes(enc, lanes_),
+                              len(WORK_KINDS), fields)
         #: per worker, the records as the kernels take them (by reference, sharing the arrays
         #: above): its own scratch and op counts (worker 0's are the engine's)
         self._scratch = [_scratch(enc, lanes_, self._team, t) for t in range(self.threads)]

@@ -8,6 +8,15 @@ for, in the order one thread would have queued them (``hwsim.kernels.messages.de
 Per stage, cores go to workers by longest-processing-time-first on an estimate of their work
 (the values their instructions' operands hold: a matvec's weights, an outer product's
 accumulator), so that the largest cores of a stage land on different workers.
+
+With lanes to spare (at least two per worker), the lanes are independent too: an instruction
+that writes only per-lane buffers (``lane_local``) runs on every worker, each for its own
+contiguous range of lanes, so the work of a stage halves on two workers however its cores'
+sizes fall, and a lane's values stay in the cache of the worker that computes them (its
+events included: a worker delivers its own lanes'). The instructions that add every lane into
+a shared buffer (learning, the optimizer) still go to one worker per core, which adds the
+lanes in lane order as one thread does; within a stage they follow a core's lane-local ones,
+after a barrier.
 """
 
 from __future__ import annotations
@@ -80,15 +89,61 @@ def instruction_work(tables: Tables) -> np.ndarray:
     return work
 
 
-def plan_owners(tables: Tables, workers: int) -> np.ndarray:
-    """The worker of every instruction: a core's instructions in a stage share one, and the
-    cores of each stage are spread by estimated work (largest first onto the least loaded
-    worker; ties to the lower worker, so a lone core runs on worker 0)."""
+def lane_ranges(lanes: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each worker's first and end lane where lane-local instructions split the lanes: even
+    shares cut at even lanes (the synapse takes lanes in pairs); all on worker 0 (and none on
+    the others) below two lanes per worker, where the lanes are not split."""
+    first, end = np.zeros(workers, np.int64), np.zeros(workers, np.int64)
+    if not splits_lanes(lanes, workers):
+        end[0] = lanes
+        return first, end
+    cuts = [t * lanes // workers // 2 * 2 for t in range(workers)] + [lanes]
+    first[:], end[:] = cuts[:-1], cuts[1:]
+    return first, end
+
+
+def splits_lanes(lanes: int, workers: int) -> bool:
+    """Whether lane-local instructions run on every worker, each for its own lanes."""
+    return workers > 1 and lanes >= 2 * workers
+
+
+def lane_local(tables: Tables, lanes: int, workers: int) -> tuple[np.ndarray, np.ndarray]:
+    """Per instruction, 1 if it runs on every worker for the worker's own lanes: the team
+    splits lanes (``splits_lanes``), it writes per-lane buffers only, and so does every
+    instruction before it of its core in its stage (a core's instructions keep their order,
+    and the stage's shared ones run after a barrier). Per stage: 0 none such, 1 all, 2 some."""
+    ins, stage_ptr, per_lane = tables.instructions, tables.phases.stage_ptr, tables.buffers.lane
+    local = np.zeros(len(ins.op), np.int64)
+    stages = np.zeros(len(stage_ptr) - 1, np.int64)
+    if not splits_lanes(lanes, workers):
+        return local, stages
+    for s in range(len(stage_ptr) - 1):
+        lo, hi = int(stage_ptr[s]), int(stage_ptr[s + 1])
+        shared_seen: set[int] = set()  # cores with a shared-writing instruction so far
+        for i in range(lo, hi):
+            core = int(ins.core[i])
+            writes = ins.out_ids[ins.out_ptr[i]:ins.out_ptr[i + 1]]
+            if core in shared_seen or not per_lane[writes].all():
+                shared_seen.add(core)
+            else:
+                local[i] = 1
+        part = local[lo:hi]
+        stages[s] = 0 if not part.any() else 1 if part.all() else 2
+    return local, stages
+
+
+def plan_owners(tables: Tables, workers: int, local: np.ndarray | None = None) -> np.ndarray:
+    """The worker of every instruction that is not lane-local (``local``; default none): a
+    core's instructions in a stage share one, and the cores of each stage are spread by
+    estimated work (largest first onto the least loaded worker; ties to the lower worker, so
+    a lone core runs on worker 0)."""
     ins, stage_ptr = tables.instructions, tables.phases.stage_ptr
     owner = np.zeros(len(ins.op), np.int64)
     if workers == 1:
         return owner
     work = instruction_work(tables)
+    if local is not None:
+        work = np.where(local != 0, 0, work)
     for s in range(len(stage_ptr) - 1):
         lo, hi = int(stage_ptr[s]), int(stage_ptr[s + 1])
         cores = ins.core[lo:hi]
@@ -123,11 +178,15 @@ def plan_receivers(tables: Tables, cores: int, workers: int) -> np.ndarray:
     return np.array([assigned[c] for c in range(cores)], np.int64)
 
 
-def new_team(tables: Tables, cores: int, workers: int, records: int, values: int, kinds: int,
+def new_team(tables: Tables, cores: int, lanes: int, workers: int, records: int, values: int, kinds: int,
              fields: int) -> Team:
-    """The shared arrays of ``workers`` workers (``Team``), queues sized as one worker's."""
+    """The shared arrays of ``workers`` workers (``Team``) for ``lanes`` lanes, queues sized as
+    one worker's."""
+    local, stages = lane_local(tables, lanes, workers)
+    first, end = lane_ranges(lanes, workers)
     return Team(flags=np.zeros(workers * LINE, np.int64),
-                owner=plan_owners(tables, workers), receiver=plan_receivers(tables, cores, workers),
+                owner=plan_owners(tables, workers, local), receiver=plan_receivers(tables, cores, workers),
+                local=local, stage_local=stages, first_lane=first, end_lane=end,
                 queued=np.zeros(workers * LINE, np.int64),
                 records=np.zeros((workers, max(records, 1), RECORD_COLUMNS), np.int64),
                 fired=np.zeros((workers, values + 1), np.int64),  # + 1: a send writes one past its last event

@@ -42,15 +42,17 @@ FAMILY_OF = np.array([FAMILIES.index(BY_CODE[code].family) for code in range(len
 
 
 @kernel
-def _store_outputs(i, lanes, rounding, track, tables, state):
-    """Round every value an instruction wrote as its buffer stores it (fixed-point grid or
-    float32) and/or record the largest magnitude seen per buffer (calibration)."""
+def _store_outputs(i, first, end, rounding, track, tables, state):
+    """Round every value an instruction wrote for lanes ``first`` .. ``end`` - 1 as its buffer
+    stores it (fixed-point grid or float32) and/or record the largest magnitude seen per
+    buffer (calibration; one worker per buffer: ``run_phase`` splits no lanes then)."""
     buffers, ins = tables.buffers, tables.instructions
     mem, q_scale, q_lo, q_hi, qmax = state.mem, state.q_scale, state.q_lo, state.q_hi, state.q_max
     for q in range(ins.out_ptr[i], ins.out_ptr[i + 1]):
         k = ins.out_ids[q]
-        start = buffers.off[k]
-        values = mem[start:start + buffers.size[k] * (lanes if buffers.lane[k] else 1)]
+        size = buffers.size[k]
+        start = base(buffers, k, first)
+        values = mem[start:start + (size * (end - first) if buffers.lane[k] else size)]
         scale, lo, hi = q_scale[k], q_lo[k], q_hi[k]
         top = qmax[k]
         for e in range(values.shape[0]):
@@ -85,43 +87,65 @@ def _fold_op_counts(state, team):
 
 
 @kernel
+def _instruction(i, first, end, count, options, tables, state, scratch, nrec, nfired):
+    """Instruction ``i`` for lanes ``first`` .. ``end`` - 1, dispatched by op family; returns
+    the stage's queue lengths (records, fired values) after it."""
+    op = tables.instructions.op[i]
+    family = FAMILY_OF[op]
+    dense = options.dense
+    if family == SYNAPSE:
+        synapse.run(i, first, end, dense, tables, state, scratch)
+    elif family == MESSAGE:
+        nrec, nfired = messages.send(i, first, end, dense, options.thresholds, tables, state, scratch, nrec, nfired)
+    elif family == ELEMENTWISE:
+        elementwise.run(op, i, first, end, tables, state)
+    elif family == LRU:
+        lru.run(op, i, first, end, dense, tables, state, scratch)
+    elif family == LEARN:
+        learn.run(op, i, options.lanes, dense, tables, state, scratch)
+    elif family == OUTPUT:
+        output.run(op, i, first, end, tables, state)
+    else:  # APPLY
+        apply_ops.run(op, i, options.lanes, options.scale, count, tables, state)
+    if options.rounding != ROUND_NONE or options.track:
+        _store_outputs(i, first, end, options.rounding, options.track, tables, state)
+    return nrec, nfired
+
+
+@kernel
 def run_phase(p, count, options, tables, state, scratch, team, tid):
     """Phase ``p``: its stages, ``repeat`` times; ``count`` is the optimizer step number.
-    Worker ``tid`` runs the instructions it owns (``Team.owner``: all of a core's in a stage);
-    after each stage every worker delivers the events for the cores it receives for
-    (``Team.receiver``), and waits until all have."""
-    phases, ins, owner = tables.phases, tables.instructions, team.owner
-    lanes, dense, rounding, track = options.lanes, options.dense, options.rounding, options.track
+    In each stage worker ``tid`` runs the lane-local instructions (``Team.local``) for its own
+    lanes, then (after a barrier, if the stage has both) the others it owns (``Team.owner``:
+    all of a core's in a stage) for every lane; then every worker delivers its share of the
+    stage's events (``messages.deliver``) and waits until all have. Calibration (``track``)
+    splits no lanes: a buffer's largest magnitude has one writer."""
+    phases, owner, local = tables.phases, team.owner, team.local
+    lanes = options.lanes
+    split = not options.track
+    first, end = team.first_lane[tid], team.end_lane[tid]
     for _ in range(phases.repeat[p]):
         for s in range(phases.stages[p]):
             stage = phases.first_stage[p] + s
+            lo, hi = phases.stage_ptr[stage], phases.stage_ptr[stage + 1]
+            kind = team.stage_local[stage] if split else 0
             nrec = np.int64(0)  # typed, not literals: one specialisation of send
             nfired = np.int64(0)
-            for i in range(phases.stage_ptr[stage], phases.stage_ptr[stage + 1]):
-                if owner[i] != tid:
-                    continue
-                op = ins.op[i]
-                family = FAMILY_OF[op]
-                if family == SYNAPSE:
-                    synapse.run(i, lanes, dense, tables, state, scratch)
-                elif family == MESSAGE:
-                    nrec, nfired = messages.send(i, lanes, dense, options.thresholds, tables, state,
-                                                 scratch, nrec, nfired)
-                elif family == ELEMENTWISE:
-                    elementwise.run(op, i, lanes, tables, state)
-                elif family == LRU:
-                    lru.run(op, i, lanes, dense, tables, state, scratch)
-                elif family == LEARN:
-                    learn.run(op, i, lanes, dense, tables, state, scratch)
-                elif family == OUTPUT:
-                    output.run(op, i, lanes, tables, state)
-                else:  # APPLY
-                    apply_ops.run(op, i, lanes, options.scale, count, tables, state)
-                if rounding != ROUND_NONE or track:
-                    _store_outputs(i, lanes, rounding, track, tables, state)
+            if kind != 0:
+                for i in range(lo, hi):
+                    if local[i] != 0:
+                        nrec, nfired = _instruction(i, first, end, count, options, tables, state, scratch,
+                                                    nrec, nfired)
+                if kind == 2:
+                    _meet(team, tid)
+            if kind != 1:
+                for i in range(lo, hi):
+                    if owner[i] == tid and (kind == 0 or local[i] == 0):
+                        nrec, nfired = _instruction(i, 0, lanes, count, options, tables, state, scratch,
+                                                    nrec, nfired)
             team.queued[tid * LINE] = nrec
             _meet(team, tid)
-            messages.deliver(team, tid, rounding, track, tables, state)
+            messages.deliver(team, tid, kind == 1, options.rounding, options.track, tables, state)
             _meet(team, tid)
 
 

@@ -28,8 +28,8 @@ RELAX_VALUE, RELAX_EPS, RELAX_DRIVE = slot("relax", "value"), slot("relax", "eps
 
 
 @kernel
-def run(op, i, lanes, tables, state):
-    """Instruction ``i`` (an elementwise op) for every lane; one neuron update per value
+def run(op, i, first, end, tables, state):
+    """Instruction ``i`` (an elementwise op) for lanes ``first`` .. ``end`` - 1; one neuron update per value
     (``zero``: one memory write per value)."""
     buffers, ins = tables.buffers, tables.instructions
     a = ins.slots[i]
@@ -37,14 +37,14 @@ def run(op, i, lanes, tables, state):
     mem = state.mem
     if op == ZERO:
         n = buffers.size[a[ZERO_Y]]
-        for b in range(lanes):
+        for b in range(first, end):
             yo = base(buffers, a[ZERO_Y], b)
             y = mem[yo:yo + n]
             for j in range(n):
                 y[j] = 0.0
             charge(state.counts, state.op_counts, b, core, op, MW, n)
         return
-    for b in range(lanes):
+    for b in range(first, end):
         if op == COPY:
             n = buffers.size[a[COPY_X]]
             xo, yo = base(buffers, a[COPY_X], b), base(buffers, a[COPY_Y], b)

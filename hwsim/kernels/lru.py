@@ -36,7 +36,7 @@ J_EPS, J_U, J_GAMMA, J_ACC = (slot("lru_input_credit_immediate", r) for r in ("e
 
 
 @kernel
-def _predict(i, lanes, tables, state):
+def _predict(i, first, end, tables, state):
     """mu = lambda * h + gamma * drive."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -45,7 +45,7 @@ def _predict(i, lanes, tables, state):
     n = buffers.size[m0]
     nuo, glo = buffers.off[a[P_NU]], buffers.off[a[P_GAMMA]]
     lr, li, g = lre[nuo:nuo + n], lim[nuo:nuo + n], ex[glo:glo + n]
-    for b in range(lanes):
+    for b in range(first, end):
         ho, do, mo = base(buffers, h0, b), base(buffers, d0, b), base(buffers, m0, b)
         h, d, mu = mem[ho:ho + n], mem[do:do + n], mem[mo:mo + n]
         if m1 >= 0:
@@ -63,7 +63,7 @@ def _predict(i, lanes, tables, state):
 
 
 @kernel
-def _trace(i, lanes, tables, state):
+def _trace(i, first, end, tables, state):
     """trace = lambda * trace + src."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -72,7 +72,7 @@ def _trace(i, lanes, tables, state):
     n = buffers.size[t0]
     nuo = buffers.off[a[T_NU]]
     lr, li = lre[nuo:nuo + n], lim[nuo:nuo + n]
-    for b in range(lanes):
+    for b in range(first, end):
         to, so = base(buffers, t0, b), base(buffers, s0, b)
         tr, sr = mem[to:to + n], mem[so:so + n]
         if t1 >= 0:
@@ -90,7 +90,7 @@ def _trace(i, lanes, tables, state):
 
 
 @kernel
-def _synapse_trace(i, lanes, tables, state):
+def _synapse_trace(i, first, end, tables, state):
     """trace[r, j] = lambda_r * trace[r, j] + gamma_r * u_j."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
@@ -98,7 +98,7 @@ def _synapse_trace(i, lanes, tables, state):
     t0, t1, uu = a[S_TRACE], a[S_TRACE + 1], a[S_U]
     n, m = buffers.rows[t0], buffers.cols[t0]
     nuo, glo = buffers.off[a[S_NU]], buffers.off[a[S_GAMMA]]
-    for b in range(lanes):
+    for b in range(first, end):
         to, uo = base(buffers, t0, b), base(buffers, uu, b)
         u = mem[uo:uo + m]
         if t1 >= 0:
@@ -122,7 +122,7 @@ def _synapse_trace(i, lanes, tables, state):
 
 
 @kernel
-def _decay_credit(op, i, lanes, dense, tables, state, scratch):
+def _decay_credit(op, i, first, end, dense, tables, state, scratch):
     """lru_lambda_credit and lru_gamma_credit: c = sum over lanes of eps * conj(sens) per
     neuron, then the accumulators of nu (and theta) or gamma_log. Neurons whose error is 0 in
     every lane do no work (unless dense); each lane is charged the neurons where it had one."""
@@ -142,13 +142,13 @@ def _decay_credit(op, i, lanes, dense, tables, state, scratch):
     glo = 0 if lam_op else buffers.off[a[G_GAMMA]]
     acc = buffers.off[a[L_ACC_NU]] if lam_op else buffers.off[a[G_ACC]]
     acc_th = buffers.off[a[L_ACC_THETA]] if (lam_op and a[L_ACC_THETA] >= 0) else -1
-    for b in range(lanes):
+    for b in range(first, end):
         lanecnt[b] = 0
     for j in range(n):
         cr = 0.0
         ci = 0.0
         touched = False
-        for b in range(lanes):
+        for b in range(first, end):
             er = mem[base(buffers, e0, b) + j]
             ei = mem[base(buffers, e1, b) + j] if cx else 0.0
             if er == 0.0 and ei == 0.0 and not dense:
@@ -174,12 +174,12 @@ def _decay_credit(op, i, lanes, dense, tables, state, scratch):
         else:
             mem[acc + j] += ex[glo + j] * cr
     per = 2 if acc_th >= 0 else 1
-    for b in range(lanes):
+    for b in range(first, end):
         charge(state.counts, state.op_counts, b, core, op, LW, per * lanecnt[b])
 
 
 @kernel
-def _input_credit(op, i, lanes, dense, tables, state, scratch):
+def _input_credit(op, i, first, end, dense, tables, state, scratch):
     """lru_input_credit (acc += eps_r * conj(trace_rj)) and its immediate form
     (acc += eps_r * gamma_r * u_j); rows whose error is 0 do no work (unless dense)."""
     buffers, a = tables.buffers, tables.instructions.slots[i]
@@ -199,7 +199,7 @@ def _input_credit(op, i, lanes, dense, tables, state, scratch):
     glo = buffers.off[a[J_GAMMA]] if immediate else 0
     ao0 = buffers.off[acc0]
     ao1 = buffers.off[acc1] if cx else ao0
-    for b in range(lanes):
+    for b in range(first, end):
         lanecnt[b] = 0
         nzu = 0
         eo = base(buffers, e0, b)
@@ -243,15 +243,15 @@ def _input_credit(op, i, lanes, dense, tables, state, scratch):
 
 
 @kernel
-def run(op, i, lanes, dense, tables, state, scratch):
-    """Instruction ``i`` (an LRU op) for every lane."""
+def run(op, i, first, end, dense, tables, state, scratch):
+    """Instruction ``i`` (an LRU op) for lanes ``first`` .. ``end`` - 1."""
     if op == PREDICT:
-        _predict(i, lanes, tables, state)
+        _predict(i, first, end, tables, state)
     elif op == TRACE:
-        _trace(i, lanes, tables, state)
+        _trace(i, first, end, tables, state)
     elif op == SYNAPSE_TRACE:
-        _synapse_trace(i, lanes, tables, state)
+        _synapse_trace(i, first, end, tables, state)
     elif op == LAMBDA_CREDIT or op == GAMMA_CREDIT:
-        _decay_credit(op, i, lanes, dense, tables, state, scratch)
+        _decay_credit(op, i, first, end, dense, tables, state, scratch)
     else:  # INPUT_CREDIT, INPUT_CREDIT_IMMEDIATE
-        _input_credit(op, i, lanes, dense, tables, state, scratch)
+        _input_credit(op, i, first, end, dense, tables, state, scratch)

@@ -36,9 +36,9 @@ SEND = OPS["send"].code
 
 
 @kernel
-def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
-    """Queue the events of instruction ``i``'s send groups; returns the new queue lengths
-    (records, fired values) of the stage."""
+def send(i, first_lane, end_lane, dense, thresholds, tables, state, scratch, nrec, nfired):
+    """Queue the events of instruction ``i``'s send groups for lanes ``first_lane`` ..
+    ``end_lane`` - 1; returns the new queue lengths (records, fired values) of the stage."""
     buffers, sends = tables.buffers, tables.sends
     mem, ref, fired, rec = state.mem, state.ref, scratch.fired, scratch.records
     core = tables.instructions.core[i]
@@ -46,7 +46,7 @@ def send(i, lanes, dense, thresholds, tables, state, scratch, nrec, nfired):
         n = sends.length[g]
         channels = sends.end_channel[g] - sends.first_channel[g]
         threshold = thresholds[sends.threshold_group[g]]
-        for b in range(lanes):
+        for b in range(first_lane, end_lane):
             so = base(buffers, sends.src[g], b) + sends.start[g]
             ro = sends.ref[g] + b * n
             src, last = mem[so:so + n], ref[ro:ro + n]
@@ -100,13 +100,20 @@ def _moved(src, last, fired, nfired, n, threshold):
 
 
 @kernel
-def deliver(team, tid, rounding, track, tables, state):
+def deliver(team, tid, by_lane, rounding, track, tables, state):
     """End of a stage: every queued value lands in the inbox of every channel of its group.
-    Each worker queued its own instructions' events in instruction order; every worker goes
-    through all queues merged by instruction (the order one worker would have queued them)
-    and writes the inboxes of the cores it receives for (``Team.receiver``), so each inbox
-    and each core's counters have one writer."""
+    ``by_lane`` (every instruction of the stage was lane-local): each worker delivers the
+    events it queued, its own lanes', to every channel. Else each worker queued its own
+    instructions' events in instruction order; every worker goes through all queues merged by
+    instruction (the order one worker would have queued them) and writes the inboxes of the
+    cores it receives for (``Team.receiver``). Either way each inbox of a lane and its
+    counters have one writer, and a lane's events land in the order one worker would have
+    delivered them."""
     queued, records, fired, at = team.queued, team.records, team.fired, team.cursor[tid]
+    if by_lane:
+        for r in range(queued[tid * LINE]):
+            _deliver_record(records[tid, r], fired[tid], team.receiver, -1, rounding, track, tables, state)
+        return
     workers = records.shape[0]
     for t in range(workers):
         at[t] = 0
@@ -125,7 +132,7 @@ def deliver(team, tid, rounding, track, tables, state):
 @kernel
 def _deliver_record(record, fired, receiver, tid, rounding, track, tables, state):
     """One queued record: lane ``b``'s fired values of group ``g`` into the inbox of every
-    channel whose core worker ``tid`` receives for."""
+    channel whose core worker ``tid`` receives for (of every channel: ``tid`` = -1)."""
     buffers, sends, channels = tables.buffers, tables.sends, tables.channels
     mem, ref = state.mem, state.ref
     q_scale, q_lo, q_hi, qmax = state.q_scale, state.q_lo, state.q_hi, state.q_max
@@ -135,7 +142,7 @@ def _deliver_record(record, fired, receiver, tid, rounding, track, tables, state
     last = ref[sends.ref[g] + b * n:sends.ref[g] + (b + 1) * n]
     idx = fired[first:first + k]
     for q in range(sends.first_channel[g], sends.end_channel[g]):
-        if receiver[channels.dst_core[q]] != tid:
+        if tid >= 0 and receiver[channels.dst_core[q]] != tid:
             continue
         dst = channels.dst_buf[q]
         do = base(buffers, dst, b) + channels.dst_start[q]

@@ -36,13 +36,13 @@ for _name in ("xent_loss", "se_loss"):  # the loss ops read their operands where
 
 
 @kernel
-def _reduce(op, i, lanes, tables, state):
+def _reduce(op, i, first, end, tables, state):
     """max and log_sum over the concat list of buffers: one neuron update per lane."""
     buffers, ins = tables.buffers, tables.instructions
     mem = state.mem
     core = ins.core[i]
     y = ins.slots[i][MAX_Y] if op == MAX else ins.slots[i][LOG_SUM_Y]
-    for b in range(lanes):
+    for b in range(first, end):
         if op == MAX:
             best = -np.inf
             for q in range(ins.ints[i, INT_LIST_FIRST], ins.ints[i, INT_LIST_END]):
@@ -64,13 +64,13 @@ def _reduce(op, i, lanes, tables, state):
 
 
 @kernel
-def _sum_exp(i, lanes, tables, state):
+def _sum_exp(i, first, end, tables, state):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
     mem = state.mem
     x, shift, y = a[SUM_EXP_X], a[SUM_EXP_SHIFT], a[SUM_EXP_Y]
     n = buffers.size[x]
-    for b in range(lanes):
+    for b in range(first, end):
         xo, s = base(buffers, x, b), mem[base(buffers, shift, b)]
         total = 0.0
         for j in range(n):
@@ -80,7 +80,7 @@ def _sum_exp(i, lanes, tables, state):
 
 
 @kernel
-def _cross_entropy(op, i, lanes, tables, state):
+def _cross_entropy(op, i, first, end, tables, state):
     buffers, ins = tables.buffers, tables.instructions
     a = ins.slots[i]
     core = ins.core[i]
@@ -89,7 +89,7 @@ def _cross_entropy(op, i, lanes, tables, state):
     out = a[X_EPS] if op == XENT_ERROR else a[X_LOSS]
     n = buffers.size[lg]
     offset = ins.floats[i, FLOAT_OFFSET]
-    for b in range(lanes):
+    for b in range(first, end):
         lo = base(buffers, lg, b)
         shift, logz = mem[base(buffers, sh, b)], mem[base(buffers, lz, b)]
         mask = mem[base(buffers, mk, b)]
@@ -109,14 +109,14 @@ def _cross_entropy(op, i, lanes, tables, state):
 
 
 @kernel
-def _squared_error(op, i, lanes, tables, state):
+def _squared_error(op, i, first, end, tables, state):
     buffers, a = tables.buffers, tables.instructions.slots[i]
     core = tables.instructions.core[i]
     mem = state.mem
     pr, tg, mk = a[SE_PREDICTION], a[SE_TARGET], a[SE_MASK]
     out = a[SE_EPS] if op == SE_ERROR else a[SE_LOSS_OUT]
     n = buffers.size[pr]
-    for b in range(lanes):
+    for b in range(first, end):
         po, to, oo = base(buffers, pr, b), base(buffers, tg, b), base(buffers, out, b)
         mask = mem[base(buffers, mk, b)]
         if op == SE_ERROR:
@@ -133,13 +133,13 @@ def _squared_error(op, i, lanes, tables, state):
 
 
 @kernel
-def run(op, i, lanes, tables, state):
-    """Instruction ``i`` (an output op) for every lane."""
+def run(op, i, first, end, tables, state):
+    """Instruction ``i`` (an output op) for lanes ``first`` .. ``end`` - 1."""
     if op == MAX or op == LOG_SUM:
-        _reduce(op, i, lanes, tables, state)
+        _reduce(op, i, first, end, tables, state)
     elif op == SUM_EXP:
-        _sum_exp(i, lanes, tables, state)
+        _sum_exp(i, first, end, tables, state)
     elif op == XENT_ERROR or op == XENT_LOSS:
-        _cross_entropy(op, i, lanes, tables, state)
+        _cross_entropy(op, i, first, end, tables, state)
     else:  # SE_ERROR, SE_LOSS
-        _squared_error(op, i, lanes, tables, state)
+        _squared_error(op, i, first, end, tables, state)

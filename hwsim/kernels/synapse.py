@@ -86,9 +86,10 @@ def _lane4(events, sums, so, values, o, by_column, wo, rows):
 
 
 @kernel
-def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias, mem, sums, seen,
-           stale, by_column, nnz, values, listed, nonzero, events, effective):
-    """Lanes g * GROUP .. g * GROUP + GROUP - 1 of one matvec (arena offsets: see ``run``):
+def _group(g, lanes, first_lane, end_lane, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias,
+           mem, sums, seen, stale, by_column, nnz, values, listed, nonzero, events, effective):
+    """Lanes g * GROUP .. g * GROUP + GROUP - 1 of one matvec, those of them from ``first_lane``
+    to ``end_lane`` - 1 (arena offsets: see ``run``):
     their accumulators brought up to date and y written; events and effective synaptic ops
     per lane into ``events``/``effective`` (counted by ``run``). Column by column, every lane
     of the group with an event there adds it, so a weight column is read from memory once
@@ -103,7 +104,7 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
     cost a mispredicted branch in about every other block, so its time did not fall with
     its events."""
     width = values.shape[0] // lanes
-    first, last = g * GROUP, min(lanes, g * GROUP + GROUP)
+    first, last = max(first_lane, g * GROUP), min(end_lane, g * GROUP + GROUP)
     for b in range(first, last):
         xo = x0 + b * x_step
         xso = seen0 + b * cols
@@ -154,13 +155,15 @@ def _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, st
 
 
 @kernel
-def run(i, lanes, dense, tables, state, scratch):
-    """y = W @ x (+ bias) through the hidden accumulator of (W, x), for every lane."""
+def run(i, first, end, dense, tables, state, scratch):
+    """y = W @ x (+ bias) through the hidden accumulator of (W, x), for lanes ``first`` ..
+    ``end`` - 1."""
     buffers, accs, ins = tables.buffers, tables.accumulators, tables.instructions
     a = ins.slots[i]
     w, x, bias, y = a[M_W], a[M_X], a[M_BIAS], a[M_Y]
     ac = ins.ints[i, INT_ACCUMULATOR]
     rows, cols = accs.rows[ac], accs.cols[ac]
+    lanes = scratch.matvec_nonzero.shape[0]  # the engine's, which lay out the flags and scratch
     # the arena offsets of lane 0 and the strides per lane: x, y, sums, seen values, stale
     # flags; the column-major weights and the bias (-1 if none)
     x0, x_step = base(buffers, x, 0), buffers.size[x] * buffers.lane[x]
@@ -168,14 +171,14 @@ def run(i, lanes, dense, tables, state, scratch):
     sums0, seen0, stale0, wo = accs.sums[ac], accs.seen[ac], ac * lanes, accs.w_columns[w]
     bo = buffers.off[bias] if bias >= 0 else -1
     nnz = state.col_nonzero[accs.w_nonzero[w]:accs.w_nonzero[w] + cols]
-    for g in range((lanes + GROUP - 1) // GROUP):
-        _group(g, lanes, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bo,
+    for g in range(first // GROUP, (end + GROUP - 1) // GROUP):
+        _group(g, lanes, first, end, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bo,
                state.mem, state.sums, state.seen, state.stale, state.by_column, nnz,
                scratch.event_values, scratch.event_columns, scratch.matvec_nonzero, scratch.matvec_events,
                scratch.matvec_effective)
     core = ins.core[i]
     extra = rows if bias >= 0 else 0
-    for b in range(lanes):
+    for b in range(first, end):
         events = scratch.matvec_events[b]
         charge(state.counts, state.op_counts, b, core, MATVEC, SYN_D, rows * cols + extra)
         charge(state.counts, state.op_counts, b, core, MATVEC, SYN_E, scratch.matvec_effective[b] + extra)

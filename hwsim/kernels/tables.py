@@ -246,13 +246,18 @@ class Scratch(NamedTuple):
 
 class Team(NamedTuple):
     """What the workers of one ``driver.execute`` share (``hwsim.team`` plans it): worker t
-    runs the instructions whose ``owner`` is t, and at the end of a stage delivers every
-    worker's queued events into the inboxes of the cores whose ``receiver`` it is. One
+    runs the lane-local instructions for its lanes and the others whose ``owner`` is t, and
+    at the end of a stage delivers its own lanes' events of lane-local sends and every
+    worker's other queued events into the inboxes of the cores whose ``receiver`` it is. One
     worker: the same, with nothing to wait for."""
 
     flags: np.ndarray  # sync: barriers reached, one cache line (sync.LINE slots) per worker
-    owner: np.ndarray  # per instruction: the worker that runs it
+    owner: np.ndarray  # per instruction: the worker that runs it (unless it is lane-local)
     receiver: np.ndarray  # per core: the worker that writes its inboxes and their counts
+    local: np.ndarray  # per instruction: 1 if every worker runs it for its own lanes
+    stage_local: np.ndarray  # per stage: 0 no lane-local instruction, 1 only such, 2 both
+    first_lane: np.ndarray  # per worker: its lanes in lane-local instructions, first ..
+    end_lane: np.ndarray  # .. end - 1
     queued: np.ndarray  # per worker (sync.LINE apart): event records queued in this stage
     records: np.ndarray  # (workers, records, RECORD_COLUMNS): each worker's Scratch.records
     fired: np.ndarray  # (workers, values + 1): each worker's Scratch.fired

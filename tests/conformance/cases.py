@@ -92,18 +92,18 @@ def artifact(case: str) -> Artifact:
     return _artifacts[case]
 
 
-def step_inputs(program_artifact: Artifact, rng: np.random.Generator, t: int
+def step_inputs(program_artifact: Artifact, rng: np.random.Generator, t: int, lanes: int = LANES
                 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """One time step for LANES lanes: one-hot inputs, targets, a mask with some lanes off;
+    """One time step for ``lanes`` lanes: one-hot inputs, targets, a mask with some lanes off;
     step 1 carries no loss at all (every error is exactly zero there)."""
     settings = program_artifact.program.settings
-    u = np.eye(settings.inputs)[rng.integers(0, settings.inputs, size=LANES)]
+    u = np.eye(settings.inputs)[rng.integers(0, settings.inputs, size=lanes)]
     if settings.loss == "cross_entropy":
-        target = rng.integers(0, settings.outputs, size=LANES)
+        target = rng.integers(0, settings.outputs, size=lanes)
     else:
-        target = rng.normal(size=(LANES, settings.outputs))
-    mask = (rng.uniform(size=LANES) < 0.7).astype(float)
-    mask[t % LANES] = 1.0
+        target = rng.normal(size=(lanes, settings.outputs))
+    mask = (rng.uniform(size=lanes) < 0.7).astype(float)
+    mask[t % lanes] = 1.0
     if t == 1:
         mask[:] = 0.0
     return u, target, mask

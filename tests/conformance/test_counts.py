@@ -58,11 +58,11 @@ def same_counts(native: Backend, other: Backend, where: str) -> None:
         f"{where}: counts per kind of work differ"
 
 
-def compare(backend_name: str, case: str, options: ExecutionOptions, tol: float = TOL) -> None:
+def compare(backend_name: str, case: str, options: ExecutionOptions, tol: float = TOL, lanes: int = LANES) -> None:
     """``backend_name`` with ``options`` against native on one worker thread."""
     compiled = artifact(case)
-    native = open_backend("native", compiled, LANES, replace(options, threads=1))
-    other = open_backend(backend_name, compiled, LANES, options)
+    native = open_backend("native", compiled, lanes, replace(options, threads=1))
+    other = open_backend(backend_name, compiled, lanes, options)
     online = bool(compiled.program.phases_when("step_with_loss"))
     rng = np.random.default_rng(5)
     for sequence in range(2):
@@ -71,7 +71,7 @@ def compare(backend_name: str, case: str, options: ExecutionOptions, tol: float 
         same_counts(native, other, f"{case} sequence {sequence} reset")
         carried = 0.0
         for t in range(STEPS):
-            u, target, mask = step_inputs(compiled, rng, t)
+            u, target, mask = step_inputs(compiled, rng, t, lanes)
             carried += mask.sum()
             want = native.run(u[None], target[None], mask[None], train=True, scale=0.25)
             got = other.run(u[None], target[None], mask[None], train=True, scale=0.25)
@@ -87,7 +87,7 @@ def compare(backend_name: str, case: str, options: ExecutionOptions, tol: float 
             same_state(native, other, compiled, f"{case} sequence {sequence} after apply", tol)
             same_counts(native, other, f"{case} sequence {sequence} apply")
     assert other.optimizer_steps == native.optimizer_steps
-    u, target, mask = step_inputs(compiled, rng, 0)  # evaluation: no train-only phases
+    u, target, mask = step_inputs(compiled, rng, 0, lanes)  # evaluation: no train-only phases
     want = native.run(u[None], target[None], mask[None], train=False, reset=True)
     got = other.run(u[None], target[None], mask[None], train=False, reset=True)
     np.testing.assert_allclose(got.loss, want.loss, atol=tol, rtol=0)
@@ -105,6 +105,28 @@ def test_native_on_two_threads_equals_one(case: str) -> None:
     """The cores of a stage on two worker threads (hwsim.team): the same bits, the same
     counts, step by step, as one thread (delta-coded: what is sent depends on every value)."""
     compare("native", case, replace(MODES["thresholds-0.2-0.002"], threads=2))
+
+
+#: lanes on two workers that split them (two per worker at least; hwsim.team.splits_lanes):
+#: unevenly, 2 and 3
+SPLIT_LANES = 5
+
+
+@pytest.mark.parametrize("case", list(CASES))
+def test_native_with_lanes_split_on_two_threads_equals_one(case: str) -> None:
+    """Each worker runs the lane-local instructions for its own lanes and delivers their
+    events; learning and the optimizer stay one worker per core: the same bits and counts,
+    step by step, as one thread."""
+    compare("native", case, replace(MODES["thresholds-0.2-0.002"], threads=2), lanes=SPLIT_LANES)
+
+
+@pytest.mark.parametrize("number_format", ["float32", "fixed"])
+def test_rounding_with_lanes_split_on_two_threads_equals_one(number_format: str) -> None:
+    """Each worker rounds what it stored for its own lanes only (the other's are being written)."""
+    case = "rtrl-split-two-hidden-inferred"
+    formats = calibrate(artifact(case), sequences=2 * LANES) if number_format == "fixed" else None
+    compare("native", case, ExecutionOptions(number_format=number_format, formats=formats, threads=2,
+                                             thresholds={"activity": 0.2, "error": 0.002}), lanes=SPLIT_LANES)
 
 
 @pytest.mark.parametrize("case,options", [

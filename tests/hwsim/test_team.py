@@ -6,13 +6,24 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
+from compiler.ops import OPS
 from compiler.pipeline import compile_artifact
 from hwsim.backends import ExecutionOptions, open_backend
 from hwsim.encode import encode
 from hwsim.engine import Engine
 from hwsim.runner import train_batch
-from hwsim.team import MIN_WORK_PER_EXTRA_WORKER, default_workers, instruction_work, plan_owners
+from hwsim.team import (
+    MIN_WORK_PER_EXTRA_WORKER,
+    default_workers,
+    instruction_work,
+    lane_local,
+    lane_ranges,
+    plan_owners,
+    splits_lanes,
+)
 from neuropc.spec import load_spec
 from neuropc.tasks import task_from_spec
 from tests.conformance.test_counts import same_counts, same_state
@@ -103,3 +114,61 @@ def test_two_workers_equal_the_interpreter(compiled, thresholds: dict[str, float
         assert got == want
         same_state(interpreter, native, compiled, f"sequence {sequence}", 0.0)
         same_counts(interpreter, native, f"sequence {sequence}")
+
+
+@given(lanes=st.integers(1, 300), workers=st.integers(1, 8))
+def test_lane_ranges_cover_every_lane_once(lanes: int, workers: int) -> None:
+    first, end = lane_ranges(lanes, workers)
+    if not splits_lanes(lanes, workers):
+        assert (first[0], end[0]) == (0, lanes) and not (end[1:] - first[1:]).any()
+        return
+    assert first[0] == 0 and end[-1] == lanes and (first[1:] == end[:-1]).all()
+    assert (first % 2 == 0).all(), "cuts at even lanes (the synapse's lane pairs)"
+    sizes = end - first
+    assert sizes.min() >= 1 and sizes.max() - sizes.min() <= 3
+
+
+def test_splits_lanes_from_two_per_worker() -> None:
+    assert not splits_lanes(9, 1)
+    assert not splits_lanes(3, 2) and splits_lanes(4, 2)
+    assert not splits_lanes(5, 3) and splits_lanes(6, 3)
+
+
+def test_lane_local_instructions_write_per_lane_buffers_and_lead_their_core(compiled) -> None:
+    """Lane-local: writes only per-lane buffers, and so does every instruction of its core
+    before it in the stage; the stage's kind says whether it needs the barrier between."""
+    tables = encode(compiled.program, LANES, compiled.placement_arrays["hops"]).tables
+    ins, ptr, per_lane = tables.instructions, tables.phases.stage_ptr, tables.buffers.lane
+    local, stages = lane_local(tables, LANES, 2)
+    assert not lane_local(tables, 3, 2)[0].any(), "three lanes on two workers: no split"
+    kinds = set()
+    for s in range(len(ptr) - 1):
+        lo, hi = int(ptr[s]), int(ptr[s + 1])
+        shared_before: set[int] = set()
+        for i in range(lo, hi):
+            lane_writes = bool(per_lane[ins.out_ids[ins.out_ptr[i]:ins.out_ptr[i + 1]]].all())
+            core = int(ins.core[i])
+            assert local[i] == (lane_writes and core not in shared_before), f"instruction {i}"
+            if not local[i]:
+                shared_before.add(core)
+        part = local[lo:hi]
+        assert stages[s] == (0 if not part.any() else 1 if part.all() else 2)
+        kinds.add(int(stages[s]))
+    assert kinds == {0, 1, 2}  # the network has stages of every kind
+    learn = np.isin(ins.op, [OPS["outer_accumulate"].code, OPS["apply_adam"].code])
+    assert learn.any() and not local[learn].any()
+
+
+def test_calibration_on_two_workers_equals_one(compiled) -> None:
+    """While calibrating (every write's magnitude recorded per buffer) no lanes are split:
+    the maxima are one worker's."""
+    task = task_from_spec(load_spec("examples/copy.yaml").with_overrides(
+        {"task.delay": 2, "task.length": 4}).task)
+    batch = task.sample(np.random.default_rng(3), LANES)
+    maxima = []
+    for threads in (1, 2):
+        native = open_backend("native", compiled, LANES, ExecutionOptions(threads=threads))
+        native.track_ranges(True)
+        train_batch(native, batch)
+        maxima.append(native.calibration_maxima())
+    assert maxima[0] == maxima[1]
