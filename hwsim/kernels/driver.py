@@ -232,11 +232,21 @@ def _idle_phase(p, t, hin, count, options, tables, state, scratch, team, tid):
     return count
 
 
+@inlined
+def _own_lanes(options, team, tid):
+    """The lanes worker ``tid`` resets, feeds and reads out: its own when the team splits lanes
+    (``Team.first_lane``; else all are worker 0's), all on worker 0 while calibrating (a
+    buffer's recorded largest magnitude has one writer)."""
+    if options.track:
+        return np.int64(0), np.int64(options.lanes if tid == 0 else 0)
+    return team.first_lane[tid], team.end_lane[tid]
+
+
 @kernel
-def _read_outputs(t, lanes, loss_out, logit_out, tables, state):
+def _read_outputs(t, first, end, loss_out, logit_out, tables, state):
     """Loss (sum of the output cores' loss registers) and logits of step t, per lane."""
     buffers, outputs, mem = tables.buffers, tables.outputs, state.mem
-    for b in range(lanes):
+    for b in range(first, end):
         total = 0.0
         for q in range(outputs.loss.shape[0]):
             total += mem[base(buffers, outputs.loss[q], b)]
@@ -259,9 +269,9 @@ def _totals(cnt, out):
 def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, scratch, team, tid):
     """Run ``hin.shape[0]`` time steps for ``options.lanes`` lanes (see module docstring) as
     worker ``tid`` of the team (``Team``; every worker calls this with its own ``state``
-    record, whose ``op_counts`` is its own, and its own ``scratch``). Worker 0 does the
-    bookkeeping between stages (resets, host inputs, outputs, counts), each followed by a
-    barrier; one worker alone runs everything.
+    record, whose ``op_counts`` is its own, and its own ``scratch``). Each worker resets,
+    feeds and reads out its own lanes (``_own_lanes``) and worker 0 keeps the counts, each
+    followed by a barrier; one worker alone runs everything.
 
     ``hin`` (steps, lanes, host width) holds u, target and mask per step. Per step the
     loss and the logits are written to ``loss_out`` / ``logit_out``, and the counts of the
@@ -275,19 +285,18 @@ def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, s
     cnt = state.counts
     before, after = scratch.counts_before, scratch.counts_after
     lead = tid == 0
+    first, end = _own_lanes(options, team, tid)
     if lead:
         _totals(cnt, before)
     _meet(team, tid)
     if options.reset:
         count = _run_when(SEQUENCE_START, count, options, tables, state, scratch, team, tid)
-        if lead:
-            sequence_reset(lanes, tables, state)
+        sequence_reset(first, end, lanes, tables, state)
         _meet(team, tid)
     for t in range(steps):
-        if lead:
-            if train and not (t == 0 and options.reset):
-                step_reset(lanes, tables, state)
-            messages.host_input(t, hin, lanes, options.dense, options.rounding, options.track, tables, state)
+        if train and not (t == 0 and options.reset):
+            step_reset(first, end, lanes, tables, state)
+        messages.host_input(t, hin, first, end, options.dense, options.rounding, options.track, tables, state)
         _meet(team, tid)
         for p in range(phases.when.shape[0]):
             if phases.when[p] != STEP or (phases.train_only[p] != 0 and not train):
@@ -297,8 +306,7 @@ def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, s
             else:
                 count = _run_counted(p, count, options, tables, state, scratch, team, tid)
             if phases.outputs[p] != 0:
-                if lead:
-                    _read_outputs(t, lanes, loss_out, logit_out, tables, state)
+                _read_outputs(t, first, end, loss_out, logit_out, tables, state)
                 _meet(team, tid)
         if train and _carries_loss(t, hin, options):
             count = _run_when(STEP_WITH_LOSS, count, options, tables, state, scratch, team, tid)

@@ -161,15 +161,16 @@ def _deliver_record(record, fired, receiver, tid, rounding, track, tables, state
 
 
 @kernel
-def host_input(t, hin, lanes, dense, rounding, track, tables, state):
-    """Deliver the host inputs of step t into the inboxes; only changed values are written."""
+def host_input(t, hin, first, end, dense, rounding, track, tables, state):
+    """Deliver the host inputs of step t into the inboxes of lanes ``first`` .. ``end`` - 1;
+    only changed values are written."""
     buffers, host = tables.buffers, tables.host
     mem = state.mem
     q_scale, q_lo, q_hi, qmax = state.q_scale, state.q_lo, state.q_hi, state.q_max
     for h in range(host.col.shape[0]):
         k = host.dst_buf[h]
         core = buffers.core[k]
-        for b in range(lanes):
+        for b in range(first, end):
             do = base(buffers, k, b) + host.dst_start[h]
             written = 0
             for j in range(host.length[h]):

@@ -58,15 +58,16 @@ def refresh(tables, state):
 
 
 @kernel
-def _clear(lanes, tables, state, inboxes, errors_only, kind):
+def _clear(first, end, lanes, tables, state, inboxes, errors_only, kind):
     """Zero ``inboxes``, the delta-coding references and the sigma-delta accumulators (all of
-    them, or only the error channels' when ``errors_only``), counting the writes as ``kind``."""
+    them, or only the error channels' when ``errors_only``) of lanes ``first`` .. ``end`` - 1
+    of ``lanes``, counting the writes as ``kind``."""
     buffers, refs, accs = tables.buffers, tables.references, tables.accumulators
     mem, ref, sacc, xs = state.mem, state.ref, state.sums, state.seen
     for q in range(inboxes.shape[0]):
         k = inboxes[q]
         n = buffers.size[k]
-        for b in range(lanes):
+        for b in range(first, end):
             o = base(buffers, k, b)
             box = mem[o:o + n]
             for j in range(n):
@@ -76,38 +77,40 @@ def _clear(lanes, tables, state, inboxes, errors_only, kind):
         if errors_only and refs.per_step[g] == 0:
             continue
         n = refs.length[g]
-        block = ref[refs.off[g]:refs.off[g] + n * lanes]
-        for j in range(n * lanes):
+        block = ref[refs.off[g] + first * n:refs.off[g] + end * n]
+        for j in range(block.shape[0]):
             block[j] = 0.0
-        for b in range(lanes):
+        for b in range(first, end):
             charge(state.counts, state.op_counts, b, refs.core[g], kind, MW, n)
     for ac in range(accs.w.shape[0]):
         if errors_only and accs.per_step[ac] == 0:
             continue
         rows, cols = accs.rows[ac], accs.cols[ac]
-        acc = sacc[accs.sums[ac]:accs.sums[ac] + rows * lanes]
-        for j in range(rows * lanes):
+        acc = sacc[accs.sums[ac] + first * rows:accs.sums[ac] + end * rows]
+        for j in range(acc.shape[0]):
             acc[j] = 0.0
-        seen = xs[accs.seen[ac]:accs.seen[ac] + cols * lanes]
-        for j in range(cols * lanes):
+        seen = xs[accs.seen[ac] + first * cols:accs.seen[ac] + end * cols]
+        for j in range(seen.shape[0]):
             seen[j] = 0.0
-        for b in range(lanes):
+        for b in range(first, end):
             charge(state.counts, state.op_counts, b, buffers.core[accs.w[ac]], kind, MW, rows + cols)
 
 
 @kernel
-def sequence_reset(lanes, tables, state):
-    """Sequence start: zero inboxes, delta-coding references and sigma-delta accumulators,
-    so that what a sequence costs does not depend on what ran before it."""
-    _clear(lanes, tables, state, tables.inboxes.every, np.bool_(False), np.int64(SEQUENCE_RESET))
+def sequence_reset(first, end, lanes, tables, state):
+    """Sequence start for lanes ``first`` .. ``end`` - 1: zero inboxes, delta-coding
+    references and sigma-delta accumulators, so that what a sequence costs does not depend on
+    what ran before it."""
+    _clear(first, end, lanes, tables, state, tables.inboxes.every, np.bool_(False), np.int64(SEQUENCE_RESET))
     stale = state.stale
-    for j in range(stale.shape[0]):
-        stale[j] = 0
+    for ac in range(stale.shape[0] // lanes):
+        for b in range(first, end):
+            stale[ac * lanes + b] = 0
 
 
 @kernel
-def step_reset(lanes, tables, state):
-    """Training step start: error channels restart at 0 on both ends (``hwsim.encode.
+def step_reset(first, end, lanes, tables, state):
+    """Training step start, lanes ``first`` .. ``end`` - 1: error channels restart at 0 on both ends (``hwsim.encode.
     per_step_source`` says why), so no events are spent on carrying last step's errors back
     to 0. Their inboxes, delta references and the accumulators reading them are zeroed."""
-    _clear(lanes, tables, state, tables.inboxes.per_step, np.bool_(True), np.int64(STEP_RESET))
+    _clear(first, end, lanes, tables, state, tables.inboxes.per_step, np.bool_(True), np.int64(STEP_RESET))
