@@ -12,7 +12,10 @@ stream, seed 0) by
 - the numpy reference (``train_on_batch``) with tPC-RTRL;
 - hwsim (``hwsim.runner.train_batch`` on the native engine) with tPC-RTRL at threshold 0 and
   delta-coded (activities 0.2, errors 0.002);
-- the Lava backend at batch 1 on a few sequences, when lava-nc is installed.
+- the Lava backend at batch 1 on a few sequences, when lava-nc is installed;
+- at two threads, also two independent one-thread engines side by side, each training its
+  half of every batch's lanes (one Python thread each): the most the engine's two workers can
+  reach when each runs its half of the lanes.
 Every engine gets the same thread count (rows at 1 thread, and batch 32 at 2): each row runs
 in its own process with the BLAS, OpenMP and Numba thread counts set before numpy loads and
 ``torch.set_num_threads``. Rounds are interleaved (each round times every runner once, one
@@ -35,6 +38,7 @@ import json  # noqa: E402
 import platform  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
+import threading  # noqa: E402
 import time  # noqa: E402
 from collections.abc import Callable  # noqa: E402
 from pathlib import Path  # noqa: E402
@@ -181,16 +185,36 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
         for b in data:
             train_batch(engine, b)
 
+    halves = [[_lanes(b, 0, batch // 2) for b in data], [_lanes(b, batch // 2, batch) for b in data]]
+
+    def side_by_side(engines: list[Engine]) -> None:
+        def train(engine: Engine, batches: list[SequenceBatch]) -> None:
+            for b in batches:
+                train_batch(engine, b)
+        helpers = [threading.Thread(target=train, args=pair) for pair in zip(engines, halves, strict=True)]
+        for helper in helpers:
+            helper.start()
+        for helper in helpers:
+            helper.join()
+
     runners: dict[str, tuple[Callable, Callable]] = {
         "pytorch": (lambda: TorchBPTT(arch, spec, params_from_spec(spec), torch.float32), pytorch),
         "reference": (lambda: (params_from_spec(spec), Optimizer(spec.rule.optimizer)), reference),
         "hwsim": (lambda: Engine(artifact, batch, threads=threads), hwsim),
         "hwsim-delta": (lambda: Engine(artifact, batch, threshold=DELTA, threads=threads), hwsim),
     }
+    if threads == 2 and batch % 2 == 0:
+        runners["hwsim-halves"] = (lambda: [Engine(artifact, batch // 2, threads=1) for _ in range(2)],
+                                   side_by_side)
     result = {key: steps / seconds for key, seconds in time_interleaved(runners, rounds).items()}
     if lava_sequences and batch == 1 and threads == 1:
         result["lava"] = lava_speed(artifact, data[:lava_sequences])
     return result
+
+
+def _lanes(batch: SequenceBatch, start: int, stop: int) -> SequenceBatch:
+    """Lanes start .. stop - 1 of a batch."""
+    return SequenceBatch(batch.inputs[:, start:stop], batch.targets[:, start:stop], batch.mask[:, start:stop])
 
 
 def lava_speed(artifact, data: list[SequenceBatch]) -> float:
@@ -235,7 +259,8 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
         "- reference: neuropc's numpy tPC-RTRL (`train_on_batch`); hwsim: tPC-RTRL on the native "
         "engine at threshold 0 and delta-coded (activities 0.2, errors 0.002)",
         "- threads: every engine gets the row's thread count (torch.set_num_threads, BLAS threads, "
-        "the native engine's worker threads, which run the cores of a stage side by side)",
+        "the native engine's worker threads, which split the lanes: each runs the per-lane work of its "
+        "half, and one worker per core adds every lane into the shared learning accumulators)",
         "",
         "Sequence-steps per second:",
         "",
@@ -261,6 +286,16 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
                   + ", ".join(f"{gain:.2f}x at batch {b}" for b, gain in pairs)
                   + f". This machine's own two-core scaling, measured in the same run (the same compute loop "
                   f"twice on two threads against once on one, `bench/machine.py`): {machine_scaling:.2f}x."]
+    halves = [(b, by[(b, 2)]["hwsim"], by[(b, 2)]["hwsim-halves"]) for b in (32, 128)
+              if (b, 2) in by and "hwsim-halves" in by[(b, 2)]]
+    if halves:
+        lines += ["", "The most two workers that split the lanes can reach: two independent one-thread engines "
+                  "side by side, each training half of every batch's lanes (threshold 0): "
+                  + ", ".join(f"{side:,.0f} sequence-steps/s at batch {b} (two workers: {two:,.0f}, "
+                              f"{two / side:.2f}x of it)" for b, two, side in halves)
+                  + ". Half the lanes per engine is also why two workers gain less than the machine's "
+                  "scaling: an engine's per-lane cost rises as its batch shrinks (each weight column "
+                  "is read for fewer lanes)."]
     ratio = {key: r["hwsim"] / r["pytorch"] for key, r in by.items()}
     delta = {key: r["hwsim-delta"] / r["hwsim"] for key, r in by.items()}
     lines += ["", "Targets (the same thread count for both; one thread each unless said):", ""]
