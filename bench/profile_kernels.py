@@ -16,11 +16,14 @@ samples that fell into the kernels (and the C library's exp/expm1/log they call)
 function and prints, for both settings, each kernel's share of the kernels' time and its CPU
 time per sequence-step (the samples' periods, nanoseconds of CPU time under cpu-clock, over
 the sequence-steps trained), so that what shrinks with the events and what does not stand
-side by side; samples in the compiler and in Python are left out. LLVM inlines some kernels
-into their callers, whose share then includes them.
-The C library's memset and memmove are counted too: LLVM turns the kernels' zeroing and
-copying loops into calls to them, but numpy's array allocations outside the kernels land
-there as well, so their share is an upper bound.
+side by side. Only the samples of the training (its start and end on CLOCK_MONOTONIC,
+which ``perf record -k mono`` stamps the samples with) count: the compilation before it runs
+LLVM, whose own calls to the C library (memset, memmove) would otherwise be counted as the
+kernels'. Samples in Python and numpy are left out of the table (their share of the training
+is printed under it). LLVM inlines some kernels into their callers, whose share then includes
+them. The C library's memset and memmove are counted too: LLVM turns the kernels' zeroing and
+copying loops into calls to them, but numpy's array allocations between the engine's calls
+land there as well, so their share is an upper bound.
 """
 
 from __future__ import annotations
@@ -44,6 +47,8 @@ from timing import DELTA  # noqa: E402  (bench/timing.py)
 
 #: perf's sampling rate (samples per second of CPU time)
 RATE = 2000
+#: the samples of the training outside the kernels (Python, numpy, the interpreter's GC)
+OUTSIDE = "(outside the kernels)"
 
 #: a kernel's mangled name: _ZN5hwsim7kernels<len><module><len><function>...
 _KERNEL = re.compile(r"_ZN5hwsim7kernels(\d+)")
@@ -97,7 +102,8 @@ def _write_perf_map(dispatcher) -> int:
 
 def child(batch: int, threads: int, seconds: float, delta: bool, steps_file: Path) -> None:
     """Compile in this process, write the perf map, train for ``seconds`` (delta-coded if
-    ``delta``) and write the sequence-steps trained to ``steps_file``."""
+    ``delta``) and write the sequence-steps trained, and the training's start and end on
+    CLOCK_MONOTONIC, to ``steps_file``."""
     import numpy as np
 
     from compiler.pipeline import compile_artifact
@@ -114,28 +120,31 @@ def child(batch: int, threads: int, seconds: float, delta: bool, steps_file: Pat
     data = [task.sample(rng, batch) for _ in range(4)]
     train_batch(engine, data[0])
     print(f"perf map: {_write_perf_map(kernels.execute)} functions", file=sys.stderr)
-    started = time.perf_counter()
+    start = time.clock_gettime(time.CLOCK_MONOTONIC)
     trained = 0
-    while time.perf_counter() - started < seconds:
+    while time.clock_gettime(time.CLOCK_MONOTONIC) - start < seconds:
         for one in data:
             train_batch(engine, one)
             trained += batch * one.length
-    steps_file.write_text(str(trained))
+    steps_file.write_text(f"{trained} {start:.6f} {time.clock_gettime(time.CLOCK_MONOTONIC):.6f}")
 
 
 def profile(batch: int, threads: int, seconds: float, delta: bool) -> tuple[Counter, int]:
-    """Samples per kernel and the sequence-steps trained, of one child under ``perf record``."""
+    """Samples per kernel (and, under ``OUTSIDE``, the rest) of the training of one child under
+    ``perf record``, and the sequence-steps it trained."""
     with tempfile.TemporaryDirectory() as folder:
         data, steps = Path(folder) / "perf.data", Path(folder) / "steps"
         env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(folder) / "numba")}
-        subprocess.run(["perf", "record", "-e", "cpu-clock", "-F", str(RATE), "-o", str(data), sys.executable,
+        subprocess.run(["perf", "record", "-k", "mono", "-e", "cpu-clock", "-F", str(RATE), "-o", str(data),
+                        sys.executable,
                         __file__, "--child", "--batch", str(batch), "--threads", str(threads),
                         "--seconds", str(seconds), "--steps-file", str(steps)] + (["--delta"] if delta else []),
                        check=True, env=env, cwd=ROOT)
+        trained, start, end = steps.read_text().split()
         report = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "symbol",
-                                 "--stdio", "--show-total-period"], check=True, capture_output=True,
-                                text=True).stdout
-        return samples(report), int(steps.read_text())
+                                 "--stdio", "--show-total-period", "--time", f"{start},{end}"],
+                                check=True, capture_output=True, text=True).stdout
+        return samples(report), int(trained)
 
 
 def samples(report: str) -> Counter:
@@ -147,8 +156,7 @@ def samples(report: str) -> Counter:
         if len(parts) < 4 or not parts[0].endswith("%") or not parts[1].isdigit():
             continue
         name = kernel_name(parts[3])
-        if name is not None:
-            out[name] += int(parts[1])
+        out[OUTSIDE if name is None else name] += int(parts[1])
     return out
 
 
@@ -174,7 +182,7 @@ def main() -> None:
         dense, dense_steps = dense + found, dense_steps + steps
         found, steps = profile(args.batch, args.threads, args.seconds / args.rounds, delta=True)
         delta, delta_steps = delta + found, delta_steps + steps
-    if not sum(dense.values()) or not sum(delta.values()):
+    if not sum(dense.values()) - dense[OUTSIDE] or not sum(delta.values()) - delta[OUTSIDE]:
         sys.exit("no samples in the kernels: is /tmp writable and perf able to read the perf map?")
     text = render(args, dense, dense_steps, delta, delta_steps)
     print(text)
@@ -189,6 +197,7 @@ def render(args: argparse.Namespace, dense: Counter, dense_steps: int, delta: Co
 
     command = "python " + " ".join([Path(sys.argv[0]).as_posix(), *sys.argv[1:]])
     setting = ", ".join(f"{k} {v:g}" for k, v in DELTA.items())
+    outside_dense, outside_delta = dense.pop(OUTSIDE, 0), delta.pop(OUTSIDE, 0)
     total_dense, total_delta = sum(dense.values()), sum(delta.values())
     lines = ["# Where the native engine's time goes", "",
              f"Generated by `{command}` on {platform.machine()}, {os.cpu_count()} cores ({cpu_name()}), "
@@ -202,7 +211,11 @@ def render(args: argparse.Namespace, dense: Counter, dense_steps: int, delta: Co
              "LLVM inlined).", "",
              f"Kernels in all: {total_dense / dense_steps:,.0f} ns per sequence-step at threshold 0, "
              f"{total_delta / delta_steps:,.0f} ns delta-coded "
-             f"({total_dense / dense_steps / (total_delta / delta_steps):.2f}x).", "",
+             f"({total_dense / dense_steps / (total_delta / delta_steps):.2f}x). Outside the kernels "
+             f"(Python, numpy, the interpreter's garbage collector, between the engine's calls): "
+             f"{outside_dense / dense_steps:,.0f} and {outside_delta / delta_steps:,.0f} ns per "
+             f"sequence-step ({100 * outside_dense / (outside_dense + total_dense):.1f}% and "
+             f"{100 * outside_delta / (outside_delta + total_delta):.1f}% of the training's samples).", "",
              "| kernel | share, T = 0 | ns / seq-step, T = 0 | share, delta | ns / seq-step, delta | T = 0 / delta |",
              "|---|---|---|---|---|---|"]
     for name, value in dense.most_common(args.top):
