@@ -68,8 +68,9 @@ class Engine:
     clock-driven chip; data-independent counts). ``number_format``: float64, float32 or fixed;
     ``formats`` (fixed point only): the ``FixedFormat`` of every format group
     (``hwsim.number_format.group_key``). ``params``: initial parameters in the reference's
-    names (default: the artifact's). ``threads``: worker threads that run the cores of each
-    stage side by side (``hwsim.team``; the results are one thread's, bit for bit); default:
+    names (default: the artifact's). ``threads``: worker threads that split the lanes (or,
+    below two lanes each, the cores of each stage; ``hwsim.team``; the results are one
+    thread's, bit for bit); default:
     ``hwsim.team.default_workers`` (two on two or more CPUs when the lanes' work is large).
     """
 
@@ -119,9 +120,10 @@ class Engine:
                 fmt = self.formats[group_key(program.cores[core].layer, buf)]
                 q_scale[k], q_lo[k], q_hi[k] = fmt.scale, fmt.lo, fmt.hi
         fields = len(FIELDS)
-        # indexed [lane row, core, field], stored core-major: each core's counters are written
-        # by the one worker that runs the core, and with the cores of a lane side by side two
-        # workers' counters shared cache lines, which then moved between the cores every charge
+        # indexed [lane row, core, field], stored core-major: a core's counters are written by
+        # the worker that runs the core, or with split lanes by each lane's worker (a worker's
+        # lanes lie together); stored lane-major, the counters of a lane's cores, which
+        # different workers charged, shared cache lines that moved between the CPUs every charge
         self.cnt = np.zeros((enc.cores, lanes_ + 1, fields), np.int64).transpose(1, 0, 2)
         self.core_totals = np.zeros((enc.cores, fields), np.int64)  # all counts taken so far
         self.opcnt = np.zeros((len(WORK_KINDS), fields), np.int64)

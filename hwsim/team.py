@@ -1,4 +1,5 @@
-"""Which worker thread runs which core in each stage, and the arrays the workers share.
+"""Which worker thread runs which lanes and which cores in each stage, and the arrays the
+workers share.
 
 The cores of a stage are independent until its events are delivered (the program's
 semantics: a core reads only its own buffers and the inboxes filled at earlier stages), so
