@@ -86,10 +86,12 @@ def _fold_op_counts(state, team):
                 ops[t, kind, f] = 0
 
 
-@kernel
+@inlined
 def _instruction(i, first, end, count, options, tables, state, scratch, nrec, nfired):
     """Instruction ``i`` for lanes ``first`` .. ``end`` - 1, dispatched by op family; returns
-    the stage's queue lengths (records, fired values) after it."""
+    the stage's queue lengths (records, fired values) after it. Copied into ``run_phase``'s
+    one call site: as a kernel of its own, every op family's kernels were optimised once more
+    at its level (``jit``), and the cold compile took about 4 s longer."""
     op = tables.instructions.op[i]
     family = FAMILY_OF[op]
     dense = options.dense
@@ -131,17 +133,18 @@ def run_phase(p, count, options, tables, state, scratch, team, tid):
             kind = team.stage_local[stage] if split else 0
             nrec = np.int64(0)  # typed, not literals: one specialisation of send
             nfired = np.int64(0)
-            if kind != 0:
-                for i in range(lo, hi):
-                    if local[i] != 0:
-                        nrec, nfired = _instruction(i, first, end, count, options, tables, state, scratch,
-                                                    nrec, nfired)
-                if kind == 2:
+            # part 0: the lane-local instructions for this worker's lanes; part 1: the others it
+            # owns, for every lane (one call site of the inlined dispatch, compiled once)
+            for part in range(2):
+                if (part == 0 and kind == 0) or (part == 1 and kind == 1):
+                    continue
+                if part == 1 and kind == 2:
                     _meet(team, tid)
-            if kind != 1:
+                lane0, lane_end = (first, end) if part == 0 else (np.int64(0), lanes)
                 for i in range(lo, hi):
-                    if owner[i] == tid and (kind == 0 or local[i] == 0):
-                        nrec, nfired = _instruction(i, 0, lanes, count, options, tables, state, scratch,
+                    mine = local[i] != 0 if part == 0 else owner[i] == tid and (kind == 0 or local[i] == 0)
+                    if mine:
+                        nrec, nfired = _instruction(i, lane0, lane_end, count, options, tables, state, scratch,
                                                     nrec, nfired)
             team.queued[tid * LINE] = nrec
             _meet(team, tid)

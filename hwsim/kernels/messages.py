@@ -112,7 +112,7 @@ def deliver(team, tid, by_lane, rounding, track, tables, state):
     queued, records, fired, at = team.queued, team.records, team.fired, team.cursor[tid]
     if by_lane:
         for r in range(queued[tid * LINE]):
-            _deliver_record(records[tid, r], fired[tid], team.receiver, -1, rounding, track, tables, state)
+            _deliver_record(records[tid, r], fired[tid], team.receiver, np.int64(-1), rounding, track, tables, state)
         return
     workers = records.shape[0]
     for t in range(workers):
