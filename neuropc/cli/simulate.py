@@ -190,8 +190,9 @@ RESUMED_OPTIONS = ("steps", "backend", "threshold", "number_format", "batch", "s
               help="Continue the run in this folder from its last checkpoint (with its options).")
 @click.option("--threads", type=click.IntRange(min=1, max=MAX_THREADS),
               help="Worker threads of the native backend, which split the lanes (with fewer than two "
-                   "lanes each, the cores of each stage); no result depends on it (default: NEUROPC_THREADS, else two on two or more "
-                   "CPUs once the batch's work is large enough, e.g. the copy example from batch 8). "
+                   "lanes each, the cores of each stage); no result depends on it (default: "
+                   "NEUROPC_THREADS, else two on two or more CPUs once the batch's work is large "
+                   "enough, e.g. the copy example from batch 8). "
                    "May change on --resume.")
 @user_errors
 def simulate_command(source: Path | None, steps: int | None, backend: str, threshold: str | None,
