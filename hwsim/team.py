@@ -33,8 +33,9 @@ from hwsim.kernels.tables import INT_GROUPS_END, INT_GROUPS_FIRST, RECORD_COLUMN
 #: work (values the instructions' operands hold, ``instruction_work``, summed over the
 #: program, times lanes) below which the engine's default is one worker: there a stage lasts
 #: about as long as the barrier after it. Measured on examples/copy.yaml (449 k per lane):
-#: batch 3 ran slower on two workers, batch 8 (3.6 M) 1.2x faster; the 15 M-parameter network
-#: at batch 1 (123 M) 1.5x faster.
+#: cores split, batch 3 ran slower on two workers and batch 8 (3.6 M) 1.2x faster; lanes
+#: split (best of five interleaved rounds), batch 4 0.86x, 6 1.08x, 8 1.20x, 16 1.75x; the
+#: 15 M-parameter network at batch 1 (123 M, cores split) 1.5x faster.
 MIN_WORK_PER_EXTRA_WORKER = 3_500_000
 #: the most workers the default takes (what this was measured on: two cores)
 MAX_DEFAULT_WORKERS = 2
