@@ -19,6 +19,7 @@ from compiler.artifact import Artifact
 from compiler.program import bound_extents
 from hwsim.backends import Backend, ExecutionOptions, open_backend
 from hwsim.runner import calibrate
+from hwsim.team import splits_lanes
 from tests.conformance.cases import BACKENDS, CASES, LANES, artifact, backend_cases, step_inputs
 
 STEPS = 4
@@ -102,8 +103,10 @@ def test_backend_counts_and_values_equal_native(backend_name: str, case: str, mo
 
 @pytest.mark.parametrize("case", list(CASES))
 def test_native_on_two_threads_equals_one(case: str) -> None:
-    """The cores of a stage on two worker threads (hwsim.team): the same bits, the same
-    counts, step by step, as one thread (delta-coded: what is sent depends on every value)."""
+    """The cores of a stage on two worker threads (hwsim.team; LANES = 3 is fewer than two
+    lanes per worker, so the cores are split, not the lanes): the same bits, the same counts,
+    step by step, as one thread (delta-coded: what is sent depends on every value)."""
+    assert not splits_lanes(LANES, 2)
     compare("native", case, replace(MODES["thresholds-0.2-0.002"], threads=2))
 
 
@@ -117,6 +120,7 @@ def test_native_with_lanes_split_on_two_threads_equals_one(case: str) -> None:
     """Each worker runs the lane-local instructions for its own lanes and delivers their
     events; learning and the optimizer stay one worker per core: the same bits and counts,
     step by step, as one thread."""
+    assert splits_lanes(SPLIT_LANES, 2)
     compare("native", case, replace(MODES["thresholds-0.2-0.002"], threads=2), lanes=SPLIT_LANES)
 
 
