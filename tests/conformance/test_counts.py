@@ -124,6 +124,13 @@ def test_native_with_lanes_split_on_two_threads_equals_one(case: str) -> None:
     compare("native", case, replace(MODES["thresholds-0.2-0.002"], threads=2), lanes=SPLIT_LANES)
 
 
+@pytest.mark.parametrize("case", ["rtrl-split-two-hidden-inferred", "spatial-bp-real-split"])
+def test_native_with_lanes_split_on_three_threads_equals_one(case: str) -> None:
+    """Seven lanes on three workers (2, 2 and 3): the same bits and counts as one thread."""
+    assert splits_lanes(7, 3)
+    compare("native", case, replace(MODES["thresholds-0.2-0.002"], threads=3), lanes=7)
+
+
 @pytest.mark.parametrize("number_format", ["float32", "fixed"])
 def test_rounding_with_lanes_split_on_two_threads_equals_one(number_format: str) -> None:
     """Each worker rounds what it stored for its own lanes only (the other's are being written)."""
