@@ -298,7 +298,7 @@ def execute(options, count, hin, loss_out, logit_out, step_cnt, tables, state, s
         _meet(team, tid)
     for t in range(steps):
         if train and not (t == 0 and options.reset):
-            step_reset(first, end, lanes, tables, state)
+            step_reset(first, end, tables, state)
         messages.host_input(t, hin, first, end, options.dense, options.rounding, options.track, tables, state)
         _meet(team, tid)
         for p in range(phases.when.shape[0]):

@@ -58,10 +58,10 @@ def refresh(tables, state):
 
 
 @kernel
-def _clear(first, end, lanes, tables, state, inboxes, errors_only, kind):
+def _clear(first, end, tables, state, inboxes, errors_only, kind):
     """Zero ``inboxes``, the delta-coding references and the sigma-delta accumulators (all of
-    them, or only the error channels' when ``errors_only``) of lanes ``first`` .. ``end`` - 1
-    of ``lanes``, counting the writes as ``kind``."""
+    them, or only the error channels' when ``errors_only``) of lanes ``first`` .. ``end`` - 1,
+    counting the writes as ``kind``."""
     buffers, refs, accs = tables.buffers, tables.references, tables.accumulators
     mem, ref, sacc, xs = state.mem, state.ref, state.sums, state.seen
     for q in range(inboxes.shape[0]):
@@ -101,7 +101,7 @@ def sequence_reset(first, end, lanes, tables, state):
     """Sequence start for lanes ``first`` .. ``end`` - 1: zero inboxes, delta-coding
     references and sigma-delta accumulators, so that what a sequence costs does not depend on
     what ran before it."""
-    _clear(first, end, lanes, tables, state, tables.inboxes.every, np.bool_(False), np.int64(SEQUENCE_RESET))
+    _clear(first, end, tables, state, tables.inboxes.every, np.bool_(False), np.int64(SEQUENCE_RESET))
     stale = state.stale
     for ac in range(stale.shape[0] // lanes):
         for b in range(first, end):
@@ -109,8 +109,9 @@ def sequence_reset(first, end, lanes, tables, state):
 
 
 @kernel
-def step_reset(first, end, lanes, tables, state):
-    """Training step start, lanes ``first`` .. ``end`` - 1: error channels restart at 0 on both ends (``hwsim.encode.
-    per_step_source`` says why), so no events are spent on carrying last step's errors back
-    to 0. Their inboxes, delta references and the accumulators reading them are zeroed."""
-    _clear(first, end, lanes, tables, state, tables.inboxes.per_step, np.bool_(True), np.int64(STEP_RESET))
+def step_reset(first, end, tables, state):
+    """Training step start, lanes ``first`` .. ``end`` - 1: error channels restart at 0 on
+    both ends (``hwsim.encode.per_step_source`` says why), so no events are spent on carrying
+    last step's errors back to 0. Their inboxes, delta references and the accumulators
+    reading them are zeroed."""
+    _clear(first, end, tables, state, tables.inboxes.per_step, np.bool_(True), np.int64(STEP_RESET))
