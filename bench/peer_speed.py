@@ -182,16 +182,12 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
             model.train(b)
 
     def hwsim(engine: Engine) -> None:
-        for b in data:
-            train_batch(engine, b)
+        _train(engine, data)
 
-    halves = [[_lanes(b, 0, batch // 2) for b in data], [_lanes(b, batch // 2, batch) for b in data]]
+    halves = [[b.sequences(0, batch // 2) for b in data], [b.sequences(batch // 2, batch) for b in data]]
 
     def side_by_side(engines: list[Engine]) -> None:
-        def train(engine: Engine, batches: list[SequenceBatch]) -> None:
-            for b in batches:
-                train_batch(engine, b)
-        helpers = [threading.Thread(target=train, args=pair) for pair in zip(engines, halves, strict=True)]
+        helpers = [threading.Thread(target=_train, args=pair) for pair in zip(engines, halves, strict=True)]
         for helper in helpers:
             helper.start()
         for helper in helpers:
@@ -212,9 +208,9 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
     return result
 
 
-def _lanes(batch: SequenceBatch, start: int, stop: int) -> SequenceBatch:
-    """Lanes start .. stop - 1 of a batch."""
-    return SequenceBatch(batch.inputs[:, start:stop], batch.targets[:, start:stop], batch.mask[:, start:stop])
+def _train(engine: Engine, batches: list[SequenceBatch]) -> None:
+    for b in batches:
+        train_batch(engine, b)
 
 
 def lava_speed(artifact, data: list[SequenceBatch]) -> float:

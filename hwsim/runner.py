@@ -203,12 +203,6 @@ def lanes_for(program: Program, batch: int, lanes: int | None, streams: bool = F
     return lanes
 
 
-def _sequences(batch: SequenceBatch, start: int, stop: int) -> SequenceBatch:
-    """Sequences [start, stop) of a batch."""
-    return SequenceBatch(batch.inputs[:, start:stop], batch.targets[:, start:stop],
-                         batch.mask[:, start:stop])
-
-
 def evaluation_lanes(sequences: int, most: int) -> int:
     """The largest lane count <= ``most`` that divides the held-out set, so every chunk is
     full and no padding lane's work mixes into the totals."""
@@ -239,7 +233,7 @@ def train_batch(backend: Backend, batch: SequenceBatch, *, reset: bool = True) -
             raise ValueError("sequential training needs update 'sequence', one lane and sequences "
                              "that start from the zero state")
         for k in range(size):
-            one = _sequences(batch, k, k + 1)
+            one = batch.sequences(k, k + 1)
             out = backend.run(one.inputs, one.targets, one.mask, train=True, reset=True,
                               apply_end=k == size - 1, scale=scale)
             loss += float(out.loss.sum())
@@ -264,7 +258,7 @@ def evaluate(backend: Backend, held_out: SequenceBatch,
     scores = ScoreTotals(task)
     for start in range(0, size, lanes):
         stop = start + lanes
-        chunk = _sequences(held_out, start, stop)
+        chunk = held_out.sequences(start, stop)
         out = backend.run(chunk.inputs, chunk.targets, chunk.mask, train=False, reset=True)
         taken = backend.take_counts()
         if taken is not None:

@@ -87,6 +87,16 @@ def _fold_op_counts(state, team):
 
 
 @inlined
+def _own_lanes(options, team, tid):
+    """The lanes worker ``tid`` runs lane-local instructions for, resets, feeds and reads out:
+    its own when the team splits lanes (``Team.first_lane``; else all are worker 0's), all on
+    worker 0 while calibrating (a buffer's recorded largest magnitude has one writer)."""
+    if options.track:
+        return np.int64(0), np.int64(options.lanes if tid == 0 else 0)
+    return team.first_lane[tid], team.end_lane[tid]
+
+
+@inlined
 def _instruction(i, first, end, count, options, tables, state, scratch, nrec, nfired):
     """Instruction ``i`` for lanes ``first`` .. ``end`` - 1, dispatched by op family; returns
     the stage's queue lengths (records, fired values) after it. Copied into ``run_phase``'s
@@ -96,7 +106,7 @@ def _instruction(i, first, end, count, options, tables, state, scratch, nrec, nf
     family = FAMILY_OF[op]
     dense = options.dense
     if family == SYNAPSE:
-        synapse.run(i, first, end, dense, tables, state, scratch)
+        synapse.run(i, first, end, options.lanes, dense, tables, state, scratch)
     elif family == MESSAGE:
         nrec, nfired = messages.send(i, first, end, dense, options.thresholds, tables, state, scratch, nrec, nfired)
     elif family == ELEMENTWISE:
@@ -121,16 +131,15 @@ def run_phase(p, count, options, tables, state, scratch, team, tid):
     lanes, then (after a barrier, if the stage has both) the others it owns (``Team.owner``:
     all of a core's in a stage) for every lane; then every worker delivers its share of the
     stage's events (``messages.deliver``) and waits until all have. Calibration (``track``)
-    splits no lanes: a buffer's largest magnitude has one writer."""
+    splits no lanes (``_own_lanes``)."""
     phases, owner, local = tables.phases, team.owner, team.local
     lanes = options.lanes
-    split = not options.track
-    first, end = team.first_lane[tid], team.end_lane[tid]
+    first, end = _own_lanes(options, team, tid)
     for _ in range(phases.repeat[p]):
         for s in range(phases.stages[p]):
             stage = phases.first_stage[p] + s
             lo, hi = phases.stage_ptr[stage], phases.stage_ptr[stage + 1]
-            kind = team.stage_local[stage] if split else 0
+            kind = 0 if options.track else team.stage_local[stage]
             nrec = np.int64(0)  # typed, not literals: one specialisation of send
             nfired = np.int64(0)
             # part 0: the lane-local instructions for this worker's lanes; part 1: the others it
@@ -233,16 +242,6 @@ def _idle_phase(p, t, hin, count, options, tables, state, scratch, team, tid):
             recorded[0] = 1
         _meet(team, tid)
     return count
-
-
-@inlined
-def _own_lanes(options, team, tid):
-    """The lanes worker ``tid`` resets, feeds and reads out: its own when the team splits lanes
-    (``Team.first_lane``; else all are worker 0's), all on worker 0 while calibrating (a
-    buffer's recorded largest magnitude has one writer)."""
-    if options.track:
-        return np.int64(0), np.int64(options.lanes if tid == 0 else 0)
-    return team.first_lane[tid], team.end_lane[tid]
 
 
 @kernel

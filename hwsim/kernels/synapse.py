@@ -155,15 +155,14 @@ def _group(g, lanes, first_lane, end_lane, dense, rows, cols, x0, x_step, y0, y_
 
 
 @kernel
-def run(i, first, end, dense, tables, state, scratch):
+def run(i, first, end, lanes, dense, tables, state, scratch):
     """y = W @ x (+ bias) through the hidden accumulator of (W, x), for lanes ``first`` ..
-    ``end`` - 1."""
+    ``end`` - 1 of ``lanes`` (which lay out the stale flags and the scratch arrays)."""
     buffers, accs, ins = tables.buffers, tables.accumulators, tables.instructions
     a = ins.slots[i]
     w, x, bias, y = a[M_W], a[M_X], a[M_BIAS], a[M_Y]
     ac = ins.ints[i, INT_ACCUMULATOR]
     rows, cols = accs.rows[ac], accs.cols[ac]
-    lanes = scratch.matvec_nonzero.shape[0]  # the engine's, which lay out the flags and scratch
     # the arena offsets of lane 0 and the strides per lane: x, y, sums, seen values, stale
     # flags; the column-major weights and the bias (-1 if none)
     x0, x_step = base(buffers, x, 0), buffers.size[x] * buffers.lane[x]

@@ -40,6 +40,10 @@ class SequenceBatch:
         """How many (step, sequence) pairs carry loss: the normaliser of the mean loss."""
         return max(float(self.mask.sum()), 1.0)
 
+    def sequences(self, start: int, stop: int) -> SequenceBatch:
+        """Sequences [start, stop) of the batch (views, not copies)."""
+        return SequenceBatch(self.inputs[:, start:stop], self.targets[:, start:stop], self.mask[:, start:stop])
+
 
 @dataclass(frozen=True)
 class Metric:
