@@ -90,15 +90,15 @@ def axpy(y, yo, a, x, xo, n):
 
 
 @inlined_entry
-def axpy4(y, yo, a0, a1, a2, a3, x, xo, n):
+def axpy4(y, yo, a0, a1, a2, a3, x, o0, o1, o2, o3, n):
     """y[yo:yo + n] += a0 x_0 + a1 x_1 + a2 x_2 + a3 x_3, added one after the other (the
-    order of four ``axpy``, so the same bits), where x_k is x[xo + k n:xo + (k + 1) n]: four
-    consecutive weight columns of a synapse, each y value loaded and stored once for four."""
+    order of four ``axpy``, so the same bits), where x_k is x[o_k:o_k + n]: four weight
+    columns of a synapse (any four, in column order: a lane's next four events or four
+    consecutive columns), each y value loaded and stored once for four."""
     u = np.uint64
     for j in range(n):
         i = u(yo + j)
-        y[i] = (((y[i] + a0 * x[u(xo + j)]) + a1 * x[u(xo + n + j)]) + a2 * x[u(xo + 2 * n + j)]) \
-            + a3 * x[u(xo + 3 * n + j)]
+        y[i] = (((y[i] + a0 * x[u(o0 + j)]) + a1 * x[u(o1 + j)]) + a2 * x[u(o2 + j)]) + a3 * x[u(o3 + j)]
 
 
 @inlined_entry

@@ -30,14 +30,16 @@ MATVEC = OPS["matvec"].code
 M_W, M_X, M_BIAS, M_Y = (slot("matvec", r) for r in ("w", "x", "bias", "y"))
 #: lanes whose accumulators take a weight column in turn while it is in L1
 GROUP = 8
-#: a lane with events in at most 1 / SPARSE of the columns adds them one by one (``_sparse``)
-SPARSE = 4
+#: a lane with events in at least 1 / BLOCKED of the columns adds them in blocks of four
+#: consecutive columns (``_blocked``); a sparser lane adds its listed events four at a time
+BLOCKED = 2
 
 
 @inlined
-def _sparse(events, cols):
-    """Whether a lane with ``events`` of ``cols`` columns goes through its events one by one."""
-    return SPARSE * events <= cols
+def _blocked(events, cols):
+    """Whether a lane with ``events`` of ``cols`` columns adds blocks of four consecutive
+    columns (those without an event add exact zeros) rather than its listed events."""
+    return BLOCKED * events >= cols
 
 
 @entry
@@ -47,9 +49,9 @@ def _events(xv, ref, nnz, recompute, values_out, columns_out):
     else every column its change. Returns (nonzero columns, effective ops over them). Counted
     without a branch (under delta coding whether a column has an event is as good as random,
     and a mispredicted branch costs more than the work), in a loop that vectorises; only a
-    sparse lane, which goes through its events one by one (``SPARSE``), has them listed in
-    column order in ``columns_out``, in a second pass (a list written in the first kept it
-    from vectorising: the pass took three times as long)."""
+    lane that adds its listed events (``_blocked``) has them listed in column order in
+    ``columns_out``, in a second pass (a list written in the first kept it from vectorising:
+    the pass took three times as long)."""
     k = 0
     e = 0
     for c in range(xv.shape[0]):
@@ -59,7 +61,7 @@ def _events(xv, ref, nnz, recompute, values_out, columns_out):
         event = np.int64(v != 0.0)
         k += event
         e += event * nnz[c]
-    if _sparse(k, xv.shape[0]):
+    if not _blocked(k, xv.shape[0]):
         j = 0
         for c in range(xv.shape[0]):
             columns_out[j] = c
@@ -68,43 +70,35 @@ def _events(xv, ref, nnz, recompute, values_out, columns_out):
 
 
 @inlined
-def _count4(values, o):
-    """Events among the four columns at ``values[o]``."""
-    return ((values[o] != 0.0) + (values[o + 1] != 0.0)) + ((values[o + 2] != 0.0) + (values[o + 3] != 0.0))
-
-
-@inlined
-def _lane4(events, sums, so, values, o, by_column, wo, rows):
-    """One lane's ``events`` events among four columns: a lone event adds its one column
-    (a quarter of the loads of four), more add all four (the others add exact zeros)."""
-    if events == 1:
-        for k in range(4):
-            if values[o + k] != 0.0:
-                axpy(sums, so, values[o + k], by_column, wo + k * rows, rows)
-    elif events > 1:
-        axpy4(sums, so, values[o], values[o + 1], values[o + 2], values[o + 3], by_column, wo, rows)
+def _four_columns(sums, so, values, o, by_column, wo, rows):
+    """One lane's four consecutive columns from ``values[o]``, weights from ``by_column[wo]``."""
+    axpy4(sums, so, values[o], values[o + 1], values[o + 2], values[o + 3],
+          by_column, wo, wo + rows, wo + 2 * rows, wo + 3 * rows, rows)
 
 
 @kernel
 def _group(g, lanes, first_lane, end_lane, dense, rows, cols, x0, x_step, y0, y_step, sums0, seen0, stale0, wo, bias,
            mem, sums, seen, stale, by_column, nnz, values, listed, nonzero, events, effective):
     """Lanes g * GROUP .. g * GROUP + GROUP - 1 of one matvec, those of them from ``first_lane``
-    to ``end_lane`` - 1 (arena offsets: see ``run``):
-    their accumulators brought up to date and y written; events and effective synaptic ops
-    per lane into ``events``/``effective`` (counted by ``run``). Column by column, every lane
-    of the group with an event there adds it, so a weight column is read from memory once
-    for the group and the group's accumulators stay in L1; each lane still adds its columns
-    in column order. Columns go four at a time (``axpy4``) for a lane with an event among
-    them: a column without one adds exact zeros, which change no bit (the sum, built from
-    +0.0, is never -0.0). Neighbouring lanes that both have two or more go together
-    (``axpy4_pair``), so each weight is loaded once for the two; a lane with a lone event
-    among the four adds that column only, and a lane without one does no work. A sparse lane
-    (events in at most a quarter of the columns) skips the blocks of four and adds its listed
-    event columns one by one: deciding block by block where events fall as good as randomly
-    cost a mispredicted branch in about every other block, so its time did not fall with
-    its events."""
+    to ``end_lane`` - 1 (arena offsets: see ``run``): their accumulators brought up to date
+    and y written; events and effective synaptic ops per lane into ``events``/``effective``
+    (counted by ``run``). Each lane adds its columns in column order, in one of two ways.
+    A lane with events in at least half the columns (``_blocked``) adds blocks of four
+    consecutive columns (``axpy4``; a column without an event adds exact zeros, which change
+    no bit: the sum, built from +0.0, is never -0.0), column block by column block for every
+    such lane of the group, so a block of weights is read from memory once for the group
+    while it is in L1, and two such neighbouring lanes go together (``axpy4_pair``: each
+    weight loaded once for both). A sparser lane adds only its events, listed in column
+    order, four at a time (``axpy4`` on four columns wherever they are): each accumulator
+    value is loaded and stored once per four events, and no column without an event is
+    read. Deciding per block of four columns whether a lane had events there (the kernel
+    before this one) cost a mispredicted branch in about every other block under delta
+    coding and added a whole block for two events: the synapse's time fell 1.2x for 3.3x
+    fewer synaptic ops. A group without a blocked lane skips the blocks altogether (the
+    feedback matvecs, whose errors are zero on steps without loss)."""
     width = values.shape[0] // lanes
     first, last = max(first_lane, g * GROUP), min(end_lane, g * GROUP + GROUP)
+    blocked = 0  # lanes of the group that add blocks of columns
     for b in range(first, last):
         xo = x0 + b * x_step
         xso = seen0 + b * cols
@@ -119,30 +113,41 @@ def _group(g, lanes, first_lane, end_lane, dense, rows, cols, x0, x_step, y0, y_
         nonzero[b] = k
         events[b] = cols if recompute else k
         effective[b] = rows * cols if dense else e
-    full = cols - cols % 4
-    for c in range(0, full, 4):  # four columns per pass over a lane's accumulator
-        for b in range(first, last, 2):  # two lanes per pass over the weights
-            o = b * width + c
-            # the columns without an event add exact zeros; a sparse lane goes below
-            own = 0 if _sparse(nonzero[b], cols) else _count4(values, o)
-            other = 0 if b + 1 >= last or _sparse(nonzero[b + 1], cols) else _count4(values, o + width)
-            if own > 1 and other > 1:
-                axpy4_pair(sums, sums0 + b * rows, sums0 + (b + 1) * rows, values[o], values[o + 1],
-                           values[o + 2], values[o + 3], values[o + width], values[o + width + 1],
-                           values[o + width + 2], values[o + width + 3], by_column, wo + c * rows, rows)
-            else:
-                _lane4(own, sums, sums0 + b * rows, values, o, by_column, wo + c * rows, rows)
-                _lane4(other, sums, sums0 + (b + 1) * rows, values, o + width, by_column, wo + c * rows, rows)
-    for c in range(full, cols):
-        for b in range(first, last):
-            v = values[b * width + c]
-            if v != 0.0 and not _sparse(nonzero[b], cols):
-                axpy(sums, sums0 + b * rows, v, by_column, wo + c * rows, rows)
-    for b in range(first, last):  # a sparse lane: its events one by one, in column order
-        if _sparse(nonzero[b], cols):
-            for j in range(nonzero[b]):
-                c = listed[b * width + j]
-                axpy(sums, sums0 + b * rows, values[b * width + c], by_column, wo + c * rows, rows)
+        if _blocked(k, cols):
+            blocked += 1
+    if blocked > 0:
+        full = cols - cols % 4
+        for c in range(0, full, 4):  # four columns per pass over a lane's accumulator
+            for b in range(first, last, 2):  # two lanes per pass over the weights
+                o = b * width + c
+                own = _blocked(nonzero[b], cols)
+                other = b + 1 < last and _blocked(nonzero[b + 1], cols)
+                if own and other:
+                    axpy4_pair(sums, sums0 + b * rows, sums0 + (b + 1) * rows, values[o], values[o + 1],
+                               values[o + 2], values[o + 3], values[o + width], values[o + width + 1],
+                               values[o + width + 2], values[o + width + 3], by_column, wo + c * rows, rows)
+                elif own:
+                    _four_columns(sums, sums0 + b * rows, values, o, by_column, wo + c * rows, rows)
+                elif other:
+                    _four_columns(sums, sums0 + (b + 1) * rows, values, o + width, by_column, wo + c * rows, rows)
+        for c in range(full, cols):
+            for b in range(first, last):
+                v = values[b * width + c]
+                if v != 0.0 and _blocked(nonzero[b], cols):
+                    axpy(sums, sums0 + b * rows, v, by_column, wo + c * rows, rows)
+    for b in range(first, last):  # a sparser lane: its listed events, four at a time
+        k = nonzero[b]
+        if _blocked(k, cols):
+            continue
+        so, lo = sums0 + b * rows, b * width
+        fours = k - k % 4
+        for j in range(0, fours, 4):
+            c0, c1, c2, c3 = listed[lo + j], listed[lo + j + 1], listed[lo + j + 2], listed[lo + j + 3]
+            axpy4(sums, so, values[lo + c0], values[lo + c1], values[lo + c2], values[lo + c3],
+                  by_column, wo + c0 * rows, wo + c1 * rows, wo + c2 * rows, wo + c3 * rows, rows)
+        for j in range(fours, k):
+            c = listed[lo + j]
+            axpy(sums, so, values[lo + c], by_column, wo + c * rows, rows)
     for b in range(first, last):
         so = sums0 + b * rows
         yo = y0 + b * y_step

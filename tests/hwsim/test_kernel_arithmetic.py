@@ -47,7 +47,7 @@ def by_events(w: np.ndarray, x: np.ndarray, start: np.ndarray) -> np.ndarray:
             numeric.axpy(acc, 0, values[c], by_column, c * rows, rows)
     assert np.array_equal(seen, x)
     assert events == np.count_nonzero(x)
-    if synapse.SPARSE * events <= cols:  # a sparse lane's events, listed in column order
+    if not synapse.BLOCKED * events >= cols:  # a sparser lane's events, listed in column order
         assert listed[:events].tolist() == np.flatnonzero(x).tolist()
     return acc
 
@@ -138,7 +138,21 @@ def test_four_columns_at_once_add_in_column_order() -> None:
     start = rng.normal(size=rows) * 1e3
     want = by_the_rule(columns.T, values, start)
     got = start.copy()
-    numeric.axpy4(got, 0, *values, columns.ravel(), 0, rows)
+    numeric.axpy4(got, 0, *values, columns.ravel(), 0, rows, 2 * rows, 3 * rows, rows)
+    assert np.array_equal(got, want)
+
+
+def test_four_columns_anywhere_add_in_the_order_given() -> None:
+    """A sparser lane's next four events: four columns wherever they lie in the weights."""
+    rng = np.random.default_rng(13)
+    rows = 5
+    weights = rng.normal(size=(9, rows)) * 10.0 ** rng.integers(-8, 8, size=(9, rows))
+    columns = [1, 4, 5, 8]
+    values = np.array([2e7, -3e-9, 0.5, 1e-3])
+    start = rng.normal(size=rows) * 1e3
+    want = by_the_rule(weights[columns].T, values, start)
+    got = start.copy()
+    numeric.axpy4(got, 0, *values, weights.ravel(), *(c * rows for c in columns), rows)
     assert np.array_equal(got, want)
 
 
@@ -158,5 +172,5 @@ def test_two_lanes_at_once_add_as_each_lane_alone() -> None:
     numeric.axpy4_pair(got, 0, 2 * rows, *first, *second, columns.ravel(), 0, rows)
     assert np.array_equal(got, want)
     alone = arena.copy()
-    numeric.axpy4(alone, 2 * rows, *second, columns.ravel(), 0, rows)
+    numeric.axpy4(alone, 2 * rows, *second, columns.ravel(), 0, rows, 2 * rows, 3 * rows, rows)
     assert np.array_equal(got[2 * rows:], alone[2 * rows:])
