@@ -332,5 +332,6 @@ def _scratch(enc: Encoded, lanes: int, team: Team, worker: int) -> Scratch:
         matvec_nonzero=per_lane(), matvec_events=per_lane(), matvec_effective=per_lane(),
         learn_cols=np.zeros(width * lanes, np.int64), learn_nonzero=per_lane(), learn_rows=per_lane(),
         learn_post=per_lane(), learn_pre=per_lane(), credit_updates=per_lane(),
+        credit_re=np.zeros(width), credit_im=np.zeros(width), credit_touched=np.zeros(width, np.int64),
         counts_before=np.zeros((lanes + 1, len(FIELDS)), np.int64),
         counts_after=np.zeros((lanes + 1, len(FIELDS)), np.int64))

@@ -8,6 +8,8 @@ change (``State.exp``, ``lam_re``, ``lam_im`` at the parameters' arena offsets).
 
 from __future__ import annotations
 
+import numpy as np
+
 from compiler.ops import OPS
 from hwsim.kernels.counts import LT, LW, NEURON, charge
 from hwsim.kernels.jit import kernel
@@ -142,28 +144,37 @@ def _decay_credit(op, i, first, end, dense, tables, state, scratch):
     glo = 0 if lam_op else buffers.off[a[G_GAMMA]]
     acc = buffers.off[a[L_ACC_NU]] if lam_op else buffers.off[a[G_ACC]]
     acc_th = buffers.off[a[L_ACC_THETA]] if (lam_op and a[L_ACC_THETA] >= 0) else -1
-    for b in range(first, end):
-        lanecnt[b] = 0
+    cre, cim, touched = scratch.credit_re, scratch.credit_im, scratch.credit_touched
     for j in range(n):
-        cr = 0.0
-        ci = 0.0
-        touched = False
-        for b in range(first, end):
-            er = mem[base(buffers, e0, b) + j]
-            ei = mem[base(buffers, e1, b) + j] if cx else 0.0
-            if er == 0.0 and ei == 0.0 and not dense:
-                continue
-            touched = True
-            lanecnt[b] += 1
-            sr = mem[base(buffers, s0, b) + j]
+        cre[j] = 0.0
+        cim[j] = 0.0
+        touched[j] = 0
+    # lane after lane, each over all neurons (a loop that vectorises): every neuron's sum
+    # still adds the lanes in turn; a lane whose error is 0 there adds +0.0, which changes no
+    # bit (the sum, built from +0.0, is never -0.0), as if it were skipped
+    for b in range(first, end):
+        eo, so = base(buffers, e0, b), base(buffers, s0, b)
+        eio = base(buffers, e1, b) if cx else eo
+        sio = base(buffers, s1, b) if cx else so
+        count = 0
+        for j in range(n):
+            er = mem[eo + j]
+            ei = mem[eio + j] if cx else 0.0
+            work = dense or er != 0.0 or ei != 0.0
+            count += np.int64(work)
+            touched[j] |= np.int64(work)
+            sr = mem[so + j]
             if cx:
-                si = mem[base(buffers, s1, b) + j]
-                cr += er * sr + ei * si
-                ci += ei * sr - er * si
+                si = mem[sio + j]
+                cre[j] += er * sr + ei * si if work else 0.0
+                cim[j] += ei * sr - er * si if work else 0.0
             else:
-                cr += er * sr
-        if not touched:
+                cre[j] += er * sr if work else 0.0
+        lanecnt[b] = count
+    for j in range(n):
+        if touched[j] == 0:
             continue
+        cr, ci = cre[j], cim[j]
         if lam_op:
             # Re(c conj(dlam/dnu)), dlam/dnu = -exp(nu) lam; dlam/dtheta = i exp(theta) lam
             decay, lr, li = ex[nuo + j], lre[nuo + j], lim[nuo + j]

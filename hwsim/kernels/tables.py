@@ -240,6 +240,9 @@ class Scratch(NamedTuple):
     learn_post: np.ndarray  # learn, per lane: offset of the post vector
     learn_pre: np.ndarray  # learn, per lane: offset of the pre vector
     credit_updates: np.ndarray  # lru credit, per lane: learning updates
+    credit_re: np.ndarray  # lru decay credit, per neuron (width): the sum over lanes, real part
+    credit_im: np.ndarray  # .. imaginary part
+    credit_touched: np.ndarray  # .. per neuron (width): 1 if a lane had an error there
     counts_before: np.ndarray  # driver: counts per lane row before a step ((lanes + 1) x fields)
     counts_after: np.ndarray  # driver: and after it
 
