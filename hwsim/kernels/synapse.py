@@ -91,11 +91,11 @@ def _group(g, lanes, first_lane, end_lane, dense, rows, cols, x0, x_step, y0, y_
     weight loaded once for both). A sparser lane adds only its events, listed in column
     order, four at a time (``axpy4`` on four columns wherever they are): each accumulator
     value is loaded and stored once per four events, and no column without an event is
-    read. Deciding per block of four columns whether a lane had events there (the kernel
-    before this one) cost a mispredicted branch in about every other block under delta
-    coding and added a whole block for two events: the synapse's time fell 1.2x for 3.3x
-    fewer synaptic ops. A group without a blocked lane skips the blocks altogether (the
-    feedback matvecs, whose errors are zero on steps without loss)."""
+    read. (Deciding per block of four columns whether a lane had events there, as an earlier
+    kernel did, cost a mispredicted branch in about every other block under delta coding and
+    added a whole block for two events: its time fell 1.2x for 3.3x fewer synaptic ops.)
+    A group without a blocked lane skips the blocks altogether (the feedback matvecs, whose
+    errors are zero on steps without loss)."""
     width = values.shape[0] // lanes
     first, last = max(first_lane, g * GROUP), min(end_lane, g * GROUP + GROUP)
     blocked = 0  # lanes of the group that add blocks of columns

@@ -230,7 +230,7 @@ class Scratch(NamedTuple):
     event_values: np.ndarray  # synapse, per lane and inbox column (lanes x width): what the column
     #   adds (its change, its value when recomputing, 0.0 without an event)
     event_columns: np.ndarray  # synapse, per lane (lanes x width): the inbox columns with an event,
-    #   in column order (a sparse lane goes through this list)
+    #   in column order (a lane with events in under half its columns adds them from this list)
     matvec_nonzero: np.ndarray  # synapse, per lane: columns with a nonzero addition (listed)
     matvec_events: np.ndarray  # synapse, per lane: inbox columns processed
     matvec_effective: np.ndarray  # synapse, per lane: effective synaptic ops
