@@ -30,6 +30,7 @@ from hwsim.kernels.tables import (
     FLOATS,
     INT_ACCUMULATOR,
     INT_ACTIVATION,
+    INT_DERIVATIVES,
     INT_GROUPS_END,
     INT_GROUPS_FIRST,
     INT_LIST_END,
@@ -48,6 +49,7 @@ from hwsim.kernels.tables import (
     References,
     SendGroups,
     Tables,
+    slot,
 )
 
 #: activation name -> id used by the kernels (hwsim.kernels.numeric.act_value)
@@ -69,6 +71,7 @@ class Encoded:
     ref_size: int  # delta-coding reference values (all lanes)
     sums_size: int  # sigma-delta accumulator values (all lanes)
     seen_size: int  # inbox values the accumulators have seen (all lanes)
+    derivatives_size: int  # the gates' derivative memos (all lanes)
     nonzero_size: int  # per-column nonzero counts of the matvec weights
     columns_size: int  # column-major copies of the matvec weights
     channel_ids: np.ndarray  # program channel id per channel of a send group (inspection)
@@ -304,13 +307,14 @@ def _params(op: Op, ints: np.ndarray, floats: np.ndarray) -> None:
 
 
 def _instructions(program: Program, index: dict[tuple[int, str], int],
-                  accumulators: dict[tuple[int, int], int],
-                  sends: _SendGroupBuilder) -> tuple[Instructions, Phases]:
-    """Instructions phase by phase (program order), stage by stage, core by core, and the
-    phase table."""
+                  accumulators: dict[tuple[int, int], int], sends: _SendGroupBuilder,
+                  sizes: np.ndarray, lanes: int) -> tuple[Instructions, Phases, int]:
+    """Instructions phase by phase (program order), stage by stage, core by core, the
+    phase table, and the size of the gates' derivative memos (all lanes)."""
     op_codes, op_cores, slots_rows, int_rows, float_rows = [], [], [], [], []
     out_ptr, out_ids, list_ids = [0], [], []
     stage_ptr = [0]
+    derivatives = 0
     phase_rows: dict[str, list[int]] = {f: [] for f in Phases._fields if f != "stage_ptr"}
     for phase in program.phases:
         applies = False
@@ -330,6 +334,9 @@ def _instructions(program: Program, index: dict[tuple[int, str], int],
                         ints[INT_ACCUMULATOR] = accumulators[(slots[0], slots[1])]
                     if op.kind == "send":
                         ints[INT_GROUPS_FIRST], ints[INT_GROUPS_END] = sends.add(c, op)
+                    if op.kind == "gate":
+                        ints[INT_DERIVATIVES] = derivatives
+                        derivatives += lanes * int(sizes[slots[slot("gate", "x")]])
                     applies |= OPS[op.kind].family == "apply"
                     op_codes.append(OPS[op.kind].code)
                     op_cores.append(c)
@@ -353,7 +360,7 @@ def _instructions(program: Program, index: dict[tuple[int, str], int],
         floats=np.asarray(float_rows, np.float64).reshape(-1, FLOATS),
         out_ptr=_ints(out_ptr), out_ids=_ints(out_ids), list_ids=_ints(list_ids))
     phases = Phases(**{f: _ints(v) for f, v in phase_rows.items()}, stage_ptr=_ints(stage_ptr))
-    return instructions, phases
+    return instructions, phases, derivatives
 
 
 # -- host channels, LRU parameters, outputs --------------------------------------------------
@@ -404,7 +411,7 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
     index = {(c, b.name): i for i, (c, b) in enumerate(order)}
     keys = _accumulator_keys(program, order, index)
     sends = _SendGroupBuilder(program, order, index, lanes, hops)
-    instructions, phases = _instructions(program, index, keys, sends)
+    instructions, phases, derivatives_size = _instructions(program, index, keys, sends, buffers.size, lanes)
     send_groups, channels, references = sends.tables()
     accumulators, sums_size, seen_size, nonzero_size, columns_size = _accumulators(
         keys, buffers, lanes, sends.step_inboxes)
@@ -419,6 +426,7 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
     return Encoded(
         program=program, lanes=lanes, buffers=order, index=index, shared_size=shared_size,
         arena_size=arena_size, tables=tables, ref_size=sends.ref_size, sums_size=sums_size,
-        seen_size=seen_size, nonzero_size=nonzero_size, columns_size=columns_size, channel_ids=_ints(sends.channel_ids),
+        seen_size=seen_size, nonzero_size=nonzero_size, columns_size=columns_size,
+        derivatives_size=derivatives_size, channel_ids=_ints(sends.channel_ids),
         host_width=host_width, host_columns=host_columns, mask_col=host_columns["mask"],
         outputs=width, max_cols=max([1, *(int(b.shape[-1]) for _, b in order if b.shape)]))

@@ -137,6 +137,8 @@ class Engine:
             stale=np.zeros(max(len(enc.tables.accumulators.w) * lanes_, 1), np.int8),
             col_nonzero=np.zeros(max(enc.nonzero_size, 1), np.int64),
             by_column=np.zeros(max(enc.columns_size, 1), dt),
+            derivative_at=np.full(max(enc.derivatives_size, 1), np.nan, dt),
+            derivative=np.zeros(max(enc.derivatives_size, 1), dt),
             counts=self.cnt, op_counts=self.opcnt, rest_counts=np.zeros_like(self.cnt),  # the same layout
             rest_op_counts=np.zeros_like(self.opcnt), rest_recorded=np.zeros(1, np.int64))
         work = lanes_ * int(instruction_work(enc.tables).sum())

@@ -33,6 +33,7 @@ def slot(op: str, role: str) -> int:
 #: columns of ``Instructions.ints``
 INT_ACTIVATION = 0  # activate, gate: activation id (hwsim.encode.ACTIVATIONS)
 INT_ACCUMULATOR = 1  # matvec: its sigma-delta accumulator
+INT_DERIVATIVES = 1  # gate: where its derivatives' memo starts (lane b at + b * size)
 INT_GROUPS_FIRST, INT_GROUPS_END = 0, 1  # send: its send groups
 INT_LIST_FIRST, INT_LIST_END = 2, 3  # max, log_sum: its concat operands in list_ids
 INTS = 4
@@ -215,6 +216,8 @@ class State(NamedTuple):
     stale: np.ndarray  # per (accumulator, lane): weights changed since its last recompute
     col_nonzero: np.ndarray  # nonzero weights per column of every matvec weight
     by_column: np.ndarray  # every matvec weight column-major (column c contiguous), for events
+    derivative_at: np.ndarray  # gate: per lane and value, the point its memo's derivative is of
+    derivative: np.ndarray  # .. and that derivative (``elementwise``)
     counts: np.ndarray  # (lanes + 1, cores, fields)
     op_counts: np.ndarray  # (work kinds, fields)
     rest_counts: np.ndarray  # counts of the idle phase at a step at rest (driver.idle_phase)

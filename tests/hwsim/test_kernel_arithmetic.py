@@ -11,8 +11,10 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from numba import njit
 
 from compiler.op_semantics import in_turn, ordered_matvec
+from hwsim.encode import ACTIVATIONS
 from hwsim.kernels import numeric, synapse
 from neuropc.reference import activations
 
@@ -174,3 +176,19 @@ def test_two_lanes_at_once_add_as_each_lane_alone() -> None:
     alone = arena.copy()
     numeric.axpy4(alone, 2 * rows, *second, columns.ravel(), 0, rows, 2 * rows, 3 * rows, rows)
     assert np.array_equal(got[2 * rows:], alone[2 * rows:])
+
+
+@pytest.mark.parametrize("name", sorted(ACTIVATIONS))
+def test_every_derivative_is_the_same_at_both_zeros(name: str) -> None:
+    """The gate's memo (``hwsim.kernels.elementwise``) reuses a derivative for a point that
+    compares equal, and +0.0 equals -0.0: their derivatives must have the same bits (and
+    the reference's)."""
+    plus, minus = _derivative(ACTIVATIONS[name], 0.0), _derivative(ACTIVATIONS[name], -0.0)
+    assert np.float64(plus).tobytes() == np.float64(minus).tobytes()
+    for zero in (0.0, -0.0):
+        assert activations.derivative(name, np.array([zero]))[0].tobytes() == np.float64(plus).tobytes()
+
+
+@njit(cache=False)
+def _derivative(fn: int, x: float) -> float:
+    return numeric.act_derivative(fn, x)
