@@ -307,14 +307,13 @@ def _params(op: Op, ints: np.ndarray, floats: np.ndarray) -> None:
 
 
 def _instructions(program: Program, index: dict[tuple[int, str], int],
-                  accumulators: dict[tuple[int, int], int], sends: _SendGroupBuilder,
-                  sizes: np.ndarray, lanes: int) -> tuple[Instructions, Phases, int]:
-    """Instructions phase by phase (program order), stage by stage, core by core, the
-    phase table, and the size of the gates' derivative memos (all lanes)."""
+                  accumulators: dict[tuple[int, int], int],
+                  sends: _SendGroupBuilder) -> tuple[Instructions, Phases]:
+    """Instructions phase by phase (program order), stage by stage, core by core, and the
+    phase table."""
     op_codes, op_cores, slots_rows, int_rows, float_rows = [], [], [], [], []
     out_ptr, out_ids, list_ids = [0], [], []
     stage_ptr = [0]
-    derivatives = 0
     phase_rows: dict[str, list[int]] = {f: [] for f in Phases._fields if f != "stage_ptr"}
     for phase in program.phases:
         applies = False
@@ -334,9 +333,6 @@ def _instructions(program: Program, index: dict[tuple[int, str], int],
                         ints[INT_ACCUMULATOR] = accumulators[(slots[0], slots[1])]
                     if op.kind == "send":
                         ints[INT_GROUPS_FIRST], ints[INT_GROUPS_END] = sends.add(c, op)
-                    if op.kind == "gate":
-                        ints[INT_DERIVATIVES] = derivatives
-                        derivatives += lanes * int(sizes[slots[slot("gate", "x")]])
                     applies |= OPS[op.kind].family == "apply"
                     op_codes.append(OPS[op.kind].code)
                     op_cores.append(c)
@@ -360,7 +356,17 @@ def _instructions(program: Program, index: dict[tuple[int, str], int],
         floats=np.asarray(float_rows, np.float64).reshape(-1, FLOATS),
         out_ptr=_ints(out_ptr), out_ids=_ints(out_ids), list_ids=_ints(list_ids))
     phases = Phases(**{f: _ints(v) for f, v in phase_rows.items()}, stage_ptr=_ints(stage_ptr))
-    return instructions, phases, derivatives
+    return instructions, phases
+
+
+def _gate_memos(instructions: Instructions, buffers: Buffers, lanes: int) -> int:
+    """Place each gate's derivative memo (``hwsim.kernels.elementwise``): where it starts
+    into the gate's ``INT_DERIVATIVES`` (lane b at + b * its size); returns their total size."""
+    gates = np.flatnonzero(instructions.op == OPS["gate"].code)
+    sizes = lanes * buffers.size[instructions.slots[gates, slot("gate", "x")]]
+    starts = np.concatenate([[0], np.cumsum(sizes)]).astype(np.int64)
+    instructions.ints[gates, INT_DERIVATIVES] = starts[:-1]
+    return int(starts[-1])
 
 
 # -- host channels, LRU parameters, outputs --------------------------------------------------
@@ -411,7 +417,8 @@ def encode(program: Program, lanes: int, hops: np.ndarray) -> Encoded:
     index = {(c, b.name): i for i, (c, b) in enumerate(order)}
     keys = _accumulator_keys(program, order, index)
     sends = _SendGroupBuilder(program, order, index, lanes, hops)
-    instructions, phases, derivatives_size = _instructions(program, index, keys, sends, buffers.size, lanes)
+    instructions, phases = _instructions(program, index, keys, sends)
+    derivatives_size = _gate_memos(instructions, buffers, lanes)
     send_groups, channels, references = sends.tables()
     accumulators, sums_size, seen_size, nonzero_size, columns_size = _accumulators(
         keys, buffers, lanes, sends.step_inboxes)

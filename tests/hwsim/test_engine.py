@@ -12,10 +12,11 @@ import numpy as np
 import pytest
 
 from compiler.artifact import Artifact
+from compiler.ops import OPS
 from compiler.pipeline import compile_artifact as artifact_from_spec
 from hwsim.encode import encode
 from hwsim.engine import FIELDS, Engine
-from hwsim.kernels.tables import THRESHOLD_GROUPS
+from hwsim.kernels.tables import INT_DERIVATIVES, THRESHOLD_GROUPS, slot
 from hwsim.runner import calibrate, train_batch
 from neuropc.spec import NetworkSpec
 from neuropc.tasks import task_from_spec
@@ -159,6 +160,23 @@ def test_send_groups_take_the_programs_threshold_groups() -> None:
     with pytest.raises(ValueError, match="activity is sent by a core but travels at the 'host'"):
         encode(dataclasses.replace(
             program, settings=dataclasses.replace(program.settings, threshold_groups=hosted)), 1, hops)
+
+
+@pytest.mark.parametrize("lanes", [1, 3])
+def test_every_gate_lane_has_a_memo_of_its_own(lanes: int) -> None:
+    """The gates' derivative memos (``hwsim.kernels.elementwise``) tile their storage: no two
+    (gate, lane) share a value, since two workers write different lanes at once."""
+    artifact = _artifact(CASES["rtrl-split-cores-moving"])  # four gates
+    enc = encode(artifact.program, lanes, artifact.placement_arrays["hops"])
+    ins = enc.tables.instructions
+    gates = np.flatnonzero(ins.op == OPS["gate"].code)
+    assert gates.size > 1
+    owners = np.zeros(enc.derivatives_size, np.int64)
+    for i in gates:
+        size = enc.tables.buffers.size[ins.slots[i, slot("gate", "x")]]
+        start = ins.ints[i, INT_DERIVATIVES]
+        owners[start:start + lanes * size] += 1
+    assert (owners == 1).all()
 
 
 def test_when_to_apply_is_the_programs() -> None:

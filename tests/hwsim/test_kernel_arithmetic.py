@@ -49,7 +49,7 @@ def by_events(w: np.ndarray, x: np.ndarray, start: np.ndarray) -> np.ndarray:
             numeric.axpy(acc, 0, values[c], by_column, c * rows, rows)
     assert np.array_equal(seen, x)
     assert events == np.count_nonzero(x)
-    if not synapse.BLOCKED * events >= cols:  # a sparser lane's events, listed in column order
+    if synapse.BLOCKED * events < cols:  # a sparser lane's events, listed in column order
         assert listed[:events].tolist() == np.flatnonzero(x).tolist()
     return acc
 
