@@ -50,6 +50,11 @@ RATE = 2000
 #: the samples of the training outside the kernels (Python, numpy, the interpreter's GC)
 OUTSIDE = "(outside the kernels)"
 
+#: the kernels whose work is events (by module), each with the count of those events: the
+#: bound on delta coding's speed-up scales their threshold-0 time by the events' ratio
+EVENT_KERNELS = {"synapse": "synaptic_ops_effective", "messages": "messages"}
+EVENT_FIELDS = tuple(sorted(set(EVENT_KERNELS.values())))
+
 #: a kernel's mangled name: _ZN5hwsim7kernels<len><module><len><function>...
 _KERNEL = re.compile(r"_ZN5hwsim7kernels(\d+)")
 _LIBRARY = ("exp", "expm1", "log", "log1p", "sin", "cos", "memmove", "memcpy", "memset")
@@ -108,6 +113,7 @@ def child(batch: int, threads: int, seconds: float, delta: bool, steps_file: Pat
 
     from compiler.pipeline import compile_artifact
     from hwsim import kernels
+    from hwsim.counters import FIELDS
     from hwsim.engine import Engine
     from hwsim.runner import train_batch
     from neuropc.spec import load_spec
@@ -122,16 +128,20 @@ def child(batch: int, threads: int, seconds: float, delta: bool, steps_file: Pat
     print(f"perf map: {_write_perf_map(kernels.execute)} functions", file=sys.stderr)
     start = time.clock_gettime(time.CLOCK_MONOTONIC)
     trained = 0
+    events = np.zeros(len(EVENT_FIELDS), np.int64)
+    columns = [FIELDS.index(field) for field in EVENT_FIELDS]
     while time.clock_gettime(time.CLOCK_MONOTONIC) - start < seconds:
         for one in data:
-            train_batch(engine, one)
+            _, counts = train_batch(engine, one)
+            events += counts[:, columns].sum(axis=0)
             trained += batch * one.length
-    steps_file.write_text(f"{trained} {start:.6f} {time.clock_gettime(time.CLOCK_MONOTONIC):.6f}")
+    end = time.clock_gettime(time.CLOCK_MONOTONIC)
+    steps_file.write_text(" ".join([str(trained), f"{start:.6f}", f"{end:.6f}", *map(str, events)]))
 
 
-def profile(batch: int, threads: int, seconds: float, delta: bool) -> tuple[Counter, int]:
+def profile(batch: int, threads: int, seconds: float, delta: bool) -> tuple[Counter, int, Counter]:
     """Samples per kernel (and, under ``OUTSIDE``, the rest) of the training of one child under
-    ``perf record``, and the sequence-steps it trained."""
+    ``perf record``, the sequence-steps it trained and its counted events (``EVENT_FIELDS``)."""
     with tempfile.TemporaryDirectory() as folder:
         data, steps = Path(folder) / "perf.data", Path(folder) / "steps"
         env = {**os.environ, "NUMBA_CACHE_DIR": str(Path(folder) / "numba")}
@@ -140,11 +150,11 @@ def profile(batch: int, threads: int, seconds: float, delta: bool) -> tuple[Coun
                         __file__, "--child", "--batch", str(batch), "--threads", str(threads),
                         "--seconds", str(seconds), "--steps-file", str(steps)] + (["--delta"] if delta else []),
                        check=True, env=env, cwd=ROOT)
-        trained, start, end = steps.read_text().split()
+        trained, start, end, *events = steps.read_text().split()
         report = subprocess.run(["perf", "report", "-i", str(data), "--no-children", "--sort", "symbol",
                                  "--stdio", "--show-total-period", "--time", f"{start},{end}"],
                                 check=True, capture_output=True, text=True).stdout
-        return samples(report), int(trained)
+        return samples(report), int(trained), Counter(dict(zip(EVENT_FIELDS, map(int, events), strict=True)))
 
 
 def samples(report: str) -> Counter:
@@ -175,16 +185,18 @@ def main() -> None:
     if args.child:
         child(args.batch, args.threads, args.seconds, args.delta, args.steps_file)
         return
-    dense, delta = Counter(), Counter()
+    dense, delta, dense_events, delta_events = Counter(), Counter(), Counter(), Counter()
     dense_steps = delta_steps = 0
     for _ in range(args.rounds):  # alternating, so that a slow spell of the machine hits both
-        found, steps = profile(args.batch, args.threads, args.seconds / args.rounds, delta=False)
-        dense, dense_steps = dense + found, dense_steps + steps
-        found, steps = profile(args.batch, args.threads, args.seconds / args.rounds, delta=True)
-        delta, delta_steps = delta + found, delta_steps + steps
+        found, steps, events = profile(args.batch, args.threads, args.seconds / args.rounds, delta=False)
+        dense, dense_steps, dense_events = dense + found, dense_steps + steps, dense_events + events
+        found, steps, events = profile(args.batch, args.threads, args.seconds / args.rounds, delta=True)
+        delta, delta_steps, delta_events = delta + found, delta_steps + steps, delta_events + events
     if not sum(dense.values()) - dense[OUTSIDE] or not sum(delta.values()) - delta[OUTSIDE]:
         sys.exit("no samples in the kernels: is /tmp writable and perf able to read the perf map?")
-    text = render(args, dense, dense_steps, delta, delta_steps)
+    ratios = {field: (delta_events[field] / delta_steps) / (dense_events[field] / dense_steps)
+              for field in EVENT_FIELDS}
+    text = render(args, dense, dense_steps, delta, delta_steps) + delta_bound(dense, dense_steps, ratios)
     print(text)
     if args.out:
         args.out.write_text(text)
@@ -224,6 +236,32 @@ def render(args: argparse.Namespace, dense: Counter, dense_steps: int, delta: Co
         lines.append(f"| `{name}` | {100 * value / total_dense:.1f}% | {a:,.0f} | "
                      f"{100 * delta[name] / total_delta:.1f}% | {b:,.0f} | {ratio} |")
     return "\n".join(lines) + "\n"
+
+
+def delta_bound(dense: Counter, steps: int, ratios: dict[str, float]) -> str:
+    """How much faster than threshold 0 delta-coded training could be if the event kernels
+    (``EVENT_KERNELS``) took time in proportion to their events and nothing else changed: the
+    threshold-0 profile (``dense``, kernels only) with each event kernel's time times its
+    events' ratio (``ratios``: delta-coded over threshold-0 events per sequence-step)."""
+    total = sum(count for name, count in dense.items() if name != OUTSIDE)
+    driven = Counter()
+    for name, count in dense.items():
+        module = name.split(".")[0]
+        if module in EVENT_KERNELS:
+            driven[EVENT_KERNELS[module]] += count
+    rest = total - sum(driven.values())
+    scaled = rest + sum(driven[field] * ratios[field] for field in driven)
+    shares = "; ".join(f"`{module}.*` {100 * driven[field] / total:.1f}% of the kernels' time at threshold 0, "
+                       f"its events ({field.replace('_', ' ')}) {1 / ratios[field]:.2f}x fewer per sequence-step "
+                       "delta-coded" for module, field in EVENT_KERNELS.items())
+    return ("\n## What delta coding can gain at most\n\n"
+            f"The kernels whose work is events: {shares}. Everything else (the neurons' updates, "
+            "the activation functions, the LRU's traces and credits, the learning's outer products, "
+            "the optimizer) is not driven by the events: its time is taken as measured at threshold 0. "
+            "If the event kernels took exactly their threshold-0 time per event and the rest stayed "
+            f"as it is, delta-coded training would take {scaled / steps:,.0f} ns per sequence-step in "
+            f"the kernels against {total / steps:,.0f}: at most **{total / scaled:.2f}x** faster than threshold "
+            f"0; with event kernels that took no time at all, {total / rest:.2f}x.\n")
 
 
 if __name__ == "__main__":

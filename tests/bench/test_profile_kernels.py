@@ -1,4 +1,5 @@
-"""bench/profile_kernels.py names the samples of perf's report by kernel."""
+"""bench/profile_kernels.py names the samples of perf's report by kernel and bounds what delta
+coding can gain from them."""
 
 from __future__ import annotations
 
@@ -7,7 +8,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from profile_kernels import OUTSIDE, kernel_name, samples  # noqa: E402
+from collections import Counter  # noqa: E402
+
+from profile_kernels import OUTSIDE, delta_bound, kernel_name, samples  # noqa: E402
 
 
 def test_kernel_names_from_mangled_symbols() -> None:
@@ -28,3 +31,15 @@ def test_samples_add_up_by_kernel() -> None:
      9.00%     90000000  [.] _PyEval_EvalFrameDefault
 """
     assert samples(report) == {"numeric.axpy4": 75000000, "libc.expm1": 10000000, OUTSIDE: 90000000}
+
+
+def test_the_delta_bound_scales_only_the_event_kernels_by_their_events() -> None:
+    """Synapse time 400 at a quarter of the synaptic ops, message time 100 at half the messages,
+    the rest (500, and time outside the kernels, which is left out) as it is: 500 + 100 + 50."""
+    profile = Counter({"synapse._group": 300, "synapse._events": 100, "messages.send": 100,
+                       "elementwise.run": 400, "libc.expm1": 100, OUTSIDE: 5000})
+    text = delta_bound(profile, 10, {"synaptic_ops_effective": 0.25, "messages": 0.5})
+    assert "`synapse.*` 40.0% of the kernels' time" in text and "4.00x fewer" in text
+    assert "`messages.*` 10.0%" in text and "2.00x fewer" in text
+    assert "take 65 ns per sequence-step in the kernels against 100" in text
+    assert "at most **1.54x** faster" in text and "no time at all, 2.00x" in text
