@@ -53,6 +53,7 @@ from timing import DELTA, SETTLE, time_interleaved, training_batches  # noqa: E4
 
 from compiler.pipeline import compile_artifact  # noqa: E402
 from hwsim.backends import BackendUnavailable, ExecutionOptions, open_backend  # noqa: E402
+from hwsim.counters import FIELDS  # noqa: E402
 from hwsim.engine import Engine  # noqa: E402
 from hwsim.runner import train_batch  # noqa: E402
 from neuropc.reference.bptt import bptt_updates  # noqa: E402
@@ -170,7 +171,9 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
     arch = Architecture.from_spec(spec)
     data, steps = training_batches(spec, batch, batches)
     artifact = compile_artifact(spec)
-    train_batch(Engine(artifact, batch, threads=threads), data[0])  # load (or compile) the kernels untimed
+    # untimed: loads (or compiles) the kernels, and counts the work of both sides on one batch
+    work = {f"work:{field}": value for field, value in hwsim_work(artifact, data[0], threads).items()}
+    work["work:pytorch_macs"] = pytorch_macs(TorchBPTT(arch, spec, params_from_spec(spec), torch.float32), data[0])
 
     def reference(state) -> None:
         params, optimizer = state
@@ -203,9 +206,37 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
         runners["hwsim-halves"] = (lambda: [Engine(artifact, batch // 2, threads=1) for _ in range(2)],
                                    side_by_side)
     result = {key: steps / seconds for key, seconds in time_interleaved(runners, rounds).items()}
+    result.update(work)
     if lava_sequences and batch == 1 and threads == 1:
         result["lava"] = lava_speed(artifact, data[:lava_sequences])
     return result
+
+
+def pytorch_macs(model: TorchBPTT, batch: SequenceBatch) -> float:
+    """Multiply-adds per sequence-step of PyTorch's matrix products in one training step
+    (forward and backward), as ``torch.utils.flop_counter`` counts them (2 FLOPs each); the
+    elementwise work (the recurrence, the activations, Adam) is not counted."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        model.train(batch)
+    return counter.get_total_flops() / 2 / (batch.size * batch.length)
+
+
+#: hwsim's counted work that is a multiply-add each (``hwsim.counters``)
+MULTIPLY_ADDS = ("synaptic_ops_effective", "learning_weight_updates", "learning_trace_updates")
+
+
+def hwsim_work(artifact, batch: SequenceBatch, threads: int) -> dict[str, float]:
+    """Per sequence-step, the multiply-adds (``MULTIPLY_ADDS``) hwsim's tPC-RTRL counted in
+    training on ``batch`` at threshold 0 and delta-coded (``delta:`` keys)."""
+    out: dict[str, float] = {}
+    for prefix, threshold in (("", None), ("delta:", DELTA)):
+        _, counts = train_batch(Engine(artifact, batch.size, threshold=threshold, threads=threads), batch)
+        total = counts.sum(axis=0)
+        for field in MULTIPLY_ADDS:
+            out[prefix + field] = float(total[FIELDS.index(field)]) / (batch.size * batch.length)
+    return out
 
 
 def _train(engine: Engine, batches: list[SequenceBatch]) -> None:
@@ -292,10 +323,11 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
                   + ". Half the lanes per engine is also why two workers gain less than the machine's "
                   "scaling: an engine's per-lane cost rises as its batch shrinks (each weight column "
                   "is read for fewer lanes)."]
+    lines += work_section(by)
     ratio = {key: r["hwsim"] / r["pytorch"] for key, r in by.items()}
     delta = {key: r["hwsim-delta"] / r["hwsim"] for key, r in by.items()}
     lines += ["", "Targets (the same thread count for both; one thread each unless said):", ""]
-    for batch, want in ((1, 2.0), (32, 2.0), (128, 1.5)):
+    for batch, want in THROUGHPUT_TARGETS:
         if (batch, 1) in ratio:
             lines.append(f"- hwsim at least {want:g}x PyTorch BPTT at batch {batch}: "
                          f"{_verdict(ratio[(batch, 1)] >= want)} ({ratio[(batch, 1)]:.2f}x)")
@@ -308,6 +340,49 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
             lines.append(f"- delta-coded training at least 2x faster than threshold 0 at batch {batch}: "
                          f"{_verdict(delta[(batch, 1)] >= 2.0)} ({delta[(batch, 1)]:.2f}x)")
     return "\n".join(lines) + "\n"
+
+
+#: (batch, the least hwsim / PyTorch the targets ask for), one thread each
+THROUGHPUT_TARGETS = ((1, 2.0), (32, 2.0), (128, 1.5))
+
+
+def work_section(by: dict[tuple[int, int], dict[str, float]]) -> list[str]:
+    """What each side computes per sequence-step (counted, ``pytorch_macs`` and
+    ``hwsim_work``), the rate at which each did it in the timed runs, and the rate the
+    throughput targets would ask of hwsim for the work it does."""
+    rows = [(b, want, by[(b, 1)]) for b, want in THROUGHPUT_TARGETS
+            if (b, 1) in by and "work:pytorch_macs" in by[(b, 1)]]
+    if not rows:
+        return []
+    lines = ["", "Work per sequence-step (one thread), counted on the first training batch: PyTorch's "
+             "multiply-adds in its matrix products, forward and backward (`torch.utils.flop_counter`; "
+             "its elementwise work, the recurrence included, is not counted); hwsim's multiply-adds "
+             "(its counters: effective synaptic ops, learning weight updates and eligibility-trace "
+             "updates; neuron updates and memory traffic are not counted). Rates are the work times the "
+             "sequence-steps per second above.", "",
+             "| batch | PyTorch multiply-adds | PyTorch G/s (float32) | hwsim multiply-adds, T = 0 | "
+             "hwsim G/s (float64) | hwsim multiply-adds, delta-coded | target | hwsim G/s it needs | "
+             "x hwsim's rate |", "|---|---|---|---|---|---|---|---|---|"]
+    for batch, want, r in rows:
+        ours, delta = _work(r, ""), _work(r, "delta:")
+        theirs = r["work:pytorch_macs"]
+        needed = want * r["pytorch"] * ours
+        lines.append(f"| {batch} | {theirs:,.0f} | {theirs * r['pytorch'] / 1e9:.2f} | {ours:,.0f} | "
+                     f"{ours * r['hwsim'] / 1e9:.2f} | {delta:,.0f} | {want:g}x PyTorch | {needed / 1e9:.2f} | "
+                     f"{needed / (ours * r['hwsim']):.2f}x |")
+    fewer = ", ".join(f"{_work(r, '') / _work(r, 'delta:'):.2f}x at batch {batch}" for batch, _, r in rows)
+    batch, _, r = rows[-1]
+    parts = ", ".join(f"{field.replace('_', ' ')} {r[f'work:{field}']:,.0f} -> {r[f'work:delta:{field}']:,.0f}"
+                      for field in MULTIPLY_ADDS)
+    lines += ["", f"Delta-coded training does fewer multiply-adds than threshold 0 by {fewer}: as much as "
+              f"a simulator whose time followed its multiply-adds alone would gain. The events thin the "
+              f"synaptic ops, not the learning (batch {batch}, per sequence-step: {parts})."]
+    return lines
+
+
+def _work(row: dict[str, float], prefix: str) -> float:
+    """hwsim's multiply-adds per sequence-step in a row (``prefix`` 'delta:': delta-coded)."""
+    return sum(row[f"work:{prefix}{field}"] for field in MULTIPLY_ADDS)
 
 
 def run_row(args: argparse.Namespace, batch: int, threads: int, batches: int) -> dict[str, float]:
