@@ -267,6 +267,19 @@ def _verdict(ok: bool) -> str:
     return "**met**" if ok else "**missed**"
 
 
+def describe_network(spec_path: Path) -> str:
+    """The spec's file (relative to the repository when inside it), its LRU, readout, task and
+    sequence length, as the results file names them."""
+    spec = load_spec(spec_path)
+    arch = Architecture.from_spec(spec)
+    shown = spec_path.relative_to(ROOT) if spec_path.is_relative_to(ROOT) else spec_path
+    readout = " -> ".join(f"{size} ({arch.activation})" if 0 < k < len(arch.readout_sizes) - 1 else str(size)
+                          for k, size in enumerate(arch.readout_sizes))
+    steps = task_from_spec(spec.task).sample(np.random.default_rng(0), 1).length
+    return (f"`{shown.as_posix()}` ({'complex' if arch.complex else 'real'} LRU N = {arch.state}, readout "
+            f"{readout}, {spec.task.name} task, {steps} steps per sequence)")
+
+
 def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, command: str,
              minutes: float, rounds: int, machine_scaling: float) -> str:
     torch = _torch()
@@ -278,8 +291,7 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
         f"{np.__version__}, torch {torch.__version__}. Best of {rounds} interleaved rounds, each "
         f"timed run after a {SETTLE:g} s rest (so the thread pools of the run before stop spinning).",
         "",
-        f"- network: `{spec_path.relative_to(ROOT)}` (complex LRU N = 128, readout 256 -> 128 (gelu) -> 9, "
-        "copy task, 30 steps per sequence); the same training batches for everyone",
+        f"- network: {describe_network(spec_path)}; the same training batches for everyone",
         "- PyTorch: BPTT, float32 autograd on the CPU, recurrence stepped in a loop, readout one GEMM "
         "over T x B rows, torch.optim.Adam; checked against the numpy reference's BPTT in float64 "
         f"from the same weights: loss and gradients agree to {check:.1e} (relative)",

@@ -11,7 +11,7 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from peer_speed import MULTIPLY_ADDS, hwsim_work, work_section  # noqa: E402
+from peer_speed import MULTIPLY_ADDS, describe_network, hwsim_work, work_section  # noqa: E402
 
 from compiler.pipeline import compile_artifact  # noqa: E402
 from hwsim.counters import FIELDS  # noqa: E402
@@ -69,3 +69,13 @@ def test_pytorch_macs_are_its_matrix_products_forward_and_backward() -> None:
     readout = sum(a * b for a, b in zip(sizes[:-1], sizes[1:], strict=True))
     projections = 2 * arch.inputs * arch.state
     assert pytorch_macs(model, batch) == 2 * projections + 3 * readout
+
+
+def test_the_network_is_described_from_its_spec(tmp_path: Path) -> None:
+    assert describe_network(ROOT / "examples" / "copy.yaml") == (
+        "`examples/copy.yaml` (complex LRU N = 128, readout 256 -> 128 (gelu) -> 9, copy task, "
+        "30 steps per sequence)")
+    outside = tmp_path / "net.yaml"
+    outside.write_text((ROOT / "examples" / "copy_linear_readout.yaml").read_text())
+    assert describe_network(outside) == (
+        f"`{outside.as_posix()}` (complex LRU N = 128, readout 256 -> 9, copy task, 30 steps per sequence)")
