@@ -24,6 +24,11 @@ after the other) and the best round counts. Throughput is sequence-steps per sec
 Before timing, the PyTorch model is checked against the numpy reference in float64 from the
 same initial weights: the BPTT loss of the first batch and its gradients must agree, so both
 sides do the same training (the difference is written to the results file).
+
+Each row also counts the work on its first batch, untimed: PyTorch's multiply-adds in its
+matrix products (``torch.utils.flop_counter``) and hwsim's counted multiply-adds (synaptic
+ops, learning weight and trace updates) at threshold 0 and delta-coded; the results file
+turns them into the rate each side sustained and the rate a target would ask of hwsim.
 """
 
 from __future__ import annotations
