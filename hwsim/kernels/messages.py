@@ -154,6 +154,9 @@ def _deliver_record(record, fired, receiver, tid, rounding, track, tables, state
                 if track and abs(v) > qmax[dst]:
                     qmax[dst] = abs(v)
                 inbox[idx[j]] = v
+        elif k == n:  # every value fired (threshold 0, dense): the indices are 0 .. n - 1, in order
+            for j in range(n):
+                inbox[j] = last[j]
         else:
             for j in range(k):
                 inbox[idx[j]] = last[idx[j]]
