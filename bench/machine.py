@@ -61,3 +61,39 @@ def two_core_scaling(seconds: float = 0.3) -> float:
         helper.join()
         ratios.append(2 * one / (time.perf_counter() - started))
     return float(np.median(ratios))
+
+
+def gemm_rate(rows: int, inner: int, cols: int, dtype, seconds: float = 0.2) -> float:
+    """G multiply-adds per second of this process's BLAS (numpy's matmul) on the products a
+    dense, batched formulation of a layer does: the forward product [rows x inner] @ [inner x
+    cols] and the weight gradient's [inner x rows] @ [rows x cols], the faster of the two, best
+    of five timed runs of about ``seconds`` / 5 each. The rate a simulator that ran its
+    multiply-adds as GEMMs on this machine could at best sustain; BLAS's own thread count
+    (``OPENBLAS_NUM_THREADS`` and the like, set before numpy loads) applies."""
+    import time
+
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal((rows, inner)).astype(dtype)
+    w = rng.standard_normal((inner, cols)).astype(dtype)
+    y = rng.standard_normal((rows, cols)).astype(dtype)
+    forward, gradient = np.empty((rows, cols), dtype), np.empty((inner, cols), dtype)
+    best = 0.0
+    for product in (lambda: np.matmul(x, w, out=forward), lambda: np.matmul(x.T, y, out=gradient)):
+        product()
+        repeats = 1
+        while True:  # calibrate to about seconds / 5 per timed run
+            started = time.perf_counter()
+            for _ in range(repeats):
+                product()
+            if time.perf_counter() - started > seconds / 20:
+                break
+            repeats *= 2
+        repeats *= 4
+        for _ in range(5):
+            started = time.perf_counter()
+            for _ in range(repeats):
+                product()
+            best = max(best, repeats * rows * inner * cols / (time.perf_counter() - started) / 1e9)
+    return best

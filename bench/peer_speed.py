@@ -54,7 +54,7 @@ import numpy as np  # noqa: E402
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from machine import cpu_name, two_core_scaling  # noqa: E402  (bench/machine.py)
+from machine import cpu_name, gemm_rate, two_core_scaling  # noqa: E402  (bench/machine.py)
 from timing import DELTA, SETTLE, time_interleaved, training_batches  # noqa: E402  (bench/timing.py)
 
 from compiler.pipeline import compile_artifact  # noqa: E402
@@ -185,6 +185,10 @@ def measure(spec: NetworkSpec, batch: int, threads: int, batches: int, rounds: i
     # untimed: loads (or compiles) the kernels, and counts the work of both sides on one batch
     work = {f"work:{field}": value for field, value in hwsim_work(artifact, data[0], threads).items()}
     work["work:pytorch_macs"] = pytorch_macs(torch_model(torch.float32), data[0])
+    inner, cols = largest_weight(arch)
+    work.update({"blas:inner": float(inner), "blas:cols": float(cols),
+                 "blas:float64": gemm_rate(batch, inner, cols, np.float64),
+                 "blas:float32": gemm_rate(batch, inner, cols, np.float32)})
 
     def reference(state) -> None:
         params, optimizer = state
@@ -234,6 +238,14 @@ def pytorch_macs(model: TorchBPTT, batch: SequenceBatch) -> float:
     with FlopCounterMode(display=False) as counter:
         model.train(batch)
     return counter.get_total_flops() / 2 / (batch.size * batch.length)
+
+
+def largest_weight(arch: Architecture) -> tuple[int, int]:
+    """(inputs, outputs) of the readout layer with the most weights: the shape at which this
+    machine's BLAS rate is measured (``machine.gemm_rate``), the best a dense formulation of the
+    network's multiply-adds could sustain."""
+    sizes = arch.readout_sizes
+    return max(zip(sizes[:-1], sizes[1:], strict=True), key=lambda pair: pair[0] * pair[1])
 
 
 #: hwsim's counted work that is a multiply-add each (``hwsim.counters``)
@@ -350,6 +362,7 @@ def document(spec_path: Path, rows: list[tuple[int, int, dict]], check: float, c
                   "scaling: an engine's per-lane cost rises as its batch shrinks (each weight column "
                   "is read for fewer lanes)."]
     lines += work_section(by)
+    lines += dense_bound_section(by)
     ratio = {key: r["hwsim"] / r["pytorch"] for key, r in by.items()}
     delta = {key: r["hwsim-delta"] / r["hwsim"] for key, r in by.items()}
     lines += ["", "Targets (the same thread count for both; one thread each unless said):", ""]
@@ -404,6 +417,42 @@ def work_section(by: dict[tuple[int, int], dict[str, float]]) -> list[str]:
     lines += ["", f"Delta-coded training does fewer multiply-adds than threshold 0 by {', '.join(fewer)}: "
               "as much as a simulator whose time followed its multiply-adds alone would gain. The "
               f"events thin the synaptic ops, not the learning (batch {batch}, per sequence-step: {parts})."]
+    return lines
+
+
+def dense_bound_section(by: dict[tuple[int, int], dict[str, float]]) -> list[str]:
+    """Whether a target could be met by any engine doing hwsim's multiply-adds: their time at
+    this machine's BLAS rate (``machine.gemm_rate``, float64 and float32) against the time per
+    sequence-step the target allows, and what that leaves for the rest of a step."""
+    rows = [(b, want, by[(b, 1)]) for b, want in THROUGHPUT_TARGETS
+            if (b, 1) in by and "blas:float64" in by[(b, 1)]]
+    if not rows:
+        return []
+    inner, cols = (int(rows[0][2][f"blas:{key}"]) for key in ("inner", "cols"))
+    lines = ["", "What the targets leave for the rest of a step. BLAS's rate (numpy's matmul on this "
+             f"thread count) at the network's largest weight, {inner} x {cols}, with the batch's lanes "
+             "as rows (the faster of the forward product and the weight gradient's): the most a "
+             "simulator that ran hwsim's multiply-adds as dense matrix products could sustain. Times "
+             "are per sequence-step: what the target allows, hwsim's multiply-adds at threshold 0 at "
+             "BLAS's rate, and hwsim's whole step now.", "",
+             "| batch | target | BLAS G/s float64 | BLAS G/s float32 | the target allows, ns | "
+             "multiply-adds at BLAS float64, ns | at BLAS float32, ns | hwsim now, ns |",
+             "|---|---|---|---|---|---|---|---|"]
+    shares = []
+    for batch, want, r in rows:
+        ours = _work(r, "")
+        allowed = 1e9 / (want * r["pytorch"])
+        at64, at32 = ours / r["blas:float64"], ours / r["blas:float32"]
+        lines.append(f"| {batch} | {want:g}x PyTorch | {r['blas:float64']:.1f} | {r['blas:float32']:.1f} | "
+                     f"{allowed:,.0f} | {at64:,.0f} | {at32:,.0f} | {1e9 / r['hwsim']:,.0f} |")
+        if batch > 1:
+            shares.append(f"batch {batch}: {at64 / allowed:.0%} in float64, {at32 / allowed:.0%} in float32, "
+                          f"leaving {allowed - at64:,.0f} and {allowed - at32:,.0f} ns")
+    if shares:
+        lines += ["", "Share of the allowed time that hwsim's multiply-adds alone would take at BLAS's rate ("
+                  + "; ".join(shares) + "). Everything else hwsim does in a step (neuron updates, the "
+                  "activations, the LRU's traces and credits, events, Adam) would have to fit in what is "
+                  "left: docs/results/kernel_profile.md gives its time now."]
     return lines
 
 

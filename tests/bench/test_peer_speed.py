@@ -11,7 +11,14 @@ import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "bench"))
 
-from peer_speed import MULTIPLY_ADDS, describe_network, hwsim_work, work_section  # noqa: E402
+from peer_speed import (  # noqa: E402
+    MULTIPLY_ADDS,
+    dense_bound_section,
+    describe_network,
+    hwsim_work,
+    largest_weight,
+    work_section,
+)
 
 from compiler.pipeline import compile_artifact  # noqa: E402
 from hwsim.counters import FIELDS  # noqa: E402
@@ -52,6 +59,28 @@ def test_the_work_table_gives_each_sides_rate_and_what_a_target_asks() -> None:
     assert "fewer multiply-adds than threshold 0 by 2.00x at batch 32" in text
     assert "synaptic ops effective 40,000 -> 10,000, learning weight updates 15,000 -> 15,000" in text
     assert work_section({(32, 2): row}) == []  # one-thread rows only
+
+
+def test_the_dense_bound_is_hwsims_multiply_adds_at_blas_rate_against_the_time_a_target_allows() -> None:
+    """2x PyTorch's 100 k sequence-steps/s allows 5,000 ns per sequence-step; 60 k multiply-adds
+    at 20 G/s take 3,000 ns (60%), at 40 G/s 1,500 ns (30%); hwsim at 50 k/s takes 20,000 ns."""
+    row = {"pytorch": 100_000.0, "hwsim": 50_000.0, "blas:inner": 256.0, "blas:cols": 128.0,
+           "blas:float64": 20.0, "blas:float32": 40.0}
+    for field, value in zip(MULTIPLY_ADDS, (40_000, 15_000, 5_000), strict=True):
+        row[f"work:{field}"] = float(value)
+    text = "\n".join(dense_bound_section({(32, 1): row, (128, 2): row}))
+    assert "largest weight, 256 x 128" in text
+    assert "| 32 | 2x PyTorch | 20.0 | 40.0 | 5,000 | 3,000 | 1,500 | 20,000 |" in text
+    assert "batch 32: 60% in float64, 30% in float32, leaving 2,000 and 3,500 ns" in text
+    assert "| 128 |" not in text  # one-thread rows only
+    assert dense_bound_section({(32, 1): {"pytorch": 1.0, "hwsim": 1.0}}) == []  # not measured
+
+
+def test_the_blas_rate_is_measured_at_the_readout_layer_with_the_most_weights() -> None:
+    spec = load_spec(ROOT / "examples" / "copy.yaml")
+    assert largest_weight(Architecture.from_spec(spec)) == (256, 128)
+    wide = spec.with_overrides({"recurrent.size": 4, "readout.hidden": [3, 40]})
+    assert largest_weight(Architecture.from_spec(wide)) == (40, 9)
 
 
 def test_pytorch_macs_are_its_matrix_products_forward_and_backward() -> None:
