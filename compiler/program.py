@@ -152,21 +152,27 @@ def restored_blocks(program: Program, optimizer_state: Mapping[str, Mapping[str,
 BindingKey = tuple[str, str, str | None, int | None, bool]
 
 
+def bound_buffers(program: Program) -> dict[BindingKey, list[tuple[int, Buffer]]]:
+    """(core id, buffer) of every buffer bound to a global array, by the array's key: what an
+    executor's ``read`` assembles (``assemble_bound``), found once rather than by going
+    through every buffer of the program on every read."""
+    bound: dict[BindingKey, list[tuple[int, Buffer]]] = {}
+    for core in program.cores:
+        for buf in core.buffers.values():
+            if buf.binding is not None:
+                bound.setdefault(buf.binding.key, []).append((core.core, buf))
+    return bound
+
+
 def bound_extents(program: Program) -> dict[BindingKey, tuple[int, ...]]:
     """The shape of every global array some buffer of ``program`` is bound to (the largest
     stop over its blocks), so a caller can read each one whole (``assemble_bound``,
     ``Backend.read``) without knowing the network."""
-    extents: dict[BindingKey, list[int]] = {}
-    for core in program.cores:
-        for buf in core.buffers.values():
-            b = buf.binding
-            if b is None:
-                continue
-            key = b.key
-            stop = [b.rows[1]] + ([b.cols[1]] if b.cols else [])
-            old = extents.setdefault(key, stop)
-            extents[key] = [max(x, y) for x, y in zip(old, stop, strict=True)]
-    return {key: tuple(shape) for key, shape in extents.items()}
+    extents: dict[BindingKey, tuple[int, ...]] = {}
+    for key, blocks in bound_buffers(program).items():
+        stops = [[b.rows[1]] + ([b.cols[1]] if b.cols else []) for b in (buf.binding for _, buf in blocks)]
+        extents[key] = tuple(max(stop[axis] for stop in stops) for axis in range(len(stops[0])))
+    return extents
 
 
 def assemble_bound(pieces: Iterable[tuple[Buffer, np.ndarray]], lanes: int, space: str, name: str,

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.artifact import Artifact
-from compiler.program import assemble_bound
+from compiler.program import assemble_bound, bound_buffers
 from hwsim import kernels as K
 from hwsim.counters import FIELDS, WORK_KINDS, work_counts
 from hwsim.encode import Encoded, encode
@@ -91,6 +91,7 @@ class Engine:
         program = artifact.program
         self.artifact = artifact
         self.program = program
+        self._bound = bound_buffers(program)
         self.lanes = int(lanes if lanes is not None else program.lanes)
         self.number_format = number_format
         self.threshold = EventThresholds.model_validate(
@@ -209,7 +210,8 @@ class Engine:
                layer: int | None = None, copy: bool = False) -> np.ndarray:
         """Assemble a global array (reference layout) from the buffers bound to it; per-lane
         arrays get a leading lane axis. Raises KeyError if nothing is bound to it."""
-        pieces = ((buf, self._view(k).astype(np.float64)) for k, (_, buf) in enumerate(self.enc.buffers))
+        blocks = self._bound.get((space, name, part, layer, copy), ())
+        pieces = ((buf, self._view(self.enc.buffer_id(core, buf.name))) for core, buf in blocks)
         return assemble_bound(pieces, self.lanes, space, name, shape, part, layer, copy)
 
     def parameters(self) -> dict[str, np.ndarray]:

@@ -16,12 +16,12 @@ Number formats: float64, float32 and fixed point, as ``core_rules.Storage`` stor
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 
 from compiler.artifact import Artifact
-from compiler.program import Buffer, Phase, assemble_bound, restored_blocks
+from compiler.program import Phase, assemble_bound, bound_buffers, restored_blocks
 from hwsim.backends.core_rules import (
     CoreRules,
     Delivery,
@@ -47,6 +47,7 @@ class InterpreterBackend:
         options = options or ExecutionOptions()
         self.artifact = artifact
         self.program = artifact.program
+        self._bound = bound_buffers(self.program)
         self.lanes = int(lanes)
         if self.lanes < 1:
             raise ValueError("lanes must be at least 1")
@@ -160,21 +161,18 @@ class InterpreterBackend:
     def buffer(self, core: int, name: str) -> np.ndarray:
         return self.mem[core][name]
 
-    def _pieces(self) -> Iterable[tuple[Buffer, np.ndarray]]:
-        return ((buf, self.mem[core.core][buf.name]) for core in self.program.cores
-                for buf in core.buffers.values())
-
     def read(self, space: str, name: str, shape: tuple[int, ...], part: str | None = None,
              layer: int | None = None, copy: bool = False) -> np.ndarray:
-        return assemble_bound(self._pieces(), self.lanes, space, name, shape, part, layer, copy)
+        blocks = self._bound.get((space, name, part, layer, copy), ())
+        pieces = ((buf, self.mem[core][buf.name]) for core, buf in blocks)
+        return assemble_bound(pieces, self.lanes, space, name, shape, part, layer, copy)
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {name: self.read("param", name, value.shape) for name, value in self.artifact.params.items()}
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
         state: dict[str, dict[str, np.ndarray]] = {"adam_m": {}, "adam_v": {}}
-        bound = {(buf.binding.space, buf.binding.name) for buf, _ in self._pieces()
-                 if buf.binding is not None and buf.binding.space in state}
+        bound = {(space, name) for space, name, *_ in self._bound if space in state}
         for space, name in bound:
             state[space][name] = self.read(space, name, self.artifact.params[name].shape)
         return state

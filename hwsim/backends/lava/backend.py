@@ -22,14 +22,14 @@ from __future__ import annotations
 import multiprocessing
 import re
 import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 
 import numpy as np
 from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 
 from compiler.artifact import Artifact
-from compiler.program import HOST, Buffer, Phase, assemble_bound, restored_blocks
+from compiler.program import HOST, Phase, assemble_bound, bound_buffers, restored_blocks
 from hwsim.backends.core_rules import (
     EventCounter,
     EventLayout,
@@ -113,6 +113,7 @@ class LavaBackend:
         options = options or ExecutionOptions()
         self.artifact = artifact
         self.program = program = artifact.program
+        self._bound = bound_buffers(program)
         self.lanes = int(lanes)
         if self.lanes < 1:
             raise ValueError("lanes must be at least 1")
@@ -322,17 +323,11 @@ class LavaBackend:
             self._cache[key] = getattr(self.cores[core], var_name(name)).get().reshape(shape)
         return self._cache[key]
 
-    def _pieces(self, space: str, name: str) -> Iterable[tuple[Buffer, np.ndarray]]:
-        """The buffers bound to (space, name), read only when asked for."""
-        for core in self.program.cores:
-            for buf in core.buffers.values():
-                b = buf.binding
-                if b is not None and b.space == space and b.name == name:
-                    yield buf, self.buffer(core.core, buf.name)
-
     def read(self, space: str, name: str, shape: tuple[int, ...], part: str | None = None,
              layer: int | None = None, copy: bool = False) -> np.ndarray:
-        return assemble_bound(self._pieces(space, name), self.lanes, space, name, shape, part, layer, copy)
+        blocks = self._bound.get((space, name, part, layer, copy), ())
+        pieces = ((buf, self.buffer(core, buf.name)) for core, buf in blocks)
+        return assemble_bound(pieces, self.lanes, space, name, shape, part, layer, copy)
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {name: self.read("param", name, value.shape) for name, value in self.artifact.params.items()}
