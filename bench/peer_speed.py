@@ -29,7 +29,9 @@ sides do the same training (the difference is written to the results file).
 Each row also counts the work on its first batch, untimed: PyTorch's multiply-adds in its
 matrix products (``torch.utils.flop_counter``) and hwsim's counted multiply-adds (synaptic
 ops, learning weight and trace updates) at threshold 0 and delta-coded; the results file
-turns them into the rate each side sustained and the rate a target would ask of hwsim.
+turns them into the rate each side sustained and the rate a target would ask of hwsim. It
+also times this machine's BLAS at the network's largest weight (``machine.gemm_rate``), to say
+how much of the time a target allows hwsim's multiply-adds would take even at that rate.
 """
 
 from __future__ import annotations
@@ -406,7 +408,7 @@ def work_section(by: dict[tuple[int, int], dict[str, float]]) -> list[str]:
     for batch, want, r in rows:
         ours, delta = _work(r, ""), _work(r, "delta:")
         theirs = r["work:pytorch_macs"]
-        needed = want * r["pytorch"]  # sequence-steps per second the target asks of hwsim
+        needed = _asked(want, r)
         lines.append(f"| {batch} | {theirs:,.0f} | {theirs * r['pytorch'] / 1e9:.2f} | {ours:,.0f} | "
                      f"{ours * r['hwsim'] / 1e9:.2f} | {delta:,.0f} | {want:g}x PyTorch | "
                      f"{ours * needed / 1e9:.2f} | {needed / r['hwsim']:.2f}x |")
@@ -441,11 +443,11 @@ def dense_bound_section(by: dict[tuple[int, int], dict[str, float]]) -> list[str
     shares = []
     for batch, want, r in rows:
         ours = _work(r, "")
-        allowed = 1e9 / (want * r["pytorch"])
+        allowed = 1e9 / _asked(want, r)  # ns per sequence-step
         at64, at32 = ours / r["blas:float64"], ours / r["blas:float32"]
         lines.append(f"| {batch} | {want:g}x PyTorch | {r['blas:float64']:.1f} | {r['blas:float32']:.1f} | "
                      f"{allowed:,.0f} | {at64:,.0f} | {at32:,.0f} | {1e9 / r['hwsim']:,.0f} |")
-        if batch > 1:
+        if batch > 1:  # the batches people train at (batch 1's target is met)
             shares.append(f"batch {batch}: {at64 / allowed:.0%} in float64, {at32 / allowed:.0%} in float32, "
                           f"leaving {allowed - at64:,.0f} and {allowed - at32:,.0f} ns")
     if shares:
@@ -454,6 +456,11 @@ def dense_bound_section(by: dict[tuple[int, int], dict[str, float]]) -> list[str
                   "activations, the LRU's traces and credits, events, Adam) would have to fit in what is "
                   "left: docs/results/kernel_profile.md gives its time now."]
     return lines
+
+
+def _asked(want: float, row: dict[str, float]) -> float:
+    """Sequence-steps per second a target of ``want`` x PyTorch asks of hwsim in a row."""
+    return want * row["pytorch"]
 
 
 def _work(row: dict[str, float], prefix: str) -> float:
