@@ -26,6 +26,7 @@ from compiler.program import assemble_bound, bound_buffers
 from hwsim import kernels as K
 from hwsim.counters import FIELDS, WORK_KINDS, work_counts
 from hwsim.encode import Encoded, encode
+from hwsim.kernels.jit import compile_for, kernel_optimisation
 from hwsim.kernels.records import by_reference
 from hwsim.kernels.tables import (
     ROUND_FIXED,
@@ -150,9 +151,12 @@ class Engine:
         #: per worker, the records as the kernels take them (by reference, sharing the arrays
         #: above): its own scratch and op counts (worker 0's are the engine's)
         self._scratch = [_scratch(enc, lanes_, self._team, t) for t in range(self.threads)]
-        self._workers = [by_reference(enc.tables, self._state if t == 0 else
-                                      self._state._replace(op_counts=self._team.op_counts[t]), scratch)
-                         for t, scratch in enumerate(self._scratch)]
+        with kernel_optimisation():  # the first engine of a process compiles (or loads) the kernels here
+            self._workers = [by_reference(enc.tables, self._state if t == 0 else
+                                          self._state._replace(op_counts=self._team.op_counts[t]), scratch)
+                             for t, scratch in enumerate(self._scratch)]
+            compile_for(K.refresh, *self._workers[0][:2])
+        self._compiled = False  # execute: compiled for this engine's argument types at its first call
         self._records = self._workers[0]
         self._pool = (ThreadPoolExecutor(self.threads - 1, thread_name_prefix="neuropc-worker")
                       if self.threads > 1 else None)
@@ -268,6 +272,9 @@ class Engine:
         team = self._team
         team.flags[...] = 0
         args = (options, int(self.count), hin, loss, logits, step_counts)
+        if not self._compiled:
+            compile_for(K.execute, *args, *self._records, team, 0)
+            self._compiled = True
         helpers = [self._pool.submit(K.execute, *args, *self._workers[t], team, t)
                    for t in range(1, self.threads)] if self._pool else []
         self.count = int(K.execute(*args, *self._records, team, 0))

@@ -28,6 +28,11 @@ nothing (their working arrays live in ``tables.Scratch``), and with it every arr
 of a small kernel called in an inner loop would cost two atomic updates. The records are
 read without it too (``records``, borrowed reads).
 
+The kernels compile at LLVM optimisation level 2 (``OPT_LEVEL``; numba's default is 3), set
+only while the engine compiles them (``kernel_optimisation``, ``compile_for``) and only when
+the user has not chosen one (``NUMBA_OPT``): measured back to back, the cold compile took 10%
+less time and training ran as fast, with the same bits (docs/hwsim.md, 'Compile time').
+
 Everything compiles with numba's numpy error model: a float division by zero gives inf or
 NaN, as numpy does, instead of a check that raises ZeroDivisionError; that check kept
 LLVM from vectorising any loop with a division (Adam's update ran 7.7x slower).
@@ -38,7 +43,13 @@ compile a large kernel twice.
 
 from __future__ import annotations
 
+import os
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from numba import njit
+from numba.core import config as numba_config
 
 _NUMPY_ERRORS = {"error_model": "numpy"}
 _COMMON = {"_nrt": False, **_NUMPY_ERRORS}
@@ -49,3 +60,36 @@ entry = njit(**_COMMON, cache=True)
 record_entry = njit(**_NUMPY_ERRORS, cache=True, nogil=True)
 inlined = njit(**_COMMON, **_INTERNAL, inline="always")
 inlined_entry = njit(**_COMMON, cache=True, inline="always")
+
+
+#: numba's LLVM optimisation level for the kernels (see the module docstring)
+OPT_LEVEL = 2
+#: one thread at a time under ``kernel_optimisation`` (re-entrant: the engine nests it), so each
+#: restores the level it found
+_LEVEL_LOCK = threading.RLock()
+
+
+@contextmanager
+def kernel_optimisation() -> Iterator[None]:
+    """numba's optimisation level set to ``OPT_LEVEL`` inside, the one it had restored after;
+    left alone if the user set ``NUMBA_OPT``. numba reads the level whenever it builds a pass
+    pipeline, so what compiles inside gets it. Only the engine's own thread may enter (its
+    worker threads must not: their kernels are compiled before they start, ``compile_for``)."""
+    if "NUMBA_OPT" in os.environ:
+        yield
+        return
+    with _LEVEL_LOCK:
+        before = numba_config.OPT
+        numba_config.OPT = type(before)(OPT_LEVEL)
+        try:
+            yield
+        finally:
+            numba_config.OPT = before
+
+
+def compile_for(dispatcher, *args) -> None:
+    """Compile (or load from the disk cache) ``dispatcher``'s specialisation for ``args``,
+    typed as a call would type them, under ``kernel_optimisation``: then the call itself, in
+    whatever threads, finds it compiled."""
+    with kernel_optimisation():
+        dispatcher.compile(tuple(dispatcher.typeof_pyval(a) for a in args))
