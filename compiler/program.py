@@ -22,7 +22,7 @@ Execution model (docs/compiler.md has the formulas of every op kind):
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field
 from typing import Any, Literal
 
@@ -175,29 +175,43 @@ def bound_extents(program: Program) -> dict[BindingKey, tuple[int, ...]]:
     return extents
 
 
-def assemble_bound(pieces: Iterable[tuple[Buffer, np.ndarray]], lanes: int, space: str, name: str,
-                   shape: tuple[int, ...], part: str | None = None, layer: int | None = None,
-                   copy: bool = False) -> np.ndarray:
-    """One global array (the reference's layout) from the buffers bound to it, so any executor
-    of a program can be compared with the reference array by array. ``pieces`` are (buffer,
-    its current value) for every buffer; per-lane arrays get a leading lane axis. Raises
-    KeyError if nothing is bound to the array."""
+def assemble_bound(blocks: Iterable[tuple[int, Buffer]], value_of: Callable[[int, str], np.ndarray], lanes: int,
+                   key: BindingKey, shape: tuple[int, ...]) -> np.ndarray:
+    """One global array (the reference's layout) from the buffers bound to it (``blocks``:
+    (core, buffer) as ``bound_buffers`` gives them for ``key``), each read by ``value_of(core,
+    buffer name)``, so any executor of a program can be compared with the reference array by
+    array; per-lane arrays get a leading lane axis. Raises KeyError if nothing is bound to it."""
     out = None
-    for buf, value in pieces:
+    for core, buf in blocks:
         b = buf.binding
-        if b is None or b.key != (space, name, part, layer, copy):
-            continue
         if out is None:
             out = np.full(((lanes, *shape) if buf.per_lane else shape), np.nan)
         lead = (slice(None),) if buf.per_lane else ()
+        value = value_of(core, buf.name)
         block = np.swapaxes(value, -1, -2) if b.transpose else value
         if b.cols is None:
             out[lead + (slice(*b.rows),)] = block
         else:
             out[lead + (slice(*b.rows), slice(*b.cols))] = block
     if out is None:
+        space, name, part, layer, copy = key
         raise KeyError(f"no buffer is bound to {space} {name} part={part} layer={layer} copy={copy}")
     return out
+
+
+#: the optimizer's state arrays, one per parameter (Adam's moments)
+OPTIMIZER_SPACES = ("adam_m", "adam_v")
+
+
+def optimizer_moments(bound: Mapping[BindingKey, object], read: Callable[[str, str, tuple[int, ...]], np.ndarray],
+                      params: Mapping[str, np.ndarray]) -> dict[str, dict[str, np.ndarray]]:
+    """Every optimizer moment bound in a program (``bound``: ``bound_buffers``' keys), read
+    whole by an executor's ``read(space, name, shape)`` in its parameter's shape; empty for SGD."""
+    state: dict[str, dict[str, np.ndarray]] = {space: {} for space in OPTIMIZER_SPACES}
+    for space, name, *_ in bound:
+        if space in state and name not in state[space]:
+            state[space][name] = read(space, name, params[name].shape)
+    return state
 
 
 Operand = str | tuple[str, ...]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from compiler.artifact import Artifact
-from compiler.program import assemble_bound, bound_buffers
+from compiler.program import assemble_bound, bound_buffers, optimizer_moments
 from hwsim import kernels as K
 from hwsim.counters import FIELDS, WORK_KINDS, work_counts
 from hwsim.encode import Encoded, encode
@@ -214,9 +214,8 @@ class Engine:
                layer: int | None = None, copy: bool = False) -> np.ndarray:
         """Assemble a global array (reference layout) from the buffers bound to it; per-lane
         arrays get a leading lane axis. Raises KeyError if nothing is bound to it."""
-        blocks = self._bound.get((space, name, part, layer, copy), ())
-        pieces = ((buf, self._view(self.enc.buffer_id(core, buf.name))) for core, buf in blocks)
-        return assemble_bound(pieces, self.lanes, space, name, shape, part, layer, copy)
+        key = (space, name, part, layer, copy)
+        return assemble_bound(self._bound.get(key, ()), self.buffer, self.lanes, key, shape)
 
     def parameters(self) -> dict[str, np.ndarray]:
         """The current parameters in the reference's names and shapes (primaries)."""
@@ -225,12 +224,7 @@ class Engine:
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
         """Adam moments by parameter name (trainable ones), empty for SGD."""
-        state: dict[str, dict[str, np.ndarray]] = {"adam_m": {}, "adam_v": {}}
-        seen = {(buf.binding.space, buf.binding.name) for _, buf in self.enc.buffers
-                if buf.binding is not None and buf.binding.space in state}
-        for space, name in seen:
-            state[space][name] = self.gather(space, name, self.artifact.params[name].shape)
-        return state
+        return optimizer_moments(self._bound, self.gather, self.artifact.params)
 
     # -- running -------------------------------------------------------------------------
     def host_rows(self, u: np.ndarray, target: np.ndarray, mask: np.ndarray) -> np.ndarray:

@@ -21,7 +21,7 @@ from collections.abc import Mapping
 import numpy as np
 
 from compiler.artifact import Artifact
-from compiler.program import Phase, assemble_bound, bound_buffers, restored_blocks
+from compiler.program import Phase, assemble_bound, bound_buffers, optimizer_moments, restored_blocks
 from hwsim.backends.core_rules import (
     CoreRules,
     Delivery,
@@ -163,19 +163,14 @@ class InterpreterBackend:
 
     def read(self, space: str, name: str, shape: tuple[int, ...], part: str | None = None,
              layer: int | None = None, copy: bool = False) -> np.ndarray:
-        blocks = self._bound.get((space, name, part, layer, copy), ())
-        pieces = ((buf, self.mem[core][buf.name]) for core, buf in blocks)
-        return assemble_bound(pieces, self.lanes, space, name, shape, part, layer, copy)
+        key = (space, name, part, layer, copy)
+        return assemble_bound(self._bound.get(key, ()), self.buffer, self.lanes, key, shape)
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {name: self.read("param", name, value.shape) for name, value in self.artifact.params.items()}
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
-        state: dict[str, dict[str, np.ndarray]] = {"adam_m": {}, "adam_v": {}}
-        bound = {(space, name) for space, name, *_ in self._bound if space in state}
-        for space, name in bound:
-            state[space][name] = self.read(space, name, self.artifact.params[name].shape)
-        return state
+        return optimizer_moments(self._bound, self.read, self.artifact.params)
 
     def restore(self, params: Mapping[str, np.ndarray],
                 optimizer_state: Mapping[str, Mapping[str, np.ndarray]], optimizer_steps: int,

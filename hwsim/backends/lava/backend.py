@@ -29,7 +29,7 @@ from lava.magma.core.run_conditions import RunSteps
 from lava.magma.core.run_configs import Loihi2SimCfg
 
 from compiler.artifact import Artifact
-from compiler.program import HOST, Phase, assemble_bound, bound_buffers, restored_blocks
+from compiler.program import HOST, Phase, assemble_bound, bound_buffers, optimizer_moments, restored_blocks
 from hwsim.backends.core_rules import (
     EventCounter,
     EventLayout,
@@ -325,20 +325,14 @@ class LavaBackend:
 
     def read(self, space: str, name: str, shape: tuple[int, ...], part: str | None = None,
              layer: int | None = None, copy: bool = False) -> np.ndarray:
-        blocks = self._bound.get((space, name, part, layer, copy), ())
-        pieces = ((buf, self.buffer(core, buf.name)) for core, buf in blocks)
-        return assemble_bound(pieces, self.lanes, space, name, shape, part, layer, copy)
+        key = (space, name, part, layer, copy)
+        return assemble_bound(self._bound.get(key, ()), self.buffer, self.lanes, key, shape)
 
     def parameters(self) -> dict[str, np.ndarray]:
         return {name: self.read("param", name, value.shape) for name, value in self.artifact.params.items()}
 
     def optimizer_state(self) -> dict[str, dict[str, np.ndarray]]:
-        state: dict[str, dict[str, np.ndarray]] = {"adam_m": {}, "adam_v": {}}
-        bound = {(buf.binding.space, buf.binding.name) for core in self.program.cores
-                 for buf in core.buffers.values() if buf.binding is not None and buf.binding.space in state}
-        for space, name in bound:
-            state[space][name] = self.read(space, name, self.artifact.params[name].shape)
-        return state
+        return optimizer_moments(self._bound, self.read, self.artifact.params)
 
     def restore(self, params: Mapping[str, np.ndarray],
                 optimizer_state: Mapping[str, Mapping[str, np.ndarray]], optimizer_steps: int,
