@@ -84,8 +84,8 @@ def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
     r = 4 * blk
     block = min(4, rows - r)
     start = ao + r * cols
-    run0 = run1 = run2 = np.int64(-1)  # typed, not a literal: one specialisation of _flush
-    n = 0
+    run0 = run1 = run2 = np.int64(-1)  # typed, not literals: one specialisation of _flush
+    n = np.int64(0)
     for b in range(lanes):
         if nzc[b] == 0 or active[b] == 0:
             continue
@@ -94,7 +94,7 @@ def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
             if n == 3:
                 outer4x4(mem, start, cols, po[run0] + r, po[run1] + r, po[run2] + r, po[b] + r,
                          qo[run0], qo[run1], qo[run2], qo[b])
-                n = 0
+                n = np.int64(0)
             else:
                 if n == 0:
                     run0 = b
@@ -105,7 +105,7 @@ def _block(blk, lanes, ao, rows, cols, width, mem, po, qo, nzc, active, icol):
                 n += 1
             continue
         _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width)
-        n = 0
+        n = np.int64(0)
         _add_lane(mem, start, block, cols, r, po[b], qo[b], icol, width, b, cols if wide else nzc[b])
     _flush(n, run0, run1, run2, mem, start, block, cols, r, po, qo, icol, width)
 
