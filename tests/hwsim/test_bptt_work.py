@@ -13,6 +13,7 @@ from hwsim.bptt_work import (
     bptt_work,
     bptt_work_closed_form,
     count_bptt_work,
+    inference_work_closed_form,
     parameter_bytes,
     rtrl_state_bytes,
 )
@@ -108,8 +109,54 @@ def test_history_grows_with_sequence_length_and_rtrl_state_does_not():
     assert state.parts["trace B (one per input synapse)"] == 2 * 6 * 5 * 2 * 4
     assert state.parts["trace gamma"] == 2 * 6 * 2 * 4
     assert rtrl_state_bytes(arch(learn_gamma=False), batch=2).parts["trace gamma"] == 0
+    # carried state and the lambda trace: one complex number per state entry; one step's value
+    # and error nodes: state 12 and hidden 8 of each, and the 3 output errors
+    assert state.parts["carried state"] == state.parts["trace lambda"] == 2 * 12 * 4
+    assert state.parts["step value and error nodes"] == 2 * (2 * (12 + 8) + 3) * 4
+    assert state.total == sum(state.parts.values()) and state.per_sequence == state.total / 2
     # complex N=6 (nu, theta, gamma_log), B 2*6*5, W0 5*12 + 5, W1 3*5 + 3
     assert parameter_bytes(network) == (18 + 60 + 8 * 12 + 8 + 3 * 8 + 3) * 4
+
+
+def test_the_history_stores_each_steps_targets_as_the_loss_needs_them():
+    # cross-entropy keeps one class id per step; squared error the whole target vector
+    classes = bptt_history_bytes(arch(outputs=3), 10, batch=2)
+    vectors = bptt_history_bytes(arch(outputs=3, loss="squared_error"), 10, batch=2)
+    assert classes.parts["targets"] == 10 * 2 * 1 * 4
+    assert vectors.parts["targets"] == 10 * 2 * 3 * 4
+    assert vectors.total == bptt_work_closed_form(arch(outputs=3, loss="squared_error"), 10, 2).activation_bytes_written
+    assert vectors.per_sequence == vectors.total / 2
+
+
+def test_defaults_are_one_sequence_in_fp32():
+    network = arch()
+    assert bptt_work(network, 7) == bptt_work(network, 7, 1, value_bytes=4)
+    assert bptt_work_closed_form(network, 7) == bptt_work_closed_form(network, 7, 1, value_bytes=4)
+    assert bptt_history_bytes(network, 7) == bptt_history_bytes(network, 7, 1, value_bytes=4)
+    assert rtrl_state_bytes(network) == rtrl_state_bytes(network, 1, value_bytes=4)
+    assert inference_work_closed_form(network) == inference_work_closed_form(network, 1, 1, value_bytes=4)
+
+
+def test_inference_does_forward_work_only():
+    network = arch()
+    forward = inference_work_closed_form(network, steps=3, batch=2)
+    training = bptt_work_closed_form(network, 3, 2)
+    assert forward.forward_macs == training.forward_macs > 0
+    assert (forward.backward_macs, forward.weight_gradient_macs, forward.optimizer_updates) == (0, 0, 0)
+    assert (forward.gradient_bytes, forward.activation_bytes_written, forward.activation_bytes_read) == (0, 0, 0)
+    assert forward.history_slots == ()
+
+
+@pytest.mark.parametrize(("seq_len", "batch"), [(0, 1), (1, 0), (-1, 2)])
+def test_no_steps_or_no_sequences_is_refused(seq_len, batch):
+    with pytest.raises(ValueError, match="seq_len and batch must be at least 1"):
+        bptt_work(arch(), seq_len, batch)
+
+
+@pytest.mark.parametrize(("a", "b"), [((2, 3), (4, 5)), ((2, 3), (3,)), ((3,), (3, 2))])
+def test_a_matrix_product_of_mismatched_shapes_is_refused(a, b):
+    with pytest.raises(ValueError, match="matmul expects"):
+        BPTTCounter().matmul("forward", np.zeros(a), np.zeros(b))
 
 
 def test_history_spills_off_chip_newest_slots_first():

@@ -11,6 +11,8 @@ import yaml
 from hwsim.costs import (
     PROVENANCES,
     REQUIRED,
+    UNITS,
+    Constant,
     load_profile,
     parse_profile,
     parse_unit,
@@ -98,13 +100,78 @@ def test_conventional_profiles_follow_their_datasheets():
     assert gpu.onchip_capacity_bytes == 50_000_000
 
 
-def test_units_convert_to_si():
-    assert parse_unit("pJ") == ("energy", 1e-12)
-    assert parse_unit("pJ/bit") == ("energy_per_data", pytest.approx(8e-12))
-    assert parse_unit("nJ/64bit") == ("energy_per_data", pytest.approx(1e-9 / 8))
-    assert parse_unit("MiB") == ("capacity", 2.0**20)
-    with pytest.raises(ValueError, match="unknown unit 'pj'"):
-        parse_unit("pj")
+#: every unit a profile may use and its factor to SI, written out here rather than read from
+#: hwsim.costs: a user's file priced in nJ or GiB must convert as the physics says
+SI: dict[str, tuple[str, float]] = {
+    "fJ": ("energy", 1e-15), "pJ": ("energy", 1e-12), "nJ": ("energy", 1e-9), "uJ": ("energy", 1e-6),
+    "mJ": ("energy", 1e-3), "J": ("energy", 1.0),
+    "B": ("capacity", 1.0), "kB": ("capacity", 1e3), "MB": ("capacity", 1e6), "GB": ("capacity", 1e9),
+    "KiB": ("capacity", 1024.0), "MiB": ("capacity", 1024.0**2), "GiB": ("capacity", 1024.0**3),
+    "ps": ("time", 1e-12), "ns": ("time", 1e-9), "us": ("time", 1e-6), "ms": ("time", 1e-3), "s": ("time", 1.0),
+    "uW": ("power", 1e-6), "mW": ("power", 1e-3), "W": ("power", 1.0),
+    "GFLOPS": ("rate", 1e9), "TFLOPS": ("rate", 1e12),
+    "GB/s": ("bandwidth", 1e9), "TB/s": ("bandwidth", 1e12),
+    "1": ("ratio", 1.0),
+}
+#: bytes per unit of data in an energy-per-data unit (pJ/bit is 8 pJ per byte)
+DATA_BYTES = {"bit": 1 / 8, "byte": 1.0, "64bit": 8.0}
+
+
+def expected_units() -> dict[str, tuple[str, float]]:
+    per_data = {f"{energy}/{data}": ("energy_per_data", factor / nbytes)
+                for energy, (dimension, factor) in SI.items() if dimension == "energy"
+                for data, nbytes in DATA_BYTES.items()}
+    return {**SI, **per_data}
+
+
+def test_every_unit_converts_to_its_si_factor():
+    expected = expected_units()
+    assert set(UNITS) == set(expected)
+    for unit, (dimension, factor) in expected.items():
+        assert parse_unit(unit) == (dimension, pytest.approx(factor, rel=1e-12)), unit
+
+
+@pytest.mark.parametrize("unit", ["pj", "pJ/furlong", "furlong/bit", "pJ/", "/bit", "GiB/s", ""])
+def test_an_unknown_unit_is_refused_with_the_list_of_known_ones(unit):
+    with pytest.raises(ValueError, match=f"unknown unit {unit!r}.*pJ/bit"):
+        parse_unit(unit)
+
+
+def constant(**fields) -> Constant:
+    return Constant(**{"value": 2.0, "unit": "pJ", "source": "s", "provenance": "assumed", **fields})
+
+
+@pytest.mark.parametrize(("low", "high", "ranged", "text"), [
+    (None, None, False, "2 pJ"),
+    (2.0, 2.0, False, "2 pJ"),
+    (2.0, None, False, "2 pJ"),
+    (1.0, None, True, "2 pJ (1-2)"),
+    (None, 3.0, True, "2 pJ (2-3)"),
+    (2.0, 3.0, True, "2 pJ (2-3)"),
+    (1.0, 2.0, True, "2 pJ (1-2)"),
+    (1.0, 3.0, True, "2 pJ (1-3)"),
+])
+def test_a_constant_has_a_range_when_an_end_differs_from_its_value(low, high, ranged, text):
+    c = constant(low=low, high=high)
+    assert c.has_range is ranged
+    assert c.range_text() == text
+    assert c.at("value") is c
+    assert c.at("low").value == (2.0 if low is None else low)
+    assert c.at("high").value == (2.0 if high is None else high)
+
+
+def test_a_profile_at_a_corner_moves_only_the_constants_asked_for():
+    gpu = load_profile("gpu-h100")
+    first, *others = gpu.ranged()
+    assert others and gpu.constant(first).low is not None
+    one = gpu.at("low", [first])
+    assert one.constant(first) == gpu.constant(first).at("low") != gpu.constant(first)
+    assert all(one.constant(k) == gpu.constant(k) for k in others)
+    every = gpu.at("low")
+    assert all(every.constant(k) == gpu.constant(k).at("low") for k in gpu.constants)
+    assert sum(every.constant(k) != gpu.constant(k) for k in gpu.ranged()) > 1
+    assert one.name == every.name == gpu.name
+    assert gpu.with_constants({}, name="scenario").name == "scenario"
 
 
 # --- user profiles -------------------------------------------------------------------------
@@ -173,7 +240,31 @@ BAD = [
     pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, unit: pJ, source: x, provenance: assumed,"
                  " sorce: y}\n",
                  [":3:", "constants.hop.sorce", "unknown key"], id="unknown-field"),
-    pytest.param("base: loihi\ncostants: {}\n", [":2:", "costants", "unknown key"], id="unknown-top-key"),
+    pytest.param("base: loihi\ncostants: {}\n", [":2:", "costants", "unknown key (a profile has name, base, kind"],
+                 id="unknown-top-key"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, unit: pJ, provenance: assumed}\n"
+                 "  message: {value: 3.0, unit: pJ, provenance: assumed}\n"
+                 "  synaptic_op: {value: 3.0, unit: pJ, provenance: assumed}\n",
+                 [":3:", ":4:", ":5:", "constants.synaptic_op.source"], id="three-problems-all-listed"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, unit: pJ, provenance: assumed}\n"
+                 "  message: {value: 3.0, unit: pJ, provenance: assumed}\n"
+                 "  synaptic_op: {value: 3.0, unit: pJ, provenance: assumed}\n"
+                 "  neuron_update: {value: 3.0, unit: pJ, provenance: assumed}\n",
+                 [":3:", ":4:", "... and 2 more problems (fix these first)"], id="four-problems-two-listed"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, unit: pJ, source: x}\n",
+                 [":3:", "constants.hop.provenance", "provenance is missing (one of measured, simulated, derived,"
+                  " assumed)"], id="missing-provenance"),
+    pytest.param("name: mine\nkind: neuromorphc\n",
+                 [":2:", "kind", "unknown kind 'neuromorphc' (expected neuromorphic or conventional)"],
+                 id="unknown-kind"),
+    pytest.param("base: loihi\nconstants:\n  hop: 3.0\n", [":3:", "constants.hop", "must be a mapping of fields"
+                                                               " (got 3.0)"], id="constant-not-a-mapping"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, low: -1.0, unit: pJ, source: x,"
+                 " provenance: assumed}\n", [":3:", "constants.hop.value", "negative energy: -1 pJ"],
+                 id="negative-low-end"),
+    pytest.param("base: loihi\nconstants:\n  hop: {value: 3.0, low: 4.0, unit: pJ, source: x,"
+                 " provenance: assumed}\n", [":3:", "constants.hop", "the range must hold the value: low 4 <= value 3"],
+                 id="range-without-its-value"),
     pytest.param("base: loihi\nconstants:\n  synaptic_ops: {value: 3.0, unit: pJ, source: x, provenance: assumed}\n",
                  [":3:", "constants.synaptic_ops", "did you mean 'synaptic_op'"], id="misspelt-constant"),
     pytest.param("base: loihi3\n", [":1:", "base", "unknown base 'loihi3'", "loihi2-estimate"], id="unknown-base"),
@@ -198,6 +289,13 @@ def test_a_bad_profile_file_names_file_line_and_key(tmp_path, text, expected):
     assert message.startswith(str(path))
     for part in expected:
         assert part in message, message
+    assert "Value error" not in message and "Traceback" not in message
+
+
+def test_a_list_where_a_mapping_belongs_is_named_without_echoing_it(tmp_path):
+    path = write(tmp_path, "my.yaml", "base: loihi\nconstants: [hop, message]\n")
+    with pytest.raises(NeuropcError, match="constants: must be a mapping of fields$"):
+        load_profile(path)
 
 
 def test_profile_bases_may_not_form_a_cycle(tmp_path):
@@ -212,6 +310,33 @@ def test_unknown_profile_names_list_the_shipped_ones(tmp_path):
         load_profile("loihi3")
     with pytest.raises(NeuropcError, match="no such file"):
         load_profile(tmp_path / "missing.yaml")
+
+
+def test_a_name_is_a_shipped_profile_and_a_path_is_a_file(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "loihi", "name: my-chip\nkind: neuromorphic\ndescription: a user's own chip\nconstants:\n"
+          + "".join(f"  {key}: {{value: 1.0, unit: pJ, source: x, provenance: assumed}}\n"
+                    for key in REQUIRED["neuromorphic"]))
+    assert load_profile("loihi").name == "loihi"
+    mine = load_profile(Path("loihi"))
+    assert (mine.name, mine.description) == ("my-chip", "a user's own chip")
+    assert load_profile(str(tmp_path / "loihi")).name == "my-chip"  # no .yaml suffix: still a file
+
+
+def test_a_file_on_a_base_keeps_the_base_description_and_boundary_unless_it_gives_its_own(tmp_path):
+    cpu = load_profile("cpu-45nm")
+    inherits = load_profile(write(tmp_path, "a.yaml", "base: cpu-45nm\n"))
+    assert (inherits.description, inherits.boundary) == (cpu.description, cpu.boundary) != ("", None)
+    own = load_profile(write(tmp_path, "b.yaml", "base: cpu-45nm\ndescription: mine\nboundary: whole board\n"))
+    assert (own.description, own.boundary) == ("mine", "whole board")
+    assert own.label == "cpu-45nm+b (whole board)"
+
+
+def test_parse_profile_resolves_a_relative_base_against_the_working_folder(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path, "first.yaml", "base: cpu-45nm\nconstants:\n"
+          "  mac: {value: 2.0, unit: pJ, source: mine, provenance: assumed}\n")
+    assert parse_profile("base: ./first.yaml\n", "inline").joules("mac") == 2e-12
 
 
 def test_parse_profile_validates_text_without_a_file():

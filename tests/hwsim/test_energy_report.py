@@ -7,18 +7,13 @@ import json
 import pytest
 
 from hwsim.bptt_variants import bptt_variant
-from hwsim.chip_time import ChipLayout
 from hwsim.costs import load_profile
-from hwsim.counters import WorkCounts
 from hwsim.energy import conventional_energy
 from hwsim.energy_render import plot, render
 from hwsim.energy_report import LEFT_OUT, RunCounts, build_report
 from neuropc.reference.network import Architecture
-from tests.conftest import small_spec
+from tests.hwsim.energy_helpers import COUNTS, made_up_run
 
-COUNTS = WorkCounts(synaptic_ops_dense=1000, synaptic_ops_effective=400, neuron_updates=50,
-                    learning_weight_updates=300, learning_trace_updates=200, messages=80, hops=160,
-                    memory_reads=10, memory_writes=5)
 SETTINGS = {"chip_profile": "loihi2-estimate", "target": "loihi2", "conventional_profile": "gpu-h100",
             "rule": "tpc-rtrl", "number_format": "float64", "event_threshold": 0.0, "dense": False, "batch": 4,
             "lanes": "lockstep lanes", "training_sequences": 8, "inference_steps": 9, "accuracy": 0.5,
@@ -27,14 +22,7 @@ SETTINGS = {"chip_profile": "loihi2-estimate", "target": "loihi2", "conventional
 
 @pytest.fixture
 def run(copy_spec) -> RunCounts:
-    arch = Architecture.from_spec(small_spec(copy_spec))
-    layout = ChipLayout(cores=2, chips=1, stages_per_step=4, stages_per_sequence=2)
-    return RunCounts(arch=arch, seq_len=9, batch=4, iterations=2, optimizer="adam", train=COUNTS.scale(8),
-                     train_sequences=8, train_per_core=(COUNTS.scale(6), COUNTS.scale(2)),
-                     train_batches=(COUNTS.scale(4), COUNTS.scale(4)), inference=COUNTS, inference_steps=9,
-                     inference_per_core=(COUNTS,), train_layout=layout, inference_layout=layout,
-                     core_layers=("lru", "output"), by_op={"matvec": COUNTS.scale(8)}, footprint_bytes=1234,
-                     accuracy=0.5)
+    return made_up_run(copy_spec)
 
 
 @pytest.fixture
