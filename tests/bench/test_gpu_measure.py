@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from hwsim.costs import parse_profile
+from tests.approx import close
 
 PATH = Path(__file__).resolve().parents[2] / "bench" / "gpu_measure.py"
 
@@ -47,12 +48,12 @@ def test_a_torch_without_cuda_is_reported_as_such(gpu_measure, monkeypatch):
 
 def test_energy_per_sequence_subtracts_idle_power_over_the_window(gpu_measure):
     idle = gpu_measure.idle_watts([60_000, 62_000, 64_000])  # NVML reports milliwatts
-    assert idle == pytest.approx(62.0)
+    assert idle == close(62.0)
     # 10 s window, counter 1,000,000 -> 2,500,000 mJ: 1500 J, of which 620 J idle, over 640 sequences
     window = gpu_measure.Window(1_000_000, 2_500_000, 10.0, 640)
-    assert gpu_measure.joules_per_sequence(window, idle) == pytest.approx((1500 - 620) / 640)
+    assert gpu_measure.joules_per_sequence(window, idle) == close((1500 - 620) / 640)
     mean, std = gpu_measure.summary([1.0, 2.0, 3.0, 4.0, 5.0])
-    assert (mean, std) == (pytest.approx(3.0), pytest.approx(1.5811388, rel=1e-6))
+    assert (mean, std) == (close(3.0), close(1.5811388, rel=1e-6))
     with pytest.raises(ValueError):
         gpu_measure.joules_per_sequence(gpu_measure.Window(5, 4, 1.0, 1), idle)
 
@@ -63,4 +64,4 @@ def test_the_measured_profile_loads_and_is_flagged_measured(gpu_measure):
     assert profile.name == "gpu-h100-measured"
     assert profile.constant("mac").provenance == "measured"
     assert (profile.constant("mac").low, profile.constant("mac").value, profile.constant("mac").high) == (12, 12.5, 13)
-    assert profile.watts("idle_power") == pytest.approx(61.5)
+    assert profile.watts("idle_power") == close(61.5)

@@ -142,6 +142,7 @@ def test_inference_does_forward_work_only():
     forward = inference_work_closed_form(network, steps=3, batch=2)
     training = bptt_work_closed_form(network, 3, 2)
     assert forward.forward_macs == training.forward_macs > 0
+    assert forward.elementwise_ops == 3 * 2 * (5 + 3)  # each hidden activation and output, per step and sequence
     assert (forward.backward_macs, forward.weight_gradient_macs, forward.optimizer_updates) == (0, 0, 0)
     assert (forward.gradient_bytes, forward.activation_bytes_written, forward.activation_bytes_read) == (0, 0, 0)
     assert forward.history_slots == ()

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from hwsim.chip_time import ChipLayout, chip_time, core_step_seconds
 from hwsim.costs import load_profile, parse_profile
 from hwsim.counters import WorkCounts
+from tests.approx import close
 
 NS = 1e-9
 
@@ -17,7 +16,7 @@ def test_a_cores_time_is_the_sum_of_its_events_latencies():
                         learning_weight_updates=20, learning_trace_updates=5, messages=3, hops=99,
                         memory_reads=7, memory_writes=7)
     expected = (100 * 3.5 + 10 * 8.4 + 25 * 6.1 + 3 * 2.1) * NS  # hops travel in the network: no core time
-    assert core_step_seconds(counts, loihi) == pytest.approx(expected)
+    assert core_step_seconds(counts, loihi) == close(expected)
 
 
 def test_step_time_is_the_busiest_core_plus_a_barrier_per_stage_and_static_is_power_times_time():
@@ -28,21 +27,21 @@ def test_step_time_is_the_busiest_core_plus_a_barrier_per_stage_and_static_is_po
     layout = ChipLayout(cores=2, chips=1, stages_per_step=3, stages_per_sequence=2)
     timing = chip_time(per_core, units=4, steps=5, layout=layout, profile=loihi)
     assert timing.busiest_core == 0
-    assert timing.compute_seconds_per_step == pytest.approx(10 * 3.5 * NS)
-    assert timing.barrier_seconds_per_step == pytest.approx(3 * 113 * NS)
-    assert timing.step_seconds == pytest.approx((35 + 339) * NS)
-    assert timing.seconds == pytest.approx(5 * (35 + 339) * NS + 2 * 113 * NS)
+    assert timing.compute_seconds_per_step == close(10 * 3.5 * NS)
+    assert timing.barrier_seconds_per_step == close(3 * 113 * NS)
+    assert timing.step_seconds == close((35 + 339) * NS)
+    assert timing.seconds == close(5 * (35 + 339) * NS + 2 * 113 * NS)
     # Frady et al. 2020: 104 mW per chip (charged), 0.81 mW per used core (shown)
-    assert timing.static_joules() == pytest.approx(0.104 * timing.seconds)
-    assert timing.static_joules(whole_chips=False) == pytest.approx(2 * 0.81e-3 * timing.seconds)
+    assert timing.static_joules() == close(0.104 * timing.seconds)
+    assert timing.static_joules(whole_chips=False) == close(2 * 0.81e-3 * timing.seconds)
 
 
 def test_a_program_on_several_chips_pays_the_multi_chip_barrier():
     loihi = load_profile("loihi")
     layout = ChipLayout(cores=300, chips=3, stages_per_step=2, stages_per_sequence=0)
     timing = chip_time((WorkCounts(),), units=1, steps=1, layout=layout, profile=loihi)
-    assert timing.barrier_seconds_per_step == pytest.approx(2 * 14.3e-6)
-    assert timing.static_watts_whole_chips == pytest.approx(3 * 0.104)
+    assert timing.barrier_seconds_per_step == close(2 * 14.3e-6)
+    assert timing.static_watts_whole_chips == close(3 * 0.104)
 
 
 def test_a_profile_without_latencies_has_no_time_model():

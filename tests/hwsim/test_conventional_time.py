@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import pytest
-
 from hwsim.conventional_time import conventional_time, flops, scenario_profile, scenarios_of
 from hwsim.costs import load_profile
 from hwsim.counters import ConventionalWork
+from tests.approx import close
 
 WORK = ConventionalWork(sequences=4, seq_len=3, forward_macs=1000, backward_macs=500, weight_gradient_macs=500,
                         elementwise_ops=100, optimizer_updates=10, weight_reads=0, gradient_bytes=0,
@@ -17,28 +16,28 @@ def test_scenarios_price_a_mac_at_fp32_peak_bf16_peak_or_dynamic_power_over_peak
     gpu = load_profile("gpu-h100")
     assert scenarios_of(gpu) == ("peak fp32", "peak bf16 tensor", "time model")
     assert scenarios_of(load_profile("cpu-45nm")) == ("peak fp32",)
-    assert scenario_profile(gpu, "peak fp32").joules("mac") == pytest.approx(20.93e-12)
+    assert scenario_profile(gpu, "peak fp32").joules("mac") == close(20.93e-12)
     bf16 = scenario_profile(gpu, "peak bf16 tensor").constant("mac")
-    assert bf16.si == pytest.approx(2 * 0.708e-12) and bf16.provenance == "assumed"
+    assert bf16.si == close(2 * 0.708e-12) and bf16.provenance == "assumed"
     timed = scenario_profile(gpu, "time model")
-    assert timed.joules("mac") == pytest.approx(2 * (700 - 70) / 66.9e12)
-    assert timed.joules_per_byte("offchip_access") == pytest.approx(5.5e-12 * 8)
+    assert timed.joules("mac") == close(2 * (700 - 70) / 66.9e12)
+    assert timed.joules_per_byte("offchip_access") == close(5.5e-12 * 8)
 
 
 def test_flops_count_two_per_mac_one_per_elementwise_op_and_the_optimizer_as_priced():
     gpu = load_profile("gpu-h100")
-    assert flops(WORK, gpu) == pytest.approx(2 * 2000 + 100 + 10 * 2 * 293 / 20.93)
+    assert flops(WORK, gpu) == close(2 * 2000 + 100 + 10 * 2 * 293 / 20.93)
 
 
 def test_the_time_model_takes_the_largest_of_compute_memory_and_launches_and_charges_idle_power():
     gpu = load_profile("gpu-h100")
     timing = conventional_time(WORK, offchip_bytes=3.35e6, kernels=5, profile=gpu, scenario="time model")
     compute = flops(WORK, gpu) / 66.9e12
-    assert timing.compute_seconds == pytest.approx(compute)
-    assert timing.memory_seconds == pytest.approx(1e-6)  # 3.35 MB at 3.35 TB/s
-    assert timing.launch_seconds == pytest.approx(20e-6)
-    assert timing.seconds == pytest.approx(20e-6) and timing.bound == "kernel launches"
-    assert timing.utilisation == pytest.approx(compute / 20e-6)
-    assert timing.static_joules == pytest.approx(70 * 20e-6)
+    assert timing.compute_seconds == close(compute)
+    assert timing.memory_seconds == close(1e-6)  # 3.35 MB at 3.35 TB/s
+    assert timing.launch_seconds == close(20e-6)
+    assert timing.seconds == close(20e-6) and timing.bound == "kernel launches"
+    assert timing.utilisation == close(compute / 20e-6)
+    assert timing.static_joules == close(70 * 20e-6)
     peak = conventional_time(WORK, 0, 5, gpu, "peak fp32")
-    assert (peak.seconds, peak.static_joules) == (pytest.approx(compute), 0.0)
+    assert (peak.seconds, peak.static_joules) == (close(compute), 0.0)

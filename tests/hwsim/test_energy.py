@@ -13,6 +13,7 @@ from hwsim.counters import ConventionalWork, SlotRun, WorkCounts
 from hwsim.energy import conventional_energy, neuromorphic_energy
 from neuropc.errors import NeuropcError
 from neuropc.reference.network import Architecture
+from tests.approx import close
 
 PJ = 1e-12
 
@@ -35,8 +36,8 @@ def test_neuromorphic_energy_on_loihi_by_hand():
     got = breakdown.by_kind()
     assert list(got) == list(expected)
     for kind, picojoules in expected.items():
-        assert got[kind] == pytest.approx(picojoules * PJ), kind
-    assert breakdown.total_joules == pytest.approx(82215.4 * PJ)
+        assert got[kind] == close(picojoules * PJ), kind
+    assert breakdown.total_joules == close(82215.4 * PJ)
 
 
 def test_dense_synaptic_ops_are_reported_but_not_priced():
@@ -55,9 +56,9 @@ def test_every_line_carries_its_constant_source_and_provenance():
     assert (message["value"], message["unit"], message["provenance"]) == (0.8, "nJ", "assumed")
     assert "SpiNNaker 1" in message["source"]
     assert message["count"] == 10  # 40 messages over 4 sequences
-    assert message["joules"] == pytest.approx(10 * 0.8e-9)
-    assert breakdown.joules_per_sequence == pytest.approx(breakdown.total_joules / 4)
-    assert breakdown.by_provenance()["assumed"] == pytest.approx(breakdown.total_joules)
+    assert message["joules"] == close(10 * 0.8e-9)
+    assert breakdown.joules_per_sequence == close(breakdown.total_joules / 4)
+    assert breakdown.by_provenance()["assumed"] == close(breakdown.total_joules)
 
 
 def test_a_user_override_changes_the_price_and_the_printed_provenance():
@@ -66,10 +67,10 @@ def test_a_user_override_changes_the_price_and_the_printed_provenance():
     breakdown = neuromorphic_energy(COUNTS, profile)
     line = breakdown.lines[0]
     assert (line.constant.value, line.constant.provenance, line.constant.source) == (10.0, "measured", "our bench")
-    assert line.joules == pytest.approx(1000 * 10.0 * PJ)
+    assert line.joules == close(1000 * 10.0 * PJ)
     baseline = neuromorphic_energy(COUNTS, load_profile("loihi")).total_joules
-    assert breakdown.total_joules == pytest.approx(baseline - 1000 * 13.6 * PJ)
-    assert breakdown.by_provenance()["measured"] == pytest.approx(line.joules)
+    assert breakdown.total_joules == close(baseline - 1000 * 13.6 * PJ)
+    assert breakdown.by_provenance()["measured"] == close(line.joules)
 
 
 def hand_work() -> ConventionalWork:
@@ -111,10 +112,10 @@ def test_conventional_energy_on_cpu_by_hand():
     got = breakdown.by_kind()
     assert list(got) == list(expected)
     for kind, picojoules in expected.items():
-        assert got[kind] == pytest.approx(picojoules * PJ), kind
+        assert got[kind] == close(picojoules * PJ), kind
     assert breakdown.sequences == 2
-    assert breakdown.by_kind(per_sequence=True)["optimizer"] == pytest.approx(25 * 99.4 * PJ)
-    assert breakdown.residency.history_offchip_fraction == pytest.approx(600 / 3100)
+    assert breakdown.by_kind(per_sequence=True)["optimizer"] == close(25 * 99.4 * PJ)
+    assert breakdown.residency.history_offchip_fraction == close(600 / 3100)
 
 
 def test_parameters_that_do_not_fit_spill_in_proportion_not_all_at_once():
@@ -124,12 +125,12 @@ def test_parameters_that_do_not_fit_spill_in_proportion_not_all_at_once():
     breakdown = conventional_energy(hand_work(), cpu_with_capacity(900))
     sram, dram = 10.0 / 8 * PJ, 1950.0 / 8 * PJ
     got = breakdown.by_kind()
-    assert got["weight reads off-chip"] == pytest.approx(400 * dram)
-    assert got["weight reads on-chip"] == pytest.approx(3600 * sram)
-    assert got["gradient traffic off-chip"] == pytest.approx(240 * dram)
+    assert got["weight reads off-chip"] == close(400 * dram)
+    assert got["weight reads on-chip"] == close(3600 * sram)
+    assert got["gradient traffic off-chip"] == close(240 * dram)
     # every slot written out and its distinct bytes read back; repeated reads (200 B per step slot) on chip
-    assert got["activation history off-chip"] == pytest.approx((200 + 3 * 2000) * dram)
-    assert got["activation history on-chip"] == pytest.approx(3 * 200 * sram)
+    assert got["activation history off-chip"] == close((200 + 3 * 2000) * dram)
+    assert got["activation history on-chip"] == close(3 * 200 * sram)
     assert breakdown.residency.text() == "resident 0.001 MB (+ live history 0.0031 MB) vs on-chip 0.0009 MB"
 
 
@@ -141,7 +142,7 @@ def test_gpu_prices_on_chip_traffic_inside_its_whole_board_flop_energy():
     breakdown = conventional_energy(work, gpu)
     got = breakdown.by_kind()
     assert got["activation history on-chip"] == 0.0 and got["activation history off-chip"] == 0.0
-    assert got["MACs forward"] == pytest.approx(work.forward_macs * 20.93 * PJ)
+    assert got["MACs forward"] == close(work.forward_macs * 20.93 * PJ)
     # the same work counted without a profile is placed when priced
     assert conventional_energy(bptt_work(network, 50, 4), gpu).total_joules == breakdown.total_joules
 

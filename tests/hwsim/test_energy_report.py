@@ -12,6 +12,7 @@ from hwsim.energy import conventional_energy
 from hwsim.energy_render import plot, render
 from hwsim.energy_report import LEFT_OUT, RunCounts, build_report
 from neuropc.reference.network import Architecture
+from tests.approx import close
 from tests.hwsim.energy_helpers import COUNTS, made_up_run
 
 SETTINGS = {"chip_profile": "loihi2-estimate", "target": "loihi2", "conventional_profile": "gpu-h100",
@@ -34,14 +35,14 @@ def test_chip_total_is_dynamic_counts_times_constants_plus_static_power_times_ti
     chip = report.headline.denominator
     l2 = load_profile("loihi2-estimate")
     dynamic = (400 * 11.8 + 50 * 40.5 + 300 * 60 + 200 * 60 + 80 * 0.85 + 160 * 1.75 + 15 * 1.08) * 1e-12
-    assert chip.dynamic.joules_per_sequence == pytest.approx(dynamic, rel=1e-12)
+    assert chip.dynamic.joules_per_sequence == close(dynamic, rel=1e-12)
     # busiest core: 6 sequences' worth of counts over 8 x 9 steps; 4 barriers per step, 2 per sequence
     events = (400 * 3.5 + 50 * 8.4 + 500 * 6.1 + 80 * 2.1) * 1e-9 * 6 / (8 * 9)
     seconds = 9 * (events + 4 * 113e-9) + 2 * 113e-9
-    assert chip.seconds == pytest.approx(seconds)
-    assert chip.static_joules == pytest.approx(l2.watts("static_power_chip") * seconds)
-    assert chip.joules == pytest.approx(dynamic + chip.static_joules)
-    assert chip.edp == pytest.approx(chip.joules * seconds)
+    assert chip.seconds == close(seconds)
+    assert chip.static_joules == close(l2.watts("static_power_chip") * seconds)
+    assert chip.joules == close(dynamic + chip.static_joules)
+    assert chip.edp == close(chip.joules * seconds)
 
 
 def test_the_conventional_side_is_the_headline_variant_and_the_ratio_says_which_is_cheaper(run, report):
@@ -49,8 +50,8 @@ def test_the_conventional_side_is_the_headline_variant_and_the_ratio_says_which_
     v = bptt_variant(run.arch, "time-batched", 9, 4)
     expected = conventional_energy(v.work, gpu, v.live_history_bytes).joules_per_sequence
     h = report.headline
-    assert h.numerator.joules == pytest.approx(expected)  # peak scenario: static inside the per-op figures
-    assert h.span.value == pytest.approx(h.numerator.joules / h.denominator.joules)
+    assert h.numerator.joules == close(expected)  # peak scenario: static inside the per-op figures
+    assert h.span.value == close(h.numerator.joules / h.denominator.joules)
     assert h.span.low <= h.span.value <= h.span.high
     sentence = h.sentence()
     assert sentence.startswith(f"BPTT on gpu-h100 (whole board) [peak fp32], time-batched, batch 4 costs "
@@ -76,9 +77,9 @@ def test_report_text_and_json_carry_settings_time_static_edp_provenance_and_the_
     assert set(data["two_by_two"]) >= {"tPC-RTRL on loihi2-estimate", "BPTT on loihi2-estimate",
                                        "tPC-RTRL on gpu-h100 [time model]", "BPTT on gpu-h100 [time model]"}
     assert data["two_by_two"]["BPTT on loihi2-estimate"] is None
-    assert data["neurobench"]["synop_sparsity_training"] == pytest.approx(0.6)
+    assert data["neurobench"]["synop_sparsity_training"] == close(0.6)
     assert data["left_out"] == list(LEFT_OUT)
-    assert data["per_layer_joules_per_sequence"]["lru"] == pytest.approx(
+    assert data["per_layer_joules_per_sequence"]["lru"] == close(
         3 * data["per_layer_joules_per_sequence"]["output"])
     plot(report, tmp_path / "energy.png")
     assert (tmp_path / "energy.png").read_bytes()[:4] == b"\x89PNG"
@@ -94,6 +95,12 @@ def test_the_footprints_count_the_same_sets_and_give_the_break_even_length(run, 
     shared = f["parameters_bytes"] + f["accumulators_bytes"] + f["optimizer_state_bytes"]
     assert f["optimizer_state_bytes"] == 2 * f["parameters_bytes"]  # Adam's two moments
     assert f["bptt_bytes"] == shared + f["bptt_history_bytes_per_sequence"]
+    assert f["tpc_rtrl_conventional_bytes"] == shared + rtrl
+    # readout 12 -> 5 -> 3: 83 weights and biases; complex N = 6: parameters nu, theta, gamma (18)
+    # and B (6 x 5 complex, 60); accumulators for the readout and the credits of lambda (12),
+    # gamma (12) and B (60); fp32
+    assert f["parameters_bytes"] == (18 + 60 + 83) * 4
+    assert f["accumulators_bytes"] == (83 + 12 + 12 + 60) * 4
 
 
 def test_activation_sparsity_counts_exact_zeros_among_the_lru_features_and_hidden_activities():
@@ -110,7 +117,7 @@ def test_activation_sparsity_counts_exact_zeros_among_the_lru_features_and_hidde
     params["B_re"][:] = 0.0
     params["B_im"][:] = 0.0  # no drive: the state, so the 8 LRU features, stay exactly 0
     params["b0"][:] = 1.0  # the 5 hidden activities are gelu(1) != 0
-    assert activation_sparsity(arch, params, synthetic_batch(arch, 6, 2, rng)) == pytest.approx(8 / 13)
+    assert activation_sparsity(arch, params, synthetic_batch(arch, 6, 2, rng)) == close(8 / 13)
 
 
 def test_inference_time_divides_the_per_core_counts_of_every_evaluation_by_all_their_sequences(run):
@@ -121,4 +128,4 @@ def test_inference_time_divides_the_per_core_counts_of_every_evaluation_by_all_t
     l2 = load_profile("loihi2-estimate")
     one = chip_inference(run, l2)  # per-core counts of one evaluation of 1 sequence (9 steps)
     two = chip_inference(replace(run, inference_per_core=(COUNTS.scale(2),), inference_core_sequences=2), l2)
-    assert two.seconds == pytest.approx(one.seconds)  # two evaluations' counts over their two sequences
+    assert two.seconds == close(one.seconds)  # two evaluations' counts over their two sequences

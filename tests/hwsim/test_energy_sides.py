@@ -4,6 +4,8 @@ launches), where the joules come from, and the ratio's sentence at its boundarie
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 
 from hwsim.bptt_work import inference_work_closed_form
@@ -24,6 +26,7 @@ from hwsim.energy_sides import (
 )
 from hwsim.ranges import Span
 from hwsim.rtrl_gpu_work import rtrl_kernels
+from tests.approx import close
 from tests.hwsim.energy_helpers import COUNTS, made_up_run
 
 #: loihi2-estimate's time constants (ns): synaptic op, neuron update, learning update, message, barrier
@@ -41,29 +44,37 @@ def test_an_inference_step_takes_the_step_time_and_leaks_for_it(run):
     # one evaluation: COUNTS on one core over 9 steps of one sequence; 4 barriers per step
     events = (400 * T_SYN + 50 * T_NEURON + (300 + 200) * T_LEARN + 80 * T_MESSAGE) * 1e-9 / 9
     step = events + 4 * T_BARRIER * 1e-9
-    assert side.seconds == pytest.approx(step, rel=1e-12)
-    assert side.static_joules == pytest.approx(l2.watts("static_power_chip") * step, rel=1e-12)
+    assert side.seconds == close(step, rel=1e-12)
+    assert side.static_joules == close(l2.watts("static_power_chip") * step, rel=1e-12)
     per_step = neuromorphic_energy(COUNTS, l2, 9).joules_per_sequence
-    assert side.dynamic.joules_per_sequence == pytest.approx(per_step, rel=1e-12)
-    assert side.joules == pytest.approx(per_step + side.static_joules, rel=1e-12)
+    assert side.dynamic.joules_per_sequence == close(per_step, rel=1e-12)
+    assert side.joules == close(per_step + side.static_joules, rel=1e-12)
 
 
-def test_a_chip_without_a_time_model_has_no_time_and_no_separate_leakage(run):
+def test_hardware_without_a_time_model_has_no_time_and_no_separate_leakage(run):
     for side in (chip_training(run, load_profile("spinnaker2-estimate")),
-                 chip_inference(run, load_profile("spinnaker2-estimate"))):
+                 chip_inference(run, load_profile("spinnaker2-estimate")),
+                 gpu_rtrl(run, load_profile("cpu-45nm"), "peak fp32")):
         assert side.seconds is None and side.edp is None
         assert (side.static_joules, side.static_provenance, side.time) == (0.0, "assumed", {})
         assert "static" not in side.by_kind()
         assert side.joules == side.dynamic.joules_per_sequence > 0
 
 
+def test_an_evaluations_sequences_default_to_its_steps_over_the_sequence_length(run):
+    l2 = load_profile("loihi2-estimate")
+    one = chip_inference(run, l2)  # 9 steps: one sequence
+    two = chip_inference(replace(run, inference_steps=18, inference_per_core=(COUNTS.scale(2),)), l2)
+    assert two.seconds == close(one.seconds, rel=1e-12)
+
+
 def test_every_joule_has_one_provenance(run):
     l2 = load_profile("loihi2-estimate")
     for side in (chip_training(run, l2), chip_inference(run, l2)):
         split = side.by_provenance()
-        assert sum(split.values()) == pytest.approx(side.joules, rel=1e-12)
+        assert sum(split.values()) == close(side.joules, rel=1e-12)
         assert split[side.static_provenance] >= side.static_joules > 0
-        assert sum(side.by_kind().values()) == pytest.approx(side.joules, rel=1e-12)
+        assert sum(side.by_kind().values()) == close(side.joules, rel=1e-12)
         assert side.by_kind()["static"] == side.static_joules
 
 
@@ -73,12 +84,12 @@ def test_under_the_time_model_a_small_network_waits_on_its_kernel_launches(run):
     rtrl = gpu_rtrl(run, gpu, "time model")
     kernels = 9 * rtrl_kernels(run.arch, 2) + 1  # per step, and one optimizer step per batch
     assert (rtrl.time["kernels_per_batch"], rtrl.time["batch"], rtrl.time["bound"]) == (kernels, 4, "kernel launches")
-    assert rtrl.seconds == pytest.approx(kernels * launch / 4, rel=1e-12)  # the batch's 4 sequences share it
-    assert rtrl.static_joules == pytest.approx(idle * kernels * launch / 4, rel=1e-12)
+    assert rtrl.seconds == close(kernels * launch / 4, rel=1e-12)  # the batch's 4 sequences share it
+    assert rtrl.static_joules == close(idle * kernels * launch / 4, rel=1e-12)
     assert rtrl.static_provenance == gpu.constant("idle_power").provenance
     bptt = gpu_bptt(run, gpu, "time model", "time-batched")
-    assert bptt.seconds == pytest.approx(bptt.time["kernels_per_batch"] * launch / 4, rel=1e-12)
-    assert bptt.static_joules == pytest.approx(idle * bptt.seconds, rel=1e-12)
+    assert bptt.seconds == close(bptt.time["kernels_per_batch"] * launch / 4, rel=1e-12)
+    assert bptt.static_joules == close(idle * bptt.seconds, rel=1e-12)
 
 
 def test_at_peak_the_conventional_sides_keep_static_power_inside_the_per_op_figures(run):
@@ -94,10 +105,10 @@ def test_the_conventional_forward_pass_is_one_step_of_one_sequence(run):
     side = gpu_inference(run, gpu, "time model")
     work = inference_work_closed_form(run.arch, steps=1, batch=1)
     expected = conventional_energy(work, scenario_profile(gpu, "time model"), None).joules_per_sequence
-    assert side.dynamic.joules_per_sequence == pytest.approx(expected, rel=1e-12)
+    assert side.dynamic.joules_per_sequence == close(expected, rel=1e-12)
     kernels = 2 * run.arch.readout_layers + 2
     assert (side.time["kernels_per_batch"], side.time["batch"]) == (kernels, 1)
-    assert side.seconds == pytest.approx(kernels * gpu.seconds("kernel_launch"), rel=1e-12)
+    assert side.seconds == close(kernels * gpu.seconds("kernel_launch"), rel=1e-12)
     assert side.hardware.endswith(", batch 1")
 
 
@@ -111,7 +122,8 @@ def ratio(value: float) -> Ratio:
 
 @pytest.mark.parametrize(("value", "verdict"), [
     (1.0, "the chip is 0% cheaper"), (1.5, "the chip is 33% cheaper"), (2.0, "the chip is 2x cheaper"),
-    (0.8, "the chip is 25% more expensive"), (0.5, "the chip is 2x more expensive"),
+    (0.8, "the chip is 25% more expensive"), (0.6, "the chip is 67% more expensive"),
+    (0.5, "the chip is 2x more expensive"),
     (0.25, "the chip is 4x more expensive"),
 ])
 def test_the_ratio_says_cheaper_or_more_expensive_in_percent_near_one_and_as_a_factor_beyond(value, verdict):
@@ -135,6 +147,9 @@ def test_the_drivers_name_each_sides_largest_share_of_its_energy():
     share = round(100 * synaptic / (synaptic + neurons))
     assert Ratio("training sequence", gpu, leaky, no_range).drivers() == [
         f"{share}% of BPTT's energy on a GPU is synaptic ops", "80% of tPC-RTRL's energy on a chip is static"]
+    measured = Side("tPC-RTRL", "a chip", work, 1e-6, 1e-9, "a provenance of its own")
+    assert sum(measured.by_provenance().values()) == close(measured.joules, rel=1e-12)
+    assert measured.by_provenance()["a provenance of its own"] == 1e-9
     idle = Side("BPTT", "a GPU", neuromorphic_energy(WorkCounts(), loihi, 1), None, 0.0, "assumed")
     assert Ratio("training sequence", idle, leaky, no_range).drivers() == [
         "80% of tPC-RTRL's energy on a chip is static"]
