@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import pytest
 
@@ -78,6 +79,7 @@ def test_report_text_and_json_carry_settings_time_static_edp_provenance_and_the_
                                        "tPC-RTRL on gpu-h100 [time model]", "BPTT on gpu-h100 [time model]"}
     assert data["two_by_two"]["BPTT on loihi2-estimate"] is None
     assert data["neurobench"]["synop_sparsity_training"] == close(0.6)
+    assert data["neurobench"]["synop_sparsity_inference"] == close(0.6)
     assert data["left_out"] == list(LEFT_OUT)
     assert data["per_layer_joules_per_sequence"]["lru"] == close(
         3 * data["per_layer_joules_per_sequence"]["output"])
@@ -103,6 +105,34 @@ def test_the_footprints_count_the_same_sets_and_give_the_break_even_length(run, 
     assert f["accumulators_bytes"] == (83 + 12 + 12 + 60) * 4
 
 
+def test_without_adam_there_are_no_moments_to_keep(run):
+    report = build_report(replace(run, optimizer="sgd"), load_profile("loihi2-estimate"), load_profile("gpu-h100"),
+                          SETTINGS)
+    assert report.footprints["optimizer_state_bytes"] == 0
+
+
+def test_a_scenario_the_conventional_profile_cannot_price_falls_back_to_its_first(run):
+    report = build_report(run, load_profile("loihi2-estimate"), load_profile("cpu-45nm"), SETTINGS,
+                          scenario="time model")
+    assert "[peak fp32]" in report.headline.numerator.hardware
+
+
+def test_the_footprint_is_every_buffers_bits_rounded_up_to_bytes():
+    from types import SimpleNamespace as Namespace
+
+    from hwsim.energy_report import footprint_bytes
+
+    def buffer(size, bits, per_lane):
+        return Namespace(size=size, bits=bits, per_lane=per_lane)
+
+    # 3 x 8 bits shared, 2 x 12 bits in each of 4 lanes, 1 x 8 bits: 24 + 96 + 8 = 128 bits
+    program = Namespace(lanes=4, cores=[Namespace(buffers={"a": buffer(3, 8, False), "b": buffer(2, 12, True)}),
+                                        Namespace(buffers={"c": buffer(1, 8, False)})])
+    assert footprint_bytes(program) == 16
+    program.cores[1].buffers["d"] = buffer(1, 1, False)  # one more bit takes one more byte
+    assert footprint_bytes(program) == 17
+
+
 def test_activation_sparsity_counts_exact_zeros_among_the_lru_features_and_hidden_activities():
     import numpy as np
 
@@ -121,8 +151,6 @@ def test_activation_sparsity_counts_exact_zeros_among_the_lru_features_and_hidde
 
 
 def test_inference_time_divides_the_per_core_counts_of_every_evaluation_by_all_their_sequences(run):
-    from dataclasses import replace
-
     from hwsim.energy_sides import chip_inference
 
     l2 = load_profile("loihi2-estimate")
