@@ -9,7 +9,7 @@ import pytest
 
 from hwsim.bptt_variants import bptt_variant
 from hwsim.costs import load_profile
-from hwsim.energy import conventional_energy
+from hwsim.energy import conventional_energy, neuromorphic_energy
 from hwsim.energy_render import plot, render
 from hwsim.energy_report import LEFT_OUT, RunCounts, build_report
 from neuropc.reference.network import Architecture
@@ -157,3 +157,64 @@ def test_inference_time_divides_the_per_core_counts_of_every_evaluation_by_all_t
     one = chip_inference(run, l2)  # per-core counts of one evaluation of 1 sequence (9 steps)
     two = chip_inference(replace(run, inference_per_core=(COUNTS.scale(2),), inference_core_sequences=2), l2)
     assert two.seconds == close(one.seconds)  # two evaluations' counts over their two sequences
+
+
+def test_streaming_prices_one_step_of_batch_one_learning_on_each_side(run, report):
+    from hwsim.energy_sides import chip_training, gpu_bptt, gpu_rtrl
+
+    gpu = load_profile("gpu-h100")
+    sides = [chip_training(run, load_profile("loihi2-estimate")), gpu_rtrl(run, gpu, "time model", batch=1),
+             gpu_bptt(run, gpu, "time model", "truncated", batch=1, window=1),
+             gpu_bptt(run, gpu, "time model", "time-batched", batch=1)]
+    assert [row["hardware"] for row in report.streaming] == [side.hardware for side in sides]
+    assert all(", batch 1" in row["hardware"] for row in report.streaming[1:])
+    for row, side in zip(report.streaming, sides, strict=True):
+        assert row["rule"] == side.rule
+        assert row["joules_per_step"] == close(side.joules / 9)
+        assert row["seconds_per_step"] == close(side.seconds / 9)
+    assert [row["note"] for row in report.streaming] == ["", "", "", "a step's update waits for the whole sequence"]
+
+
+def test_the_spread_over_the_run_prices_each_training_batch_per_sequence(run):
+    # two batches of 4 sequences, the second with three times the counts of the first
+    uneven = replace(run, train_batches=(COUNTS.scale(4), COUNTS.scale(12)))
+    l2 = load_profile("loihi2-estimate")
+    spread = build_report(uneven, l2, load_profile("gpu-h100"), SETTINGS).spread
+    one = neuromorphic_energy(COUNTS, l2, 1).joules_per_sequence
+    assert spread == {"batches": 2, "dynamic_joules_per_sequence_mean": close(2 * one), "min": close(one),
+                      "max": close(3 * one), "first": close(one), "last": close(3 * one)}
+    assert build_report(replace(run, train_batches=()), l2, load_profile("gpu-h100"), SETTINGS).spread == {}
+
+
+def test_the_chip_layout_counts_every_phases_stages_and_inference_skips_training_only_ones():
+    from types import SimpleNamespace as Namespace
+
+    from hwsim.energy_report import _layout
+
+    def phase(when, stages, repeat, train_only):
+        return Namespace(when=when, stages=stages, repeat=repeat, train_only=train_only)
+
+    program = Namespace(cores=[0, 1, 2], phases=[
+        phase("step", 3, 2, False), phase("step", 4, 1, True), phase("sequence", 5, 1, False),
+        phase("sequence", 7, 1, True)])
+    train, infer = _layout(program, 2, training=True), _layout(program, 2, training=False)
+    assert (train.cores, train.chips, train.stages_per_step, train.stages_per_sequence) == (3, 2, 3 * 2 + 4, 5 + 7)
+    assert (infer.stages_per_step, infer.stages_per_sequence) == (3 * 2, 5)
+
+
+@pytest.mark.parametrize("arch", [
+    Architecture(complex=True, state=6, inputs=5, hidden=(5,), outputs=3, activation="gelu", loss="cross_entropy",
+                 learn_gamma=True),
+    Architecture(complex=False, state=2, inputs=1, hidden=(), outputs=1, activation="gelu", loss="squared_error",
+                 learn_gamma=False),
+    Architecture(complex=True, state=64, inputs=11, hidden=(32, 16), outputs=9, activation="gelu",
+                 loss="cross_entropy", learn_gamma=False),
+])
+def test_the_break_even_length_is_the_first_at_which_the_history_holds_the_rtrl_state(run, arch):
+    from hwsim.bptt_work import bptt_history_bytes, rtrl_state_bytes
+    from hwsim.energy_report import _footprints
+
+    t = _footprints(replace(run, arch=arch))["break_even_sequence_length"]
+    rtrl = rtrl_state_bytes(arch).total
+    assert bptt_history_bytes(arch, t).total >= rtrl
+    assert t == 1 or rtrl > bptt_history_bytes(arch, t - 1).total
