@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from hwsim.chip_time import ChipLayout, chip_time, core_step_seconds
 from hwsim.costs import load_profile, parse_profile
 from hwsim.counters import WorkCounts
@@ -36,12 +38,30 @@ def test_step_time_is_the_busiest_core_plus_a_barrier_per_stage_and_static_is_po
     assert timing.static_joules(whole_chips=False) == close(2 * 0.81e-3 * timing.seconds)
 
 
-def test_a_program_on_several_chips_pays_the_multi_chip_barrier():
+@pytest.mark.parametrize("chips", [2, 3])
+def test_a_program_on_several_chips_pays_the_multi_chip_barrier(chips):
     loihi = load_profile("loihi")
-    layout = ChipLayout(cores=300, chips=3, stages_per_step=2, stages_per_sequence=0)
+    layout = ChipLayout(cores=300, chips=chips, stages_per_step=2, stages_per_sequence=0)
     timing = chip_time((WorkCounts(),), units=1, steps=1, layout=layout, profile=loihi)
     assert timing.barrier_seconds_per_step == close(2 * 14.3e-6)
-    assert timing.static_watts_whole_chips == close(3 * 0.104)
+    assert timing.static_watts_whole_chips == close(chips * 0.104)
+
+
+@pytest.mark.parametrize("fields", [
+    {"cores": 0}, {"chips": 0}, {"stages_per_step": 0}, {"stages_per_sequence": -1},
+])
+def test_a_layout_needs_a_core_a_chip_and_a_stage_per_step(fields):
+    with pytest.raises(ValueError, match="at least one core, chip and stage per step"):
+        ChipLayout(**{"cores": 2, "chips": 1, "stages_per_step": 1, "stages_per_sequence": 0, **fields})
+
+
+@pytest.mark.parametrize(("units", "steps"), [(0, 1), (1, 0)])
+def test_time_needs_a_unit_of_at_least_one_step(units, steps):
+    layout = ChipLayout(cores=1, chips=1, stages_per_step=1, stages_per_sequence=0)
+    with pytest.raises(ValueError, match="units and steps must be at least 1"):
+        chip_time((WorkCounts(),), units=units, steps=steps, layout=layout, profile=load_profile("loihi"))
+    with pytest.raises(ValueError, match="needs per-core counts"):
+        chip_time((), units=1, steps=1, layout=layout, profile=load_profile("loihi"))
 
 
 def test_a_profile_without_latencies_has_no_time_model():

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from hwsim.conventional_time import conventional_time, flops, scenario_profile, scenarios_of
-from hwsim.costs import load_profile
+from hwsim.costs import load_profile, parse_profile
 from hwsim.counters import ConventionalWork
 from tests.approx import close
 
@@ -41,3 +41,23 @@ def test_the_time_model_takes_the_largest_of_compute_memory_and_launches_and_cha
     assert timing.static_joules == close(70 * 20e-6)
     peak = conventional_time(WORK, 0, 5, gpu, "peak fp32")
     assert (peak.seconds, peak.static_joules) == (close(compute), 0.0)
+
+
+def test_the_time_model_rescales_the_optimizer_update_with_the_mac():
+    gpu = load_profile("gpu-h100")
+    timed = scenario_profile(gpu, "time model")
+    # the profile's 293 pJ update, scaled as its 20.93 pJ MAC is to the dynamic MAC
+    assert timed.joules("optimizer_update") == close(293e-12 * (2 * (700 - 70) / 66.9e12) / 20.93e-12)
+
+
+def test_a_free_mac_prices_the_optimizer_at_no_flops_and_no_energy():
+    free = parse_profile("base: gpu-h100\nconstants:\n  mac: {value: 0.0, unit: pJ, source: x, provenance: assumed}\n")
+    assert flops(WORK, free) == 2 * 2000 + 100
+    assert scenario_profile(free, "time model").joules("optimizer_update") == 0.0
+
+
+def test_bf16_tensor_cores_take_the_macs_and_fp32_the_rest():
+    gpu = load_profile("gpu-h100")
+    timing = conventional_time(WORK, 0, 5, gpu, "peak bf16 tensor")
+    assert timing.compute_seconds == close(2 * 2000 / 989e12 + (flops(WORK, gpu) - 2 * 2000) / 66.9e12)
+    assert timing.seconds == timing.compute_seconds and timing.static_joules == 0.0
