@@ -21,6 +21,7 @@ def test_scenarios_price_a_mac_at_fp32_peak_bf16_peak_or_dynamic_power_over_peak
     assert bf16.si == close(2 * 0.708e-12) and bf16.provenance == "assumed"
     timed = scenario_profile(gpu, "time model")
     assert timed.joules("mac") == close(2 * (700 - 70) / 66.9e12)
+    assert timed.joules("elementwise_op") == close(2 * (700 - 70) / 66.9e12)  # a multiply-add's worth
     assert timed.joules_per_byte("offchip_access") == close(5.5e-12 * 8)
 
 

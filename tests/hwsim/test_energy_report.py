@@ -218,3 +218,12 @@ def test_the_break_even_length_is_the_first_at_which_the_history_holds_the_rtrl_
     rtrl = rtrl_state_bytes(arch).total
     assert bptt_history_bytes(arch, t).total >= rtrl
     assert t == 1 or rtrl > bptt_history_bytes(arch, t - 1).total
+
+
+def test_the_grid_prices_every_scenario_and_variant_with_a_window_of_a_third_of_the_sequence(report):
+    # gpu-h100 has three scenarios; the 9-step sequence gives truncation and checkpoints every 3 steps
+    labels = [ratio.numerator.hardware for ratio in report.grid]
+    assert len(labels) == 3 * 4
+    for scenario in ("peak fp32", "peak bf16 tensor", "time model"):
+        for variant in ("per-step", "time-batched", "truncated k=3", "checkpointed (every 3 steps)"):
+            assert f"gpu-h100 (whole board) [{scenario}], {variant}, batch 4" in labels
