@@ -46,6 +46,10 @@ def test_energy_report_prices_the_runs_own_counts(spec_file: Path, tmp_path: Pat
                      "provenance of these joules:", "% assumed"):
         assert fragment in result.output, fragment
     assert (out / "energy.png").read_bytes()[:4] == b"\x89PNG"
+    spread = report["counts_over_the_run"]  # the two training batches, each priced per sequence
+    assert spread["batches"] == 2
+    assert 0 < spread["min"] <= spread["dynamic_joules_per_sequence_mean"] <= spread["max"]
+    assert {spread["first"], spread["last"]} == {spread["min"], spread["max"]}
 
 
 def test_a_loihi_1_profile_is_refused_for_a_loihi_2_program_before_simulating(spec_file: Path, tmp_path: Path):
