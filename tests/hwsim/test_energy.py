@@ -40,6 +40,15 @@ def test_neuromorphic_energy_on_loihi_by_hand():
     assert breakdown.total_joules == close(82215.4 * PJ)
 
 
+def test_a_breakdown_over_several_sequences_reports_per_sequence():
+    loihi = load_profile("loihi")
+    one, four = neuromorphic_energy(COUNTS, loihi), neuromorphic_energy(COUNTS, loihi, 4)
+    assert one.joules_per_sequence == one.total_joules == four.total_joules == close(4 * four.joules_per_sequence)
+    synaptic = next(line for line in one.lines if line.kind == "synaptic ops")
+    assert synaptic.row()["count"] == 1000 and synaptic.row()["joules"] == close(1000 * 23.6 * PJ)
+    assert synaptic.row(4)["count"] == 250 and synaptic.row(4)["joules"] == close(250 * 23.6 * PJ)
+
+
 def test_dense_synaptic_ops_are_reported_but_not_priced():
     profile = load_profile("loihi")
     denser = WorkCounts(**{**COUNTS.as_dict(), "synaptic_ops_dense": 10**9})

@@ -25,8 +25,20 @@ def test_counts_by_hand():
     s = _Sizes.of(ARCH)
     assert work.resident_bytes == (s.weights_used + s.gradient_accumulators + 2 * 24 + 2 * 2 * 8) * 4
     assert rtrl_kernels(ARCH, 2) == 2 * 2 + 2 + 2 * 2 * 2 + 4 + 2 * 2 + 3 + 1
+    # elementwise, per step: each of the 2 iterations updates the 13 value and error nodes
+    # (state 8, hidden 5) 4 times and the 2 outputs once, then the activations and their
+    # derivatives (2 x 5), the outputs' loss and error (2 x 2); once per step the 89 accumulators
+    # (readout 57, lambda's credit 8, B's 24)
+    assert work.elementwise_ops == 9 * (2 * (2 * (4 * 13 + 2) + 2 * 5 + 2 * 2) + 89)
+    assert work.optimizer_updates == 8 + 24 + 57  # nu and theta, B, the readout
+    # weights read per step: B 24, lambda 8, gamma 4 and the readout 57, and the readout's
+    # 50 weights once per iteration
+    assert work.weight_reads == 9 * 4 * (93 + 2 * 50)
+    assert work.gradient_bytes == 2 * 9 * 89 * 4
 
 
-def test_no_batch_or_negative_iterations_is_refused():
-    with pytest.raises(ValueError):
-        rtrl_work_closed_form(ARCH, seq_len=9, batch=0, iterations=2)
+@pytest.mark.parametrize(("seq_len", "batch", "iterations"), [(9, 0, 2), (0, 2, 2), (9, 2, -1)])
+def test_no_batch_no_steps_or_negative_iterations_is_refused(seq_len, batch, iterations):
+    with pytest.raises(ValueError, match="at least 1 and iterations not negative"):
+        rtrl_work_closed_form(ARCH, seq_len=seq_len, batch=batch, iterations=iterations)
+    assert rtrl_work_closed_form(ARCH, seq_len=9, batch=2, iterations=0).backward_macs == 0
