@@ -96,8 +96,14 @@ def backup_of(module: Path) -> Path:
     return module.with_name(module.name + ".mutants-backup")
 
 
-def run(module: Path, pytest_args: list[str], only: set[int] | None = None) -> list[Mutant]:
-    """Run the tests against each mutant of ``module``; the survivors."""
+def pytest_command(pytest_args: list[str]) -> list[str]:
+    """The tests, in one process, stopping at the first failure."""
+    return [sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider", *pytest_args]
+
+
+def run(module: Path, command: list[str], only: set[int] | None = None) -> list[Mutant]:
+    """Run ``command`` against each mutant of ``module`` (a mutant survives when it exits 0);
+    the survivors."""
     backup = backup_of(module)
     if backup.exists():
         raise FileExistsError(f"{backup} exists (a run was killed?): put it back over {module}, then run again")
@@ -111,8 +117,7 @@ def run(module: Path, pytest_args: list[str], only: set[int] | None = None) -> l
                 continue
             module.write_text(mutant.source)
             started = time.perf_counter()
-            done = subprocess.run([sys.executable, "-m", "pytest", "-x", "-q", "-n", "0", "-p", "no:cacheprovider",
-                                   *pytest_args], capture_output=True, text=True)
+            done = subprocess.run(command, capture_output=True, text=True)
             status = "killed" if done.returncode != 0 else "SURVIVED"
             print(f"{mutant.index:4d} {status:8s} {time.perf_counter() - started:5.1f}s line {mutant.line} "
                   f"{mutant.kind}: {lines[mutant.line - 1].strip()[:100]}", flush=True)
@@ -137,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"{backup_of(args.module)} exists (a run was killed?): put it back over {args.module}, "
                      "then run again")
     only = None if args.only is None else {int(k) for k in args.only.split(",")}
-    survivors = run(args.module, pytest_args, only)
+    survivors = run(args.module, pytest_command(pytest_args), only)
     print(f"{len(survivors)} survived: {','.join(str(m.index) for m in survivors) or '-'}")
     return 1 if survivors else 0
 

@@ -24,6 +24,10 @@ def big(x):
 '''
 
 
+#: what stands for the tests here: checks add, not big (a fresh interpreter, not pytest: fast)
+CHECK_ADD = [sys.executable, "-c", "from calc import add; assert add(2, 3) == 5"]
+
+
 def project(tmp_path: Path) -> Path:
     (tmp_path / "calc.py").write_text(MODULE)
     (tmp_path / "test_calc.py").write_text("from calc import add\n\n\ndef test_add():\n    assert add(2, 3) == 5\n")
@@ -40,11 +44,19 @@ def test_each_mutant_flips_one_thing():
 def test_what_the_tests_miss_survives_and_the_module_is_restored(tmp_path, monkeypatch, capsys):
     module = project(tmp_path)
     monkeypatch.chdir(tmp_path)
-    assert main([str(module), "--", "test_calc.py"]) == 1
+    survivors = run(module, CHECK_ADD)
+    assert [(m.kind, m.line) for m in survivors] == [("comparison", 9), ("number", 9)]
     out = capsys.readouterr().out
-    assert "   0 killed" in out and "   1 SURVIVED" in out and out.endswith("2 survived: 1,2\n")
+    assert "   0 killed" in out and "   1 SURVIVED" in out and "   2 SURVIVED" in out
     assert module.read_text() == MODULE and not backup_of(module).exists()
-    assert run(module, ["test_calc.py"], only={0}) == []
+    assert run(module, CHECK_ADD, only={0}) == []
+
+
+def test_the_command_line_runs_pytest_and_exits_1_when_a_mutant_survives(tmp_path, monkeypatch, capsys):
+    module = project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    assert main([str(module), "--only", "1", "--", "test_calc.py"]) == 1
+    assert capsys.readouterr().out.endswith("1 survived: 1\n")
     assert module.read_text() == MODULE
 
 
