@@ -47,6 +47,9 @@ def test_a_breakdown_over_several_sequences_reports_per_sequence():
     synaptic = next(line for line in one.lines if line.kind == "synaptic ops")
     assert synaptic.row()["count"] == 1000 and synaptic.row()["joules"] == close(1000 * 23.6 * PJ)
     assert synaptic.row(4)["count"] == 250 and synaptic.row(4)["joules"] == close(250 * 23.6 * PJ)
+    assert synaptic.row(2)["count"] == 500
+    assert [row["count"] for row in four.rows()] == [line.count / 4 for line in four.lines]
+    assert [row["count"] for row in four.rows(per_sequence=False)] == [line.count for line in four.lines]
 
 
 def test_dense_synaptic_ops_are_reported_but_not_priced():
@@ -137,10 +140,22 @@ def test_parameters_that_do_not_fit_spill_in_proportion_not_all_at_once():
     assert got["weight reads off-chip"] == close(400 * dram)
     assert got["weight reads on-chip"] == close(3600 * sram)
     assert got["gradient traffic off-chip"] == close(240 * dram)
+    assert got["gradient traffic on-chip"] == close(2160 * sram)
     # every slot written out and its distinct bytes read back; repeated reads (200 B per step slot) on chip
     assert got["activation history off-chip"] == close((200 + 3 * 2000) * dram)
     assert got["activation history on-chip"] == close(3 * 200 * sram)
     assert breakdown.residency.text() == "resident 0.001 MB (+ live history 0.0031 MB) vs on-chip 0.0009 MB"
+    assert breakdown.offchip_bytes == 400 + 240 + (200 + 3 * 2000)  # what the memory roofline reads
+
+
+def test_eligibility_traces_spill_with_the_parameters():
+    # tPC-RTRL keeps no history but reads and writes its traces every step: 10 % off chip, as above
+    work = dataclasses.replace(hand_work(), activation_bytes_written=0, activation_bytes_read=0, history_slots=(),
+                               trace_bytes=5000)
+    got = conventional_energy(work, cpu_with_capacity(900)).by_kind()
+    assert got["trace traffic off-chip"] == close(500 * 1950.0 / 8 * PJ)
+    assert got["trace traffic on-chip"] == close(4500 * 10.0 / 8 * PJ)
+    assert got["activation history on-chip"] == got["activation history off-chip"] == 0.0
 
 
 def test_gpu_prices_on_chip_traffic_inside_its_whole_board_flop_energy():

@@ -51,6 +51,16 @@ def test_a_decreasing_dependence_takes_the_other_end_at_each_corner():
     assert (result.low, result.high) == (close(1 / 8e-12), close(1 / 1e-12))
 
 
+def test_a_constant_the_result_does_not_depend_on_drives_nothing():
+    chip = parse_profile(CHIP)
+    flat = span(lambda p: 1.0 + 0.0 * p["chip"].joules("synaptic_op"), {"chip": chip})
+    assert [s.width for s in flat.swings] == [0.0, 0.0]  # synaptic_op and learning_weight_update have ranges
+    assert flat.driver is None and flat.as_dict()["tornado"] == []
+    one = span(lambda p: p["chip"].joules("synaptic_op") * 1e12, {"chip": chip})
+    assert one.driver.key == "synaptic_op"
+    assert [row["constant"] for row in one.as_dict()["tornado"]] == ["chip.synaptic_op"]
+
+
 def test_a_range_must_hold_its_value():
     from neuropc.errors import NeuropcError
 
