@@ -358,3 +358,26 @@ def test_the_energy_model_doc_lists_every_shipped_constant_as_shipped():
         for key, constant in load_profile(name).constants.items():
             row = f"| `{key}` | {constant.value:g} {constant.unit} | {constant.provenance} |"
             assert row in section, f"{name}: {row}"
+
+
+@pytest.mark.parametrize("field", ["name", "base", "target", "boundary"])
+def test_a_named_field_may_be_one_character_but_not_empty(field):
+    other = "" if field == "base" else "base: loihi\n"
+    with pytest.raises(NeuropcError, match=f"inline:\\d: {field}: String should have at least 1 character"):
+        parse_profile(f"{other}{field}: ''\n", "inline")
+    if field == "base":
+        with pytest.raises(NeuropcError, match="unknown base 'x'"):  # refused as unknown, not as too short
+            parse_profile("base: x\n", "inline")
+    else:
+        assert getattr(parse_profile(f"{other}{field}: x\n", "inline"), field) == "x"
+
+
+def test_of_many_problems_the_first_two_are_named(tmp_path):
+    path = write(tmp_path, "my.yaml", "base: loihi\nconstants:\n" + "".join(
+        f"  {key}: {{value: 3.0, unit: pJ, provenance: assumed}}\n"
+        for key in ("hop", "message", "synaptic_op", "neuron_update")))
+    with pytest.raises(NeuropcError) as error:
+        load_profile(path)
+    lines = str(error.value).splitlines()
+    assert [line.split(": ")[1] for line in lines[:2]] == ["constants.hop.source", "constants.message.source"]
+    assert lines[2:] == ["... and 2 more problems (fix these first)"]
