@@ -19,6 +19,16 @@ def sizes() -> _Sizes:
     return _Sizes.of(ARCH)
 
 
+def test_kernel_counts_by_hand():
+    # readout 8 -> 5 -> 2 (2 layers): 2 forward + 3 backward kernels each; the LRU 2 + 3; the loss 2
+    assert step_kernels(ARCH) == 2 * (2 + 3) + (2 + 3) + 2 == 17
+    assert bptt_variant(ARCH, "per-step", T, B).kernels == 9 * 17 + 1  # every step, then the optimizer
+    assert bptt_variant(ARCH, "time-batched", T, B).kernels == 17 + 1
+    assert bptt_variant(ARCH, "truncated", T, B, window=4).kernels == 3 * 17 + 1  # 3 windows
+    # 3 recomputed segments, each the forward kernels: 2 per readout layer and 2 for the LRU
+    assert bptt_variant(ARCH, "checkpointed", T, B).kernels == 17 + 3 * (2 * 2 + 2) + 1
+
+
 def test_per_step_is_the_reference_as_counted():
     v = bptt_variant(ARCH, "per-step", T, B)
     assert v.work == bptt_work_closed_form(ARCH, T, B)
@@ -56,6 +66,8 @@ def test_checkpointed_recomputes_one_forward_pass_and_keeps_sqrt_t_checkpoints()
     segment = 3  # ceil(sqrt(9))
     assert v.work.forward_macs == 2 * base.forward_macs
     assert v.work.backward_macs == base.backward_macs
+    batched = bptt_variant(ARCH, "time-batched", T, B).work
+    assert v.work.elementwise_ops == batched.elementwise_ops + T * B * (5 + 2)  # activations and outputs again
     assert v.live_history_bytes == 3 * B * s.c * s.n * FP32 + segment * B * s.slot_written * FP32
     assert v.live_history_bytes < base.activation_bytes_written
     assert v.name == "checkpointed (every 3 steps)"

@@ -184,6 +184,10 @@ def test_the_spread_over_the_run_prices_each_training_batch_per_sequence(run):
     assert spread == {"batches": 2, "dynamic_joules_per_sequence_mean": close(2 * one), "min": close(one),
                       "max": close(3 * one), "first": close(one), "last": close(3 * one)}
     assert build_report(replace(run, train_batches=()), l2, load_profile("gpu-h100"), SETTINGS).spread == {}
+    for sequences in (1, 2):  # a run of one batch
+        single = replace(run, train_sequences=sequences, train_batches=(COUNTS.scale(sequences),))
+        spread = build_report(single, l2, load_profile("gpu-h100"), SETTINGS).spread
+        assert (spread["batches"], spread["first"]) == (1, close(one))
 
 
 def test_the_chip_layout_counts_every_phases_stages_and_inference_skips_training_only_ones():
@@ -195,11 +199,11 @@ def test_the_chip_layout_counts_every_phases_stages_and_inference_skips_training
         return Namespace(when=when, stages=stages, repeat=repeat, train_only=train_only)
 
     program = Namespace(cores=[0, 1, 2], phases=[
-        phase("step", 3, 2, False), phase("step", 4, 1, True), phase("sequence", 5, 1, False),
+        phase("step", 3, 2, False), phase("step", 4, 1, True), phase("sequence", 5, 3, False),
         phase("sequence", 7, 1, True)])
     train, infer = _layout(program, 2, training=True), _layout(program, 2, training=False)
-    assert (train.cores, train.chips, train.stages_per_step, train.stages_per_sequence) == (3, 2, 3 * 2 + 4, 5 + 7)
-    assert (infer.stages_per_step, infer.stages_per_sequence) == (3 * 2, 5)
+    assert (train.cores, train.chips, train.stages_per_step, train.stages_per_sequence) == (3, 2, 3 * 2 + 4, 5 * 3 + 7)
+    assert (infer.stages_per_step, infer.stages_per_sequence) == (3 * 2, 5 * 3)
 
 
 @pytest.mark.parametrize("arch", [
