@@ -14,6 +14,7 @@ from hwsim.energy_render import plot, render
 from hwsim.energy_report import LEFT_OUT, RunCounts, build_report
 from neuropc.reference.network import Architecture
 from tests.approx import close
+from tests.conftest import small_spec
 from tests.hwsim.energy_helpers import COUNTS, made_up_run
 
 SETTINGS = {"chip_profile": "loihi2-estimate", "target": "loihi2", "conventional_profile": "gpu-h100",
@@ -231,3 +232,32 @@ def test_the_grid_prices_every_scenario_and_variant_with_a_window_of_a_third_of_
     for scenario in ("peak fp32", "peak bf16 tensor", "time model"):
         for variant in ("per-step", "time-batched", "truncated k=3", "checkpointed (every 3 steps)"):
             assert f"gpu-h100 (whole board) [{scenario}], {variant}, batch 4" in labels
+
+
+def test_a_simulation_maps_into_the_counts_the_report_prices(copy_spec):
+    from compiler.pipeline import compile_artifact
+    from hwsim.counters import WORK_KINDS, WorkCounts
+    from hwsim.energy_report import report_from_simulation, run_counts
+    from hwsim.routes import artifact_route_split
+    from hwsim.runner import simulate
+
+    artifact = compile_artifact(small_spec(copy_spec, **{"run.batch": 4, "run.eval_sequences": 4,
+                                                         "run.eval_every": 1}))
+    result = simulate(artifact, steps=2)
+    run = run_counts(result, artifact)
+    assert (run.batch, run.train_sequences, len(run.train_batches)) == (4, 8, 2)  # 2 batches of 4
+    assert WorkCounts.total(run.train_batches) == run.train == WorkCounts.total(result.training_counts())
+    assert run.train_batches[0] == WorkCounts.total(result.training_counts()[:4])
+    last = result.evaluations[-1]
+    assert run.inference == last.total
+    assert run.inference_steps == last.time_steps.shape[0] * len(last.sequences) == run.seq_len * 4
+    assert len(result.evaluations) > 1  # an evaluation after each batch: per-core counts cover them all
+    assert run.inference_core_sequences == sum(len(e.sequences) for e in result.evaluations)
+    assert run.by_op and set(run.by_op) <= set(WORK_KINDS) and all(c != WorkCounts() for c in run.by_op.values())
+    assert run.train_layout.chips == run.inference_layout.chips == int(artifact.placement.get("chips", 1))
+    assert run.routes == artifact_route_split(artifact)
+    assert 0.0 <= run.activation_sparsity <= 1.0
+    settings = report_from_simulation(result, artifact, load_profile("loihi2-estimate"),
+                                      load_profile("gpu-h100")).settings
+    assert settings["lanes"] == "lockstep lanes"
+    assert settings["routes"] == (None if run.routes is None else run.routes.as_dict())
