@@ -12,6 +12,7 @@ from hwsim.costs import load_profile
 from hwsim.energy import conventional_energy, neuromorphic_energy
 from hwsim.energy_render import plot, render
 from hwsim.energy_report import LEFT_OUT, RunCounts, build_report
+from neuropc.errors import NeuropcError
 from neuropc.reference.network import Architecture
 from tests.approx import close
 from tests.conftest import small_spec
@@ -149,6 +150,9 @@ def test_activation_sparsity_counts_exact_zeros_among_the_lru_features_and_hidde
     params["B_im"][:] = 0.0  # no drive: the state, so the 8 LRU features, stay exactly 0
     params["b0"][:] = 1.0  # the 5 hidden activities are gelu(1) != 0
     assert activation_sparsity(arch, params, synthetic_batch(arch, 6, 2, rng)) == close(8 / 13)
+    # driven: no LRU feature is exactly 0 after a step (the initial state, which is, is not counted)
+    driven = init_params(arch, (0.9, 0.999), 0.2 * np.pi, rng)
+    assert activation_sparsity(arch, driven, synthetic_batch(arch, 6, 2, rng)) == 0.0
 
 
 def test_inference_time_divides_the_per_core_counts_of_every_evaluation_by_all_their_sequences(run):
@@ -257,6 +261,9 @@ def test_a_simulation_maps_into_the_counts_the_report_prices(copy_spec):
     assert run.train_layout.chips == run.inference_layout.chips == int(artifact.placement.get("chips", 1))
     assert run.routes == artifact_route_split(artifact)
     assert 0.0 <= run.activation_sparsity <= 1.0
+    for empty in (replace(result, evaluations=[]), replace(result, training=result.training[:0])):
+        with pytest.raises(NeuropcError, match="needs at least one training step and one evaluation"):
+            run_counts(empty, artifact)
     settings = report_from_simulation(result, artifact, load_profile("loihi2-estimate"),
                                       load_profile("gpu-h100")).settings
     assert settings["lanes"] == "lockstep lanes"

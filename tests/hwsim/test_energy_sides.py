@@ -68,6 +68,19 @@ def test_an_evaluations_sequences_default_to_its_steps_over_the_sequence_length(
     assert two.seconds == close(one.seconds, rel=1e-12)
 
 
+def test_a_run_prices_every_learning_product_unless_told_its_epoch(run):
+    l2 = load_profile("loihi2-estimate")
+    products = replace(run, by_op={"outer_accumulate": COUNTS.scale(8)})  # every weight update a per-step product
+
+    def weight_updates(r: RunCounts) -> float:
+        side = chip_training(r, l2)
+        return next(line.count for line in side.dynamic.lines if line.kind == "learning: weights") / 8
+
+    assert weight_updates(products) == 300  # the exact per-step products that ran
+    # an epoch of 3 steps: 2400 products become ceil(2400 / 3) = 800, 100 per sequence
+    assert weight_updates(replace(products, learning_epoch=3)) == 100
+
+
 def test_every_joule_has_one_provenance(run):
     l2 = load_profile("loihi2-estimate")
     for side in (chip_training(run, l2), chip_inference(run, l2)):
@@ -97,7 +110,7 @@ def test_at_peak_the_conventional_sides_keep_static_power_inside_the_per_op_figu
     for side in (gpu_rtrl(run, gpu, "peak fp32"), gpu_bptt(run, gpu, "peak fp32", "time-batched"),
                  gpu_inference(run, gpu, "peak fp32")):
         assert side.static_joules == 0.0 and side.seconds > 0
-        assert side.time["idle_w"] == 0.0
+        assert side.time["idle_w"] == side.time["launch_s"] == 0.0
 
 
 def test_the_conventional_forward_pass_is_one_step_of_one_sequence(run):
@@ -123,6 +136,7 @@ def ratio(value: float) -> Ratio:
 @pytest.mark.parametrize(("value", "verdict"), [
     (1.0, "the chip is 0% cheaper"), (1.5, "the chip is 33% cheaper"), (2.0, "the chip is 2x cheaper"),
     (0.8, "the chip is 25% more expensive"), (0.6, "the chip is 67% more expensive"),
+    (0.51, "the chip is 96% more expensive"),
     (0.5, "the chip is 2x more expensive"),
     (0.25, "the chip is 4x more expensive"),
 ])
