@@ -238,6 +238,11 @@ def test_the_grid_prices_every_scenario_and_variant_with_a_window_of_a_third_of_
             assert f"gpu-h100 (whole board) [{scenario}], {variant}, batch 4" in labels
 
 
+def test_a_short_sequence_is_truncated_to_windows_of_one_step(run):
+    short = build_report(replace(run, seq_len=5), load_profile("loihi2-estimate"), load_profile("gpu-h100"), SETTINGS)
+    assert any(", truncated k=1, batch 4" in ratio.numerator.hardware for ratio in short.grid)
+
+
 def test_a_simulation_maps_into_the_counts_the_report_prices(copy_spec):
     from compiler.pipeline import compile_artifact
     from hwsim.counters import WORK_KINDS, WorkCounts
@@ -261,6 +266,9 @@ def test_a_simulation_maps_into_the_counts_the_report_prices(copy_spec):
     assert run.train_layout.chips == run.inference_layout.chips == int(artifact.placement.get("chips", 1))
     assert run.routes == artifact_route_split(artifact)
     assert 0.0 <= run.activation_sparsity <= 1.0
+    assert run_counts(replace(result, training=result.training[:1]), artifact).train_sequences == 1
+    earlier = replace(last, time_steps=2 * last.time_steps)
+    assert run_counts(replace(result, evaluations=[last, earlier, last]), artifact).inference == last.total
     for empty in (replace(result, evaluations=[]), replace(result, training=result.training[:0])):
         with pytest.raises(NeuropcError, match="needs at least one training step and one evaluation"):
             run_counts(empty, artifact)
