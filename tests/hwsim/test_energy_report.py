@@ -251,7 +251,7 @@ def test_a_simulation_maps_into_the_counts_the_report_prices(copy_spec):
     from hwsim.runner import simulate
 
     artifact = compile_artifact(small_spec(copy_spec, **{"run.batch": 4, "run.eval_sequences": 4,
-                                                         "run.eval_every": 1}))
+                                                         "run.eval_every": 1, "task.delay": 4}))
     result = simulate(artifact, steps=2)
     run = run_counts(result, artifact)
     assert (run.batch, run.train_sequences, len(run.train_batches)) == (4, 8, 2)  # 2 batches of 4
@@ -259,6 +259,7 @@ def test_a_simulation_maps_into_the_counts_the_report_prices(copy_spec):
     assert run.train_batches[0] == WorkCounts.total(result.training_counts()[:4])
     last = result.evaluations[-1]
     assert run.inference == last.total
+    assert run.seq_len == 10  # 3 digits, a delay of 4, 3 recalled: not the 9 counters of a row
     assert run.inference_steps == last.time_steps.shape[0] * len(last.sequences) == run.seq_len * 4
     assert len(result.evaluations) > 1  # an evaluation after each batch: per-core counts cover them all
     assert run.inference_core_sequences == sum(len(e.sequences) for e in result.evaluations)
@@ -267,7 +268,7 @@ def test_a_simulation_maps_into_the_counts_the_report_prices(copy_spec):
     assert run.routes == artifact_route_split(artifact)
     assert 0.0 <= run.activation_sparsity <= 1.0
     assert run_counts(replace(result, training=result.training[:1]), artifact).train_sequences == 1
-    earlier = replace(last, time_steps=2 * last.time_steps)
+    earlier = replace(last, sequences=2 * last.sequences)
     assert run_counts(replace(result, evaluations=[last, earlier, last]), artifact).inference == last.total
     for empty in (replace(result, evaluations=[]), replace(result, training=result.training[:0])):
         with pytest.raises(NeuropcError, match="needs at least one training step and one evaluation"):
