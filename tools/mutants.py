@@ -83,9 +83,17 @@ def _flip(node: ast.AST, kind: str) -> None:
         node.operand = ast.UnaryOp(op=ast.Not(), operand=node.operand)
 
 
-def mutants(text: str) -> Iterator[Mutant]:
-    """Every mutant of a module's text, in a stable order (the index names one across runs)."""
-    for index in range(len(_sites(ast.parse(text)))):
+def count(text: str) -> int:
+    """How many mutants a module's text has."""
+    return len(_sites(ast.parse(text)))
+
+
+def mutants(text: str, only: set[int] | None = None) -> Iterator[Mutant]:
+    """Every mutant of a module's text (or those numbered in ``only``), in a stable order (the
+    index names one across runs)."""
+    for index in range(count(text)):
+        if only is not None and index not in only:
+            continue
         tree = ast.parse(text)  # a fresh tree per mutant: each flips one site only
         node, kind = _sites(tree)[index]
         _flip(node, kind)
@@ -112,9 +120,7 @@ def run(module: Path, command: list[str], only: set[int] | None = None) -> list[
     shutil.copy2(module, backup)
     survivors = []
     try:
-        for mutant in mutants(text):
-            if only is not None and mutant.index not in only:
-                continue
+        for mutant in mutants(text, only):
             module.write_text(mutant.source)
             started = time.perf_counter()
             done = subprocess.run(command, capture_output=True, text=True)
@@ -129,6 +135,17 @@ def run(module: Path, command: list[str], only: set[int] | None = None) -> list[
     return survivors
 
 
+def _indices(text: str, total: int, parser: argparse.ArgumentParser) -> set[int]:
+    try:
+        indices = {int(k) for k in text.split(",")}
+    except ValueError:
+        parser.error(f"--only {text!r}: expected mutant indices separated by commas, such as 3,17")
+    wrong = sorted(k for k in indices if not 0 <= k < total)
+    if wrong:
+        parser.error(f"--only: no mutant {', '.join(map(str, wrong))} (this module has 0 to {total - 1})")
+    return indices
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     ours, pytest_args = (argv[:argv.index("--")], argv[argv.index("--") + 1:]) if "--" in argv else (argv, [])
@@ -138,11 +155,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(ours)
     if not args.module.is_file():
         parser.error(f"{args.module}: no such file")
-    if backup_of(args.module).exists():
-        parser.error(f"{backup_of(args.module)} exists (a run was killed?): put it back over {args.module}, "
-                     "then run again")
-    only = None if args.only is None else {int(k) for k in args.only.split(",")}
-    survivors = run(args.module, pytest_command(pytest_args), only)
+    only = None if args.only is None else _indices(args.only, count(args.module.read_text()), parser)
+    try:
+        survivors = run(args.module, pytest_command(pytest_args), only)
+    except FileExistsError as left_over:
+        parser.error(str(left_over))
     print(f"{len(survivors)} survived: {','.join(str(m.index) for m in survivors) or '-'}")
     return 1 if survivors else 0
 

@@ -69,3 +69,17 @@ def test_a_left_over_backup_stops_the_run_before_anything_is_touched(tmp_path, m
     assert stop.value.code == 2
     assert "calc.py.mutants-backup exists" in capsys.readouterr().err
     assert module.read_text() == MODULE and backup_of(module).read_text() == "the user's own copy"
+
+
+@pytest.mark.parametrize(("only", "message"), [
+    ("1,x", "--only '1,x': expected mutant indices separated by commas"),
+    ("1,7", "--only: no mutant 7 (this module has 0 to 2)"),
+])
+def test_a_bad_selection_is_refused_before_anything_runs(tmp_path, monkeypatch, capsys, only, message):
+    module = project(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(SystemExit) as stop:
+        main([str(module), "--only", only])
+    assert stop.value.code == 2
+    assert message in capsys.readouterr().err
+    assert module.read_text() == MODULE and not backup_of(module).exists()
