@@ -10,6 +10,9 @@ from neuropc.reference.network import Architecture
 from neuropc.spec import NetworkSpec
 from tests.conftest import small_spec
 
+#: loihi2-estimate's time constants (ns): synaptic op, neuron update, learning update, message, barrier
+T_SYN, T_NEURON, T_LEARN, T_MESSAGE, T_BARRIER = 3.5, 8.4, 6.1, 2.1, 113.0
+
 COUNTS = WorkCounts(synaptic_ops_dense=1000, synaptic_ops_effective=400, neuron_updates=50,
                     learning_weight_updates=300, learning_trace_updates=200, messages=80, hops=160,
                     memory_reads=10, memory_writes=5)

@@ -16,7 +16,7 @@ from neuropc.errors import NeuropcError
 from neuropc.reference.network import Architecture
 from tests.approx import close
 from tests.conftest import small_spec
-from tests.hwsim.energy_helpers import COUNTS, made_up_run
+from tests.hwsim.energy_helpers import COUNTS, T_BARRIER, T_LEARN, T_MESSAGE, T_NEURON, T_SYN, made_up_run
 
 SETTINGS = {"chip_profile": "loihi2-estimate", "target": "loihi2", "conventional_profile": "gpu-h100",
             "rule": "tpc-rtrl", "number_format": "float64", "event_threshold": 0.0, "dense": False, "batch": 4,
@@ -40,8 +40,8 @@ def test_chip_total_is_dynamic_counts_times_constants_plus_static_power_times_ti
     dynamic = (400 * 11.8 + 50 * 40.5 + 300 * 60 + 200 * 60 + 80 * 0.85 + 160 * 1.75 + 15 * 1.08) * 1e-12
     assert chip.dynamic.joules_per_sequence == close(dynamic, rel=1e-12)
     # busiest core: 6 sequences' worth of counts over 8 x 9 steps; 4 barriers per step, 2 per sequence
-    events = (400 * 3.5 + 50 * 8.4 + 500 * 6.1 + 80 * 2.1) * 1e-9 * 6 / (8 * 9)
-    seconds = 9 * (events + 4 * 113e-9) + 2 * 113e-9
+    events = (400 * T_SYN + 50 * T_NEURON + 500 * T_LEARN + 80 * T_MESSAGE) * 1e-9 * 6 / (8 * 9)
+    seconds = 9 * (events + 4 * T_BARRIER * 1e-9) + 2 * T_BARRIER * 1e-9
     assert chip.seconds == close(seconds)
     assert chip.static_joules == close(l2.watts("static_power_chip") * seconds)
     assert chip.joules == close(dynamic + chip.static_joules)

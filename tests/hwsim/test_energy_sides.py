@@ -27,10 +27,7 @@ from hwsim.energy_sides import (
 from hwsim.ranges import Span
 from hwsim.rtrl_gpu_work import rtrl_kernels
 from tests.approx import close
-from tests.hwsim.energy_helpers import COUNTS, made_up_run
-
-#: loihi2-estimate's time constants (ns): synaptic op, neuron update, learning update, message, barrier
-T_SYN, T_NEURON, T_LEARN, T_MESSAGE, T_BARRIER = 3.5, 8.4, 6.1, 2.1, 113.0
+from tests.hwsim.energy_helpers import COUNTS, T_BARRIER, T_LEARN, T_MESSAGE, T_NEURON, T_SYN, made_up_run
 
 
 @pytest.fixture
